@@ -1,0 +1,13 @@
+//! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
+
+mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Status;
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+    }
+}

@@ -1,0 +1,594 @@
+//! `mlgate.yml`: the typed configuration, its defaults, and errors that point at the bad line.
+//!
+//! YAML is read with `serde_norway`, the maintained fork of `serde_yaml` (which is archived):
+//! it keeps serde's `deny_unknown_fields` and reports the line and column of every error, which
+//! is what lets us print a caret under the offending key. Values serde cannot judge (a delimiter
+//! of two characters, a threshold above 1) are checked afterwards by [`Config::check`], and their
+//! line is found by [`locate_key`] so those errors point at the file too.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the dataset lives and how to read it.
+    pub data: DataConfig,
+    /// The schema file written by `mlgate validate --infer`, relative to the config's directory.
+    #[serde(default = "default_schema_path")]
+    pub schema: PathBuf,
+    /// Drift detection against a reference.
+    #[serde(default)]
+    pub drift: DriftConfig,
+    /// Model section, read by `mlgate train` (kept opaque until that stage lands).
+    #[serde(default)]
+    pub model: Option<serde_norway::Value>,
+    /// Gate section, read by `mlgate evaluate` (kept opaque until that stage lands).
+    #[serde(default)]
+    pub gate: Option<serde_norway::Value>,
+    /// Release section, read by `mlgate promote` (kept opaque until that stage lands).
+    #[serde(default)]
+    pub release: Option<serde_norway::Value>,
+}
+
+/// The `data:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The data file, relative to the config's directory.
+    pub path: PathBuf,
+    /// File format; `auto` decides by extension.
+    #[serde(default)]
+    pub format: DataFormat,
+    /// CSV field delimiter: one ASCII character; `\t` for tab-separated files.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    /// The label column.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// A column that identifies rows; it is checked for uniqueness and drives the stable split.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Text values read as missing in CSV files.
+    #[serde(default = "default_null_values")]
+    pub null_values: Vec<String>,
+    /// Columns that mlgate ignores entirely (not read, not checked).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// The on-disk format of the dataset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// By extension: `.parquet` / `.pq` is Parquet, anything else CSV.
+    #[default]
+    Auto,
+    /// Comma (or `delimiter`) separated values with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// Severity of a check: an `error` fails the gate, a `warn` is reported only.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Reported, does not fail.
+    Warn,
+    /// Fails the gate.
+    #[default]
+    Error,
+}
+
+/// The `drift:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    /// `git:REV`, a data file, or a `profile.json`; no reference means no drift check.
+    pub reference: Option<String>,
+    /// Only these columns (default: every column but the id).
+    pub columns: Option<Vec<String>>,
+    /// Columns left out of the drift check.
+    pub exclude: Vec<String>,
+    /// Test for numeric columns.
+    pub numeric_method: NumericMethod,
+    /// Test for categorical columns.
+    pub categorical_method: CategoricalMethod,
+    /// Reference sizes up to this use the statistical tests (KS, chi-square); larger ones use
+    /// distances, because p-values of large samples flag differences too small to matter.
+    pub small_sample: u64,
+    /// Per-method thresholds.
+    pub thresholds: DriftThresholds,
+    /// The dataset drifts when at least this share of checked columns drift.
+    pub share: f64,
+    /// What dataset drift does to the gate.
+    pub severity: Severity,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            reference: None,
+            columns: None,
+            exclude: Vec::new(),
+            numeric_method: NumericMethod::Auto,
+            categorical_method: CategoricalMethod::Auto,
+            small_sample: 1000,
+            thresholds: DriftThresholds::default(),
+            share: 0.5,
+            severity: Severity::Warn,
+        }
+    }
+}
+
+/// Drift test for numeric, date and datetime columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumericMethod {
+    /// KS for small references, normed Wasserstein distance otherwise (Evidently's rule).
+    #[default]
+    Auto,
+    /// Two-sample Kolmogorov-Smirnov test (needs exact samples: small data only).
+    Ks,
+    /// Wasserstein distance divided by the reference's standard deviation.
+    Wasserstein,
+    /// Population stability index over reference deciles.
+    Psi,
+}
+
+/// Drift test for categorical, boolean and low-cardinality columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoricalMethod {
+    /// Chi-square for small references, Jensen-Shannon distance otherwise (Evidently's rule).
+    #[default]
+    Auto,
+    /// Pearson chi-square test of homogeneity.
+    ChiSquare,
+    /// Jensen-Shannon distance (natural log).
+    JensenShannon,
+    /// L-infinity distance between category shares (TFDV's rule).
+    Linf,
+}
+
+/// Thresholds: a p-value below, or a distance at or above, the threshold is drift.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftThresholds {
+    /// KS p-value.
+    pub ks_p_value: f64,
+    /// Chi-square p-value.
+    pub chi_square_p_value: f64,
+    /// Normed Wasserstein distance.
+    pub wasserstein: f64,
+    /// Population stability index.
+    pub psi: f64,
+    /// Jensen-Shannon distance.
+    pub jensen_shannon: f64,
+    /// L-infinity distance.
+    pub linf: f64,
+}
+
+impl Default for DriftThresholds {
+    fn default() -> Self {
+        DriftThresholds {
+            ks_p_value: 0.05,
+            chi_square_p_value: 0.05,
+            wasserstein: 0.1,
+            psi: 0.1,
+            jensen_shannon: 0.1,
+            linf: 0.1,
+        }
+    }
+}
+
+/// Default schema path, beside the config.
+fn default_schema_path() -> PathBuf {
+    PathBuf::from("mlgate.schema.yml")
+}
+
+/// Default CSV delimiter.
+fn default_delimiter() -> String {
+    ",".to_string()
+}
+
+/// The text values pandas also reads as missing by default, minus the exotic ones.
+pub fn default_null_values() -> Vec<String> {
+    [
+        "", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// A configuration error, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column, when known.
+    pub location: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+    /// A suggestion, e.g. the known key closest to an unknown one.
+    pub hint: Option<String>,
+    /// The offending source line, for the caret view.
+    pub source_line: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match self.location {
+            Some((line, column)) => {
+                writeln!(f, "invalid config `{path}`: {}", self.message)?;
+                write!(f, "  --> {path}:{line}:{column}")?;
+                if let Some(text) = &self.source_line {
+                    let gutter = line.to_string().len();
+                    write!(f, "\n{:gutter$} |", "")?;
+                    write!(f, "\n{line} | {text}")?;
+                    write!(f, "\n{:gutter$} | {:>col$}", "", "^", col = column)?;
+                }
+            }
+            None => write!(f, "invalid config `{path}`: {}", self.message)?,
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A parsed, checked configuration with the facts needed to resolve its relative paths.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config file.
+    pub path: PathBuf,
+    /// The directory relative paths are resolved against.
+    pub dir: PathBuf,
+    /// The checked configuration.
+    pub config: Config,
+}
+
+impl LoadedConfig {
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> anyhow::Result<LoadedConfig> {
+        let source = fs_err::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!(err).context(format!("cannot read config `{}`", path.display()))
+        })?;
+        let config = parse(path, &source)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(LoadedConfig {
+            path: path.to_path_buf(),
+            dir,
+            config,
+        })
+    }
+
+    /// The data file, resolved against the config's directory.
+    pub fn data_path(&self) -> PathBuf {
+        self.resolve(&self.config.data.path)
+    }
+
+    /// The schema file, resolved against the config's directory.
+    pub fn schema_path(&self) -> PathBuf {
+        self.resolve(&self.config.schema)
+    }
+
+    /// Resolves a path written in the config against the config's directory (without a
+    /// leading `./`, so annotations and messages show the path users know).
+    pub fn resolve(&self, relative: &Path) -> PathBuf {
+        if self.dir == Path::new(".") {
+            relative.to_path_buf()
+        } else {
+            self.dir.join(relative)
+        }
+    }
+
+    /// An error about a value in this config, located by its key path.
+    pub fn error_at(&self, keys: &[&str], message: String, hint: Option<String>) -> ConfigError {
+        let source = fs_err::read_to_string(&self.path).unwrap_or_default();
+        located_error(&self.path, &source, keys, message, hint)
+    }
+}
+
+/// Parses and checks config text; `path` only labels errors.
+pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+    if source.trim().is_empty() {
+        return Err(ConfigError {
+            path: path.to_path_buf(),
+            location: None,
+            message: "the file is empty".into(),
+            hint: Some("start from `mlgate validate --help` or docs/config.md".into()),
+            source_line: None,
+        });
+    }
+    let config: Config =
+        serde_norway::from_str(source).map_err(|err| yaml_error(path, source, &err))?;
+    config.check(path, source)?;
+    Ok(config)
+}
+
+impl Config {
+    /// Checks the values serde accepted but that make no sense.
+    fn check(&self, path: &Path, source: &str) -> Result<(), ConfigError> {
+        let fail =
+            |keys: &[&str], message: String| Err(located_error(path, source, keys, message, None));
+        if self.data.delimiter_byte().is_none() {
+            return fail(
+                &["data", "delimiter"],
+                format!(
+                    "`delimiter` must be one ASCII character (or `\\t`), not `{}`",
+                    self.data.delimiter
+                ),
+            );
+        }
+        if self.data.path.as_os_str().is_empty() {
+            return fail(&["data", "path"], "`path` is empty".into());
+        }
+        if let (Some(target), Some(id)) = (&self.data.target, &self.data.id) {
+            if target == id {
+                return fail(
+                    &["data", "id"],
+                    format!("`id` and `target` name the same column `{id}`"),
+                );
+            }
+        }
+        let t = &self.drift.thresholds;
+        let thresholds = [
+            ("ks_p_value", t.ks_p_value),
+            ("chi_square_p_value", t.chi_square_p_value),
+            ("wasserstein", t.wasserstein),
+            ("psi", t.psi),
+            ("jensen_shannon", t.jensen_shannon),
+            ("linf", t.linf),
+        ];
+        for (key, value) in thresholds {
+            if !(value.is_finite() && value > 0.0) {
+                return fail(
+                    &["drift", "thresholds", key],
+                    format!("`{key}` must be a positive number, not {value}"),
+                );
+            }
+        }
+        for (key, value) in [
+            ("ks_p_value", t.ks_p_value),
+            ("chi_square_p_value", t.chi_square_p_value),
+        ] {
+            if value >= 1.0 {
+                return fail(
+                    &["drift", "thresholds", key],
+                    format!("`{key}` is a p-value threshold and must be below 1, not {value}"),
+                );
+            }
+        }
+        if !(self.drift.share > 0.0 && self.drift.share <= 1.0) {
+            return fail(
+                &["drift", "share"],
+                format!("`share` must be in (0, 1], not {}", self.drift.share),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl DataConfig {
+    /// The delimiter as a byte, or `None` when it is not a single ASCII character.
+    pub fn delimiter_byte(&self) -> Option<u8> {
+        match self.delimiter.as_str() {
+            "\\t" | "\t" => Some(b'\t'),
+            d if d.len() == 1 && d.is_ascii() => d.bytes().next(),
+            _ => None,
+        }
+    }
+}
+
+/// Turns a YAML or serde error into a located [`ConfigError`] with a "did you mean" hint.
+pub fn yaml_error(path: &Path, source: &str, err: &serde_norway::Error) -> ConfigError {
+    let full = err.to_string();
+    let message = strip_location_suffix(&full).to_string();
+    let hint = did_you_mean(&message);
+    let location = err.location().map(|loc| (loc.line(), loc.column()));
+    let source_line = location.and_then(|(line, _)| source.lines().nth(line.saturating_sub(1)));
+    ConfigError {
+        path: path.to_path_buf(),
+        location,
+        message,
+        hint,
+        source_line: source_line.map(str::to_string),
+    }
+}
+
+/// serde_norway appends " at line L column C"; we print the location ourselves.
+fn strip_location_suffix(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) if message[index..].contains(" column ") => &message[..index],
+        _ => message,
+    }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant"), suggests
+/// the closest expected name. serde exposes the expected names only in the message, so we read
+/// them back from it; the format has been stable since serde 1.0.
+pub fn did_you_mean(message: &str) -> Option<String> {
+    let (kind, rest) = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|prefix| {
+            message
+                .find(prefix)
+                .map(|i| (*prefix, &message[i + prefix.len()..]))
+        })?;
+    let end = rest.find('`')?;
+    let unknown = &rest[..end];
+    let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
+    let best = expected
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
+        .filter(|(score, _)| *score >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let what = if kind.contains("field") {
+        "key"
+    } else {
+        "value"
+    };
+    Some(format!("did you mean the {what} `{}`?", best.1))
+}
+
+/// Builds an error located at the key path `keys` (block-style YAML), or unlocated if the key
+/// cannot be found (flow style, or the key was defaulted).
+fn located_error(
+    path: &Path,
+    source: &str,
+    keys: &[&str],
+    message: String,
+    hint: Option<String>,
+) -> ConfigError {
+    let location = locate_key(source, keys);
+    ConfigError {
+        path: path.to_path_buf(),
+        location,
+        message,
+        hint,
+        source_line: location
+            .and_then(|(line, _)| source.lines().nth(line - 1))
+            .map(str::to_string),
+    }
+}
+
+/// Finds the 1-based line and column of a nested key in block-style YAML by following
+/// indentation: each key must appear deeper than its parent and before the parent's block ends.
+pub fn locate_key(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let mut parent_indent: Option<usize> = None;
+    let mut found = None;
+    let mut lines = source.lines().enumerate();
+    for key in keys {
+        found = None;
+        for (index, line) in lines.by_ref() {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if parent_indent.is_some_and(|p| indent <= p) {
+                return None;
+            }
+            let bare = trimmed.trim_start_matches("- ");
+            let name = bare
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
+            if name == *key && bare.contains(':') {
+                let column = indent + (trimmed.len() - bare.len()) + 1;
+                found = Some((index + 1, column));
+                parent_indent = Some(indent);
+                break;
+            }
+        }
+        found?;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses text as `mlgate.yml`.
+    fn parse_str(source: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("mlgate.yml"), source)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = parse_str("data:\n  path: data.csv\n").unwrap();
+        assert_eq!(config.data.format, DataFormat::Auto);
+        assert_eq!(config.data.delimiter_byte(), Some(b','));
+        assert_eq!(config.schema, PathBuf::from("mlgate.schema.yml"));
+        assert_eq!(config.drift.share, 0.5);
+        assert!(config.data.null_values.contains(&"NA".to_string()));
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_suggests() {
+        let err = parse_str("data:\n  pth: data.csv\n").unwrap_err();
+        assert_eq!(err.location, Some((2, 3)));
+        assert!(
+            err.message.contains("unknown field `pth`"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.hint.as_deref(), Some("did you mean the key `path`?"));
+        let shown = err.to_string();
+        assert!(shown.contains("--> mlgate.yml:2:3"), "{shown}");
+        assert!(shown.contains("2 |   pth: data.csv"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_variant_suggests_value() {
+        let err = parse_str("data:\n  path: d\n  format: parket\n").unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("did you mean the value `parquet`?")
+        );
+        assert_eq!(err.location.map(|l| l.0), Some(3));
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let err = parse_str("data:\n  path: d\ndrift:\n  share: lots\n").unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(4));
+    }
+
+    #[test]
+    fn bad_values_are_located_after_parsing() {
+        let err = parse_str("data:\n  path: d.csv\n  delimiter: ';;'\n").unwrap_err();
+        assert_eq!(err.location, Some((3, 3)));
+        let err = parse_str("data:\n  path: d\ndrift:\n  thresholds:\n    psi: -1\n").unwrap_err();
+        assert_eq!(err.location, Some((5, 5)));
+        let err = parse_str("data:\n  path: d\ndrift:\n  share: 1.5\n").unwrap_err();
+        assert!(err.message.contains("share"));
+    }
+
+    #[test]
+    fn empty_and_non_mapping_files_are_errors() {
+        assert!(parse_str("").unwrap_err().message.contains("empty"));
+        assert!(parse_str("- a\n- b\n").is_err());
+        assert!(parse_str("data: [").is_err());
+    }
+
+    #[test]
+    fn far_names_get_no_hint() {
+        assert_eq!(did_you_mean("unknown field `zzzz`, expected `path`"), None);
+    }
+
+    #[test]
+    fn locate_key_follows_indentation() {
+        let source = "data:\n  path: a\ndrift:\n  # note\n  path: b\n";
+        assert_eq!(locate_key(source, &["drift", "path"]), Some((5, 3)));
+        assert_eq!(locate_key(source, &["data", "path"]), Some((2, 3)));
+        assert_eq!(locate_key(source, &["data", "nope"]), None);
+    }
+
+    proptest::proptest! {
+        /// No text makes the loader panic.
+        #[test]
+        fn parse_never_panics(source in "\\PC{0,200}") {
+            let _ = parse_str(&source);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Reading datasets: one streaming pass over CSV or Parquet that hands typed cells to a sink.
+//!
+//! Formats differ only here. Every consumer (profiles, checks) implements [`RowSink`] and sees
+//! column names once, then one row at a time, with 1-based row numbers (row 1 is the first data
+//! row, which in a CSV with one header line sits on line 2).
+
+mod csv_source;
+mod parquet_source;
+pub mod sketch;
+pub mod types;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use types::{Cell, ColumnType};
+
+use crate::config::{DataConfig, DataFormat};
+
+/// Receives a dataset one row at a time.
+pub trait RowSink {
+    /// Called once with the column names, in file order, before any row.
+    fn begin(&mut self, columns: &[String]) -> anyhow::Result<()>;
+    /// Called for every data row; `row` is 1-based.
+    fn row(&mut self, row: u64, cells: &[Cell<'_>]);
+}
+
+/// How to read a dataset.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The format, already resolved from `auto`.
+    pub format: DataFormat,
+    /// CSV delimiter.
+    pub delimiter: u8,
+    /// CSV text read as missing.
+    pub null_values: Vec<String>,
+    /// Columns to skip.
+    pub exclude: Vec<String>,
+    /// Refuse CSV records longer than this many bytes: a huge field is far more often an
+    /// unterminated quote swallowing the file than real data.
+    pub max_record_bytes: usize,
+}
+
+impl ReadOptions {
+    /// Options from the `data:` section, resolving `auto` by the file's extension.
+    pub fn from_config(data: &DataConfig, path: &Path) -> ReadOptions {
+        ReadOptions {
+            format: resolve_format(data.format, path),
+            delimiter: data.delimiter_byte().unwrap_or(b','),
+            null_values: data.null_values.clone(),
+            exclude: data.exclude.clone(),
+            max_record_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Picks CSV or Parquet for `auto` by extension.
+pub fn resolve_format(format: DataFormat, path: &Path) -> DataFormat {
+    match format {
+        DataFormat::Auto => {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if ext.eq_ignore_ascii_case("parquet") || ext.eq_ignore_ascii_case("pq") {
+                DataFormat::Parquet
+            } else {
+                DataFormat::Csv
+            }
+        }
+        other => other,
+    }
+}
+
+/// What a completed scan saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// Bytes of the file.
+    pub bytes: u64,
+    /// xxh3-128 of the file's bytes, hex: identifies the exact data a result was computed on.
+    pub fingerprint: String,
+}
+
+/// A problem with the data file itself, located as precisely as the format allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataError {
+    /// The file (or `path@commit` for a git blob).
+    pub file: String,
+    /// 1-based data row, when the problem is in a row.
+    pub row: Option<u64>,
+    /// 1-based line in a CSV file.
+    pub line: Option<u64>,
+    /// The column name (or `column N` when the header is the problem).
+    pub column: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl DataError {
+    /// An error about the file as a whole.
+    fn file(file: &str, message: impl Into<String>) -> DataError {
+        DataError {
+            file: file.to_string(),
+            row: None,
+            line: None,
+            column: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    fn with_hint(mut self, hint: impl Into<String>) -> DataError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`", self.file)?;
+        if let Some(row) = self.row {
+            write!(f, ", row {row}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column `{column}`")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// Streams a data file into `sink`.
+pub fn scan_file(
+    path: &Path,
+    options: &ReadOptions,
+    sink: &mut dyn RowSink,
+) -> anyhow::Result<ScanSummary> {
+    let label = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|err| {
+        let error = DataError::file(&label, format!("cannot open: {err}"));
+        match err.kind() {
+            std::io::ErrorKind::NotFound => {
+                error.with_hint("`data.path` is resolved against the directory of the config file")
+            }
+            _ => error,
+        }
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(DataError::file(&label, "is a directory, not a data file").into());
+    }
+    match options.format {
+        DataFormat::Parquet => {
+            let summary =
+                parquet_source::scan(&label, parquet_source::Input::File(file), options, sink)?;
+            let (bytes, fingerprint) = fingerprint_reader(path)?;
+            Ok(ScanSummary {
+                rows: summary,
+                bytes,
+                fingerprint,
+            })
+        }
+        _ => csv_source::scan(&label, file, options, sink),
+    }
+}
+
+/// Streams an in-memory data file (a git blob) into `sink`; `label` names it in errors.
+pub fn scan_bytes(
+    label: &str,
+    bytes: Vec<u8>,
+    options: &ReadOptions,
+    sink: &mut dyn RowSink,
+) -> anyhow::Result<ScanSummary> {
+    match options.format {
+        DataFormat::Parquet => {
+            let fingerprint = fingerprint_bytes(&bytes);
+            let size = bytes.len() as u64;
+            let rows = parquet_source::scan(
+                label,
+                parquet_source::Input::Bytes(bytes.into()),
+                options,
+                sink,
+            )?;
+            Ok(ScanSummary {
+                rows,
+                bytes: size,
+                fingerprint,
+            })
+        }
+        _ => csv_source::scan(label, std::io::Cursor::new(bytes), options, sink),
+    }
+}
+
+/// Empties a cell buffer and lets it be reused with a new lifetime: cells borrow the reader's
+/// current record, so the buffer cannot outlive one row, but its allocation can. The in-place
+/// `collect` of an empty iterator keeps the capacity.
+pub(crate) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cell::Null).collect()
+}
+
+/// Hex xxh3-128 of a byte slice.
+pub fn fingerprint_bytes(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// Size and hex xxh3-128 of a file, read in a stream.
+fn fingerprint_reader(path: &Path) -> anyhow::Result<(u64, String)> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((total, format!("{:032x}", hasher.digest128())))
+}
+
+/// A path relative to a base directory, for labels; falls back to the path as given.
+pub fn display_relative(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,347 @@
+//! Column types and the parsing of text cells into them.
+//!
+//! CSV cells arrive as text and are parsed here by the declared (or candidate) type; Parquet
+//! cells arrive typed. Both meet as [`Cell`], so checks and profiles never care about the format.
+//! Dates and datetimes are parsed by hand (ISO 8601 only) because a general date library would
+//! cost more to build than the two formats we accept are worth.
+
+use serde::{Deserialize, Serialize};
+
+/// The logical type of a column, as written in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// 64-bit signed integers.
+    Int,
+    /// 64-bit floats (integers are accepted too).
+    Float,
+    /// `true` / `false`.
+    Bool,
+    /// A string with a small, closed set of values.
+    Categorical,
+    /// Free text.
+    String,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM]` (a space may replace the `T`).
+    Datetime,
+}
+
+impl ColumnType {
+    /// Whether values are numbers on a line (profiled with a quantile sketch, drift by KS or
+    /// Wasserstein).
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            ColumnType::Int | ColumnType::Float | ColumnType::Date | ColumnType::Datetime
+        )
+    }
+
+    /// The schema name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Bool => "bool",
+            ColumnType::Categorical => "categorical",
+            ColumnType::String => "string",
+            ColumnType::Date => "date",
+            ColumnType::Datetime => "datetime",
+        }
+    }
+}
+
+/// One cell, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// Missing.
+    Null,
+    /// Text that still has to be parsed (CSV) or a string column (Parquet).
+    Text(&'a str),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Datetime(i64),
+}
+
+/// A cell converted to the column's declared type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// A point on the number line: ints, floats, dates (days), datetimes (seconds).
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string or categorical value.
+    Text(&'a str),
+}
+
+/// Converts a cell to `ty`; `Err(())` when the cell does not hold a value of that type.
+#[allow(clippy::result_unit_err)]
+pub fn convert(cell: Cell<'_>, ty: ColumnType) -> Result<Option<Value<'_>>, ()> {
+    let value = match (cell, ty) {
+        (Cell::Null, _) => return Ok(None),
+        (Cell::Text(text), ColumnType::Int) => Value::Number(parse_int(text).ok_or(())? as f64),
+        (Cell::Text(text), ColumnType::Float) => Value::Number(parse_float(text).ok_or(())?),
+        (Cell::Text(text), ColumnType::Bool) => Value::Bool(parse_bool(text).ok_or(())?),
+        (Cell::Text(text), ColumnType::Date) => Value::Number(parse_date(text).ok_or(())? as f64),
+        (Cell::Text(text), ColumnType::Datetime) => {
+            Value::Number(parse_datetime(text).ok_or(())? as f64 / 1e6)
+        }
+        (Cell::Text(text), ColumnType::String | ColumnType::Categorical) => Value::Text(text),
+        (Cell::Int(v), ColumnType::Int | ColumnType::Float) => Value::Number(v as f64),
+        (Cell::Float(v), ColumnType::Float) => Value::Number(v),
+        (Cell::Float(v), ColumnType::Int) if v.fract() == 0.0 && v.is_finite() => Value::Number(v),
+        (Cell::Bool(v), ColumnType::Bool) => Value::Bool(v),
+        (Cell::Date(d), ColumnType::Date) => Value::Number(f64::from(d)),
+        (Cell::Datetime(us), ColumnType::Datetime) => Value::Number(us as f64 / 1e6),
+        (Cell::Date(d), ColumnType::Datetime) => Value::Number(f64::from(d) * 86_400.0),
+        _ => return Err(()),
+    };
+    Ok(Some(value))
+}
+
+/// The type a typed (Parquet) cell carries, if any.
+pub fn native_type(cell: Cell<'_>) -> Option<ColumnType> {
+    match cell {
+        Cell::Null | Cell::Text(_) => None,
+        Cell::Int(_) => Some(ColumnType::Int),
+        Cell::Float(_) => Some(ColumnType::Float),
+        Cell::Bool(_) => Some(ColumnType::Bool),
+        Cell::Date(_) => Some(ColumnType::Date),
+        Cell::Datetime(_) => Some(ColumnType::Datetime),
+    }
+}
+
+/// Parses a decimal integer with an optional sign.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = match bytes.first() {
+        Some(b'+' | b'-') => &bytes[1..],
+        _ => bytes,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Parses a float; NaN text is not a float here (it is a null token by default).
+pub fn parse_float(text: &str) -> Option<f64> {
+    let first = *text.as_bytes().first()?;
+    // Rust's parser accepts "inf" and "nan"; only accept text that starts like a number or
+    // an explicit infinity, so words never pass as floats.
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    (!value.is_nan()).then_some(value)
+}
+
+/// Parses `true`/`false` in any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Parses `YYYY-MM-DD` into days since the Unix epoch.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = digits(&b[0..4])? as i32;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    days_from_civil(year, month, day)
+}
+
+/// Parses an ISO 8601 datetime into microseconds since the Unix epoch (UTC).
+pub fn parse_datetime(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 16 || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let days = i64::from(parse_date(&text[..10])?);
+    let hour = digits(&b[11..13])?;
+    let minute = digits(&b[14..16])?;
+    let mut rest = &b[16..];
+    let mut second = 0;
+    let mut micros = 0;
+    if let [b':', s1, s2, tail @ ..] = rest {
+        second = digits(&[*s1, *s2])?;
+        rest = tail;
+        if let [b'.', tail @ ..] = rest {
+            let frac_len = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            if frac_len == 0 {
+                return None;
+            }
+            let kept = &tail[..frac_len.min(6)];
+            micros = digits(kept)? * 10u32.pow(6 - kept.len() as u32);
+            rest = &tail[frac_len..];
+        }
+    }
+    let offset_seconds: i64 = match rest {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let minutes = i64::from(digits(&[*h1, *h2])? * 60 + digits(&[*m1, *m2])?);
+            if *sign == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    Some(seconds * 1_000_000 + i64::from(micros))
+}
+
+/// Formats days since the epoch as `YYYY-MM-DD`.
+pub fn format_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_datetime(seconds: f64) -> String {
+    let whole = seconds.floor() as i64;
+    let days = whole.div_euclid(86_400);
+    let rem = whole.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        format_date(days),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Reads ASCII digits as a number.
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), or `None`
+/// for an impossible date such as February 30.
+fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days in a month of a proleptic Gregorian year.
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_and_floats() {
+        assert_eq!(parse_int("-42"), Some(-42));
+        assert_eq!(parse_int("4.0"), None);
+        assert_eq!(parse_int("+"), None);
+        assert_eq!(parse_int("99999999999999999999"), None);
+        assert_eq!(parse_float("1e3"), Some(1000.0));
+        assert_eq!(parse_float(".5"), Some(0.5));
+        assert_eq!(parse_float("nan"), None);
+        assert_eq!(parse_float("inf"), None);
+        assert_eq!(parse_float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float("abc"), None);
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01"), Some(11_017));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(
+            parse_date("2024-02-29")
+                .map(i64::from)
+                .map(format_date)
+                .as_deref(),
+            Some("2024-02-29")
+        );
+        for days in [-700_000, -1, 0, 59, 19_000, 2_000_000] {
+            let text = format_date(days);
+            assert_eq!(parse_date(&text).map(i64::from), Some(days), "{text}");
+        }
+    }
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(parse_datetime("1970-01-01T00:00:01Z"), Some(1_000_000));
+        assert_eq!(parse_datetime("1970-01-01 00:00"), Some(0));
+        assert_eq!(parse_datetime("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_datetime("1970-01-01T00:00:00.5"), Some(500_000));
+        assert_eq!(parse_datetime("1970-01-01T00:00:00.1234567"), Some(123_456));
+        assert_eq!(parse_datetime("1970-01-01T25:00:00"), None);
+        assert_eq!(parse_datetime("1970-01-01T00:00:00."), None);
+        assert_eq!(format_datetime(86_400.0 + 3_661.0), "1970-01-02T01:01:01Z");
+    }
+
+    #[test]
+    fn conversion_by_declared_type() {
+        assert_eq!(
+            convert(Cell::Text("3"), ColumnType::Float),
+            Ok(Some(Value::Number(3.0)))
+        );
+        assert_eq!(convert(Cell::Text("x"), ColumnType::Int), Err(()));
+        assert_eq!(convert(Cell::Null, ColumnType::Int), Ok(None));
+        assert_eq!(convert(Cell::Float(2.5), ColumnType::Int), Err(()));
+        assert_eq!(convert(Cell::Int(2), ColumnType::Categorical), Err(()));
+    }
+
+    proptest::proptest! {
+        /// No text makes a parser panic.
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,40}") {
+            let _ = (parse_int(&text), parse_float(&text), parse_bool(&text));
+            let _ = (parse_date(&text), parse_datetime(&text));
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The validation pass: one [`RowSink`] that runs every per-row check and builds the profile.
+//!
+//! Each data column gets a [`ColumnState`] that knows its declared type and rules, and keeps
+//! only bounded state: counters, the first few offending rows, a quantile sketch, a capped
+//! frequency table and, for unique columns, a [`RepeatTracker`].
+
+use std::collections::HashSet;
+
+use crate::data::sketch::{FrequentItems, QuantileSketch};
+use crate::data::types::{self, Cell, ColumnType, Value};
+use crate::data::RowSink;
+
+use super::schema::{ColumnSchema, Schema};
+use super::tracker::{RepeatTracker, Violations};
+
+/// Distinct hashes held exactly by each repeat tracker (about 16 bytes each).
+pub const REPEAT_CAPACITY: usize = 2_000_000;
+
+/// Running numeric moments (Welford), exact and mergeable.
+#[derive(Debug, Clone, Default)]
+pub struct Moments {
+    /// Values seen.
+    pub n: u64,
+    /// Running mean.
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Moments {
+    /// Adds a value.
+    fn add(&mut self, x: f64) {
+        if self.n == 0 {
+            self.min = x;
+            self.max = x;
+        } else {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        self.n += 1;
+        if x.is_finite() {
+            let delta = x - self.mean;
+            self.mean += delta / self.n as f64;
+            self.m2 += delta * (x - self.mean);
+        }
+    }
+
+    /// Sample standard deviation (n - 1), 0 for fewer than two values.
+    pub fn std(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
+    }
+}
+
+/// Everything the pass learns about one column.
+#[derive(Debug)]
+pub struct ColumnState {
+    /// The column name.
+    pub name: String,
+    /// Its rules, or `None` for a column the schema does not list.
+    pub schema: Option<ColumnSchema>,
+    /// The type values are read as (`string` for unlisted columns).
+    pub ty: ColumnType,
+    /// Non-missing values that parsed.
+    pub count: u64,
+    /// Missing values.
+    pub nulls: Violations,
+    /// Values that do not parse as `ty`.
+    pub type_errors: Violations,
+    /// Numeric moments (numeric types).
+    pub moments: Option<Moments>,
+    /// Quantile sketch (numeric types).
+    pub sketch: Option<QuantileSketch>,
+    /// Frequencies (categorical, string, bool, int): dropped once a string column has more
+    /// distinct values than the table holds, since free text has no useful frequencies.
+    pub items: Option<FrequentItems>,
+    /// Shortest and longest text, in characters.
+    pub lengths: Option<(usize, usize)>,
+    /// Reused for formatting integer labels.
+    label_buffer: String,
+    /// Range bounds on the column's scale.
+    range: (Option<f64>, Option<f64>),
+    /// Values outside the range.
+    pub range_violations: Violations,
+    /// The allowed set.
+    allowed: Option<HashSet<String>>,
+    /// Values outside the allowed set.
+    pub allowed_violations: Violations,
+    /// The compiled pattern.
+    pattern: Option<regex::Regex>,
+    /// Values that do not match the pattern.
+    pub pattern_violations: Violations,
+    /// Repeat detection for unique columns.
+    pub unique: Option<RepeatTracker>,
+    /// Repeated values.
+    pub unique_violations: Violations,
+}
+
+impl ColumnState {
+    /// State for a column with the given rules (or none).
+    fn new(name: &str, schema: Option<&ColumnSchema>) -> ColumnState {
+        let ty = schema.map(|s| s.ty).unwrap_or(ColumnType::String);
+        let range = schema
+            .map(|s| {
+                let bound = |b: &Option<_>| b.as_ref().and_then(|b| s.bound_value(b));
+                (bound(&s.min), bound(&s.max))
+            })
+            .unwrap_or((None, None));
+        ColumnState {
+            name: name.to_string(),
+            schema: schema.cloned(),
+            ty,
+            count: 0,
+            nulls: Violations::default(),
+            type_errors: Violations::default(),
+            moments: ty.is_numeric().then(Moments::default),
+            sketch: ty.is_numeric().then(QuantileSketch::new),
+            items: (!matches!(
+                ty,
+                ColumnType::Float | ColumnType::Date | ColumnType::Datetime
+            ))
+            .then(FrequentItems::new),
+            lengths: None,
+            label_buffer: String::new(),
+            range,
+            range_violations: Violations::default(),
+            allowed: schema
+                .and_then(|s| s.allowed.as_ref())
+                .map(|a| a.iter().cloned().collect()),
+            allowed_violations: Violations::default(),
+            pattern: schema
+                .and_then(|s| s.pattern.as_deref())
+                .and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok()),
+            pattern_violations: Violations::default(),
+            unique: schema
+                .filter(|s| s.unique)
+                .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            unique_violations: Violations::default(),
+        }
+    }
+
+    /// Checks and profiles one cell; returns its hash contribution for duplicate-row detection.
+    fn observe(&mut self, row: u64, cell: Cell<'_>) {
+        let value = match types::convert(cell, self.ty) {
+            Ok(Some(value)) => value,
+            Ok(None) => {
+                self.nulls.record(row, || None);
+                return;
+            }
+            Err(()) => {
+                self.type_errors.record(row, || Some(cell_text(cell)));
+                return;
+            }
+        };
+        self.count += 1;
+        if let Some(tracker) = &mut self.unique {
+            if tracker.offer(hash_cell(cell)) {
+                self.unique_violations.record(row, || Some(cell_text(cell)));
+            }
+        }
+        match value {
+            Value::Number(x) => self.observe_number(row, x, cell),
+            Value::Bool(b) => {
+                let text = if b { "true" } else { "false" };
+                self.observe_label(row, text);
+            }
+            Value::Text(text) => {
+                let chars = text.chars().count();
+                self.lengths = Some(match self.lengths {
+                    None => (chars, chars),
+                    Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
+                });
+                if let Some(pattern) = &self.pattern {
+                    if !pattern.is_match(text) {
+                        self.pattern_violations
+                            .record(row, || Some(text.to_string()));
+                    }
+                }
+                self.observe_label(row, text);
+            }
+        }
+    }
+
+    /// Numeric values: moments, sketch, range, and labels for low-cardinality ints.
+    fn observe_number(&mut self, row: u64, x: f64, cell: Cell<'_>) {
+        if let Some(m) = &mut self.moments {
+            m.add(x);
+        }
+        if let Some(s) = &mut self.sketch {
+            s.add(x);
+        }
+        let (lo, hi) = self.range;
+        if lo.is_some_and(|lo| x < lo) || hi.is_some_and(|hi| x > hi) {
+            self.range_violations.record(row, || Some(cell_text(cell)));
+        }
+        if self.ty == ColumnType::Int && (self.items.is_some() || self.allowed.is_some()) {
+            use std::fmt::Write;
+            // One buffer per column: formatting every integer into a fresh String would
+            // allocate once per cell.
+            let mut text = std::mem::take(&mut self.label_buffer);
+            text.clear();
+            let _ = write!(text, "{}", x as i64);
+            self.observe_label(row, &text);
+            self.label_buffer = text;
+        }
+    }
+
+    /// Labels: the allowed set and the frequency table.
+    fn observe_label(&mut self, row: u64, text: &str) {
+        if let Some(allowed) = &self.allowed {
+            if !allowed.contains(text) {
+                self.allowed_violations
+                    .record(row, || Some(text.to_string()));
+            }
+        }
+        if let Some(items) = &mut self.items {
+            items.add(text);
+            if !items.is_exact() && !matches!(self.ty, ColumnType::Categorical | ColumnType::Bool) {
+                self.items = None;
+            }
+        }
+    }
+}
+
+/// A cell as text for examples.
+fn cell_text(cell: Cell<'_>) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Text(t) => t.to_string(),
+        Cell::Int(v) => v.to_string(),
+        Cell::Float(v) => v.to_string(),
+        Cell::Bool(v) => v.to_string(),
+        Cell::Date(d) => types::format_date(i64::from(d)),
+        Cell::Datetime(us) => types::format_datetime(us as f64 / 1e6),
+    }
+}
+
+/// A 64-bit hash of a cell's content, with its variant as the seed so `1` and `"1"` differ.
+fn hash_cell(cell: Cell<'_>) -> u64 {
+    use xxhash_rust::xxh3::xxh3_64_with_seed as h;
+    match cell {
+        Cell::Null => 0x9e37_79b9_7f4a_7c15,
+        Cell::Text(t) => h(t.as_bytes(), 1),
+        Cell::Int(v) => h(&v.to_le_bytes(), 2),
+        Cell::Float(v) => h(&v.to_bits().to_le_bytes(), 3),
+        Cell::Bool(v) => h(&[u8::from(v)], 4),
+        Cell::Date(v) => h(&v.to_le_bytes(), 5),
+        Cell::Datetime(v) => h(&v.to_le_bytes(), 6),
+    }
+}
+
+/// The validation pass over one dataset.
+#[derive(Debug)]
+pub struct Scanner {
+    /// The rules.
+    schema: Schema,
+    /// Column states in data order.
+    pub columns: Vec<ColumnState>,
+    /// Schema columns missing from the data.
+    pub missing: Vec<String>,
+    /// Duplicate-row detection, when the schema has a duplicates rule.
+    pub duplicates: Option<RepeatTracker>,
+    /// Duplicate rows.
+    pub duplicate_rows: Violations,
+    /// Rows seen.
+    pub rows: u64,
+}
+
+impl Scanner {
+    /// A pass that checks data against `schema`.
+    pub fn new(schema: Schema) -> Scanner {
+        let duplicates = schema
+            .duplicates
+            .as_ref()
+            .map(|_| RepeatTracker::new(REPEAT_CAPACITY));
+        Scanner {
+            schema,
+            columns: Vec::new(),
+            missing: Vec::new(),
+            duplicates,
+            duplicate_rows: Violations::default(),
+            rows: 0,
+        }
+    }
+
+    /// The rules this pass checks.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+}
+
+impl RowSink for Scanner {
+    fn begin(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.columns = columns
+            .iter()
+            .map(|name| ColumnState::new(name, self.schema.column(name)))
+            .collect();
+        self.missing = self
+            .schema
+            .columns
+            .iter()
+            .filter(|c| !columns.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        Ok(())
+    }
+
+    fn row(&mut self, row: u64, cells: &[Cell<'_>]) {
+        self.rows = row;
+        let mut row_hash = 0u64;
+        for (state, &cell) in self.columns.iter_mut().zip(cells) {
+            state.observe(row, cell);
+            if self.duplicates.is_some() {
+                row_hash = (row_hash ^ hash_cell(cell))
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .rotate_left(29);
+            }
+        }
+        if let Some(tracker) = &mut self.duplicates {
+            if tracker.offer(row_hash) {
+                self.duplicate_rows.record(row, || None);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Runs a scanner over literal rows of text cells.
+    fn scan(schema: &str, header: &[&str], rows: &[&[&str]]) -> Scanner {
+        let schema = super::super::schema::parse(Path::new("s.yml"), schema).unwrap();
+        let mut scanner = Scanner::new(schema);
+        let names: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        scanner.begin(&names).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let cells: Vec<Cell<'_>> = row
+                .iter()
+                .map(|t| {
+                    if t.is_empty() {
+                        Cell::Null
+                    } else {
+                        Cell::Text(t)
+                    }
+                })
+                .collect();
+            scanner.row(i as u64 + 1, &cells);
+        }
+        scanner
+    }
+
+    #[test]
+    fn per_cell_checks_record_rows() {
+        let schema = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: float, min: 0, max: 10 }\n  - { name: c, type: categorical, allowed: [a, b] }\n  - { name: s, type: string, pattern: '[a-z]+' }\n";
+        let scanner = scan(
+            schema,
+            &["id", "x", "c", "s", "extra"],
+            &[
+                &["1", "5", "a", "ok", "q"],
+                &["2", "11", "z", "OK", "q"],
+                &["2", "oops", "", "fine", "q"],
+                &["2", "oops", "", "fine", "q"],
+            ],
+        );
+        let [id, x, c, s, extra] = &scanner.columns[..] else {
+            panic!()
+        };
+        assert_eq!(id.unique_violations.count, 2);
+        assert_eq!(id.unique_violations.examples[0].row, 3);
+        assert_eq!(x.range_violations.count, 1);
+        assert_eq!(x.range_violations.examples[0].value.as_deref(), Some("11"));
+        assert_eq!(x.type_errors.count, 2);
+        assert_eq!(c.allowed_violations.count, 1);
+        assert_eq!(c.nulls.count, 2);
+        assert_eq!(s.pattern_violations.count, 1);
+        assert!(extra.schema.is_none());
+        assert_eq!(scanner.duplicate_rows.count, 1);
+        assert_eq!(scanner.duplicate_rows.examples[0].row, 4);
+        assert!(scanner.missing.is_empty());
+        let m = x.moments.as_ref().unwrap();
+        assert_eq!((m.n, m.min, m.max), (2, 5.0, 11.0));
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by the end-to-end tests: a scratch project directory and a runner for the
+//! real `mlgate` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The output of one `mlgate` run.
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// A temporary project directory.
+pub struct Project {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The project's root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating parent directories).
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write");
+        path
+    }
+
+    /// Reads a file as text.
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative)).expect("read")
+    }
+
+    /// Reads a JSON file.
+    pub fn json(&self, relative: &str) -> serde_json::Value {
+        serde_json::from_str(&self.read(relative)).expect("json")
+    }
+
+    /// Runs `mlgate ARGS` in the project directory, outside any GitHub Actions environment.
+    pub fn mlgate(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_mlgate"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_OUTPUT")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .expect("run mlgate");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Copies the bundled penguins data in as `data/penguins.csv`.
+    pub fn with_penguins(&self) -> &Project {
+        let source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/penguins/data/penguins.csv");
+        self.write(
+            "data/penguins.csv",
+            std::fs::read(source).expect("penguins"),
+        );
+        self
+    }
+}
+
+/// The penguins CSV as text.
+pub fn penguins_csv() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/penguins/data/penguins.csv");
+    std::fs::read_to_string(path).expect("penguins")
+}
