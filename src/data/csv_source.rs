@@ -1,36 +1,181 @@
-//! The CSV reader: header checks, UTF-8 checks, null tokens, and errors located by row and line.
+//! The CSV reader: blocks read in parallel, header and UTF-8 checks, null tokens, and errors
+//! located by row and line.
 //!
-//! Built on the `csv` crate's byte records, reused across rows so a pass allocates once. The
-//! reader is wrapped in a [`Tally`] that fingerprints the bytes and counts quote characters as
-//! they stream by: the `csv` crate silently ends a quoted field at end of file, and an odd
-//! number of quotes is how we tell an unterminated quote from a long last field.
+//! The file is read sequentially by one thread that fingerprints the bytes, counts lines and
+//! cuts them into blocks of about [`BLOCK_BYTES`] at a line end outside quotes (in RFC 4180 CSV
+//! a position is inside a quoted field exactly when an odd number of `"` precede it, doubled
+//! quotes included). Worker threads parse blocks with the `csv` crate into their own sinks,
+//! which are folded back in file order. Cutting by bytes, never by thread count, keeps results
+//! identical on any machine; bounding the blocks in flight keeps memory flat however large the
+//! file. Counting quotes also tells an unterminated quote (an odd total) from a long last field,
+//! which the `csv` crate alone silently accepts at end of file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::sync::{mpsc, Arc, Mutex};
 
 use super::{Cell, DataError, ReadOptions, RowSink, ScanSummary};
 
-/// Counts bytes and quote characters and hashes everything read through it.
-struct Tally<R> {
-    /// The underlying reader.
-    inner: R,
-    /// Bytes read so far.
+/// Nominal block size: large enough that per-block costs (a fresh sink, a merge) vanish, small
+/// enough that a few blocks in flight stay a few tens of megabytes.
+pub const BLOCK_BYTES: usize = 4 << 20;
+
+/// One block of whole CSV records.
+struct Block {
+    /// Position in the file, from 0.
+    index: usize,
+    /// The bytes, ending at a line end (or the end of the file).
+    bytes: Vec<u8>,
+    /// Where the records start in `bytes` (after the header, in the first block).
+    data_start: usize,
+    /// The 1-based line the records start on.
+    first_line: u64,
+}
+
+/// A parsed block: its sink and row count, or an error with a block-local row number.
+type BlockResult<S> = Result<(S, u64), DataError>;
+
+/// Reads the input and cuts it into blocks of whole records.
+struct BlockReader<R> {
+    /// The input.
+    input: R,
+    /// Bytes read but not yet handed out.
+    pending: Vec<u8>,
+    /// The input is exhausted.
+    eof: bool,
+    /// The line the pending bytes start on.
+    line: u64,
+    /// Blocks handed out.
+    blocks: usize,
+    /// Refuse a record longer than this.
+    max_record_bytes: usize,
+    /// Bytes read.
     bytes: u64,
-    /// `"` characters read so far.
+    /// `"` characters read.
     quotes: u64,
     /// Running xxh3-128 of the bytes.
     hasher: xxhash_rust::xxh3::Xxh3,
 }
 
-impl<R: Read> Read for Tally<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let chunk = &buf[..n];
-        self.bytes += n as u64;
-        self.quotes += chunk.iter().filter(|&&b| b == b'"').count() as u64;
-        self.hasher.update(chunk);
-        Ok(n)
+impl<R: Read> BlockReader<R> {
+    /// A reader over `input`.
+    fn new(input: R, max_record_bytes: usize) -> BlockReader<R> {
+        BlockReader {
+            input,
+            pending: Vec::new(),
+            eof: false,
+            line: 1,
+            blocks: 0,
+            max_record_bytes,
+            bytes: 0,
+            quotes: 0,
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+        }
     }
+
+    /// The next block of whole records, or `None` at the end.
+    fn next_block(&mut self, label: &str) -> Result<Option<Block>, DataError> {
+        loop {
+            if self.pending.len() >= BLOCK_BYTES || self.eof {
+                let cut = if self.eof {
+                    Some(self.pending.len())
+                } else {
+                    last_record_end(&self.pending).map(|end| end + 1)
+                };
+                if let Some(cut) = cut {
+                    if cut == 0 {
+                        return Ok(None);
+                    }
+                    let rest = self.pending.split_off(cut);
+                    let bytes = std::mem::replace(&mut self.pending, rest);
+                    let first_line = self.line;
+                    self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    let index = self.blocks;
+                    self.blocks += 1;
+                    return Ok(Some(Block {
+                        index,
+                        bytes,
+                        data_start: 0,
+                        first_line,
+                    }));
+                }
+                if self.pending.len() > self.max_record_bytes {
+                    return Err(DataError {
+                        file: label.into(),
+                        row: None,
+                        line: Some(self.line),
+                        column: None,
+                        message: format!(
+                            "a record starting at or after this line is over the {} byte limit",
+                            self.max_record_bytes
+                        ),
+                        hint: Some(
+                            "a quote that never closes makes one field swallow the rest of the file"
+                                .into(),
+                        ),
+                    });
+                }
+            }
+            self.fill(label)?;
+        }
+    }
+
+    /// Reads about one block more.
+    fn fill(&mut self, label: &str) -> Result<(), DataError> {
+        let start = self.pending.len();
+        self.pending.resize(start + BLOCK_BYTES, 0);
+        let mut filled = start;
+        while filled < self.pending.len() {
+            match self.input.read(&mut self.pending[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(DataError::file(label, format!("cannot read: {err}"))),
+            }
+        }
+        self.pending.truncate(filled);
+        let fresh = &self.pending[start..];
+        self.bytes += fresh.len() as u64;
+        self.quotes += memchr::memchr_iter(b'"', fresh).count() as u64;
+        self.hasher.update(fresh);
+        Ok(())
+    }
+}
+
+/// The index of the last `\n` outside quotes in `bytes`, which starts outside quotes.
+fn last_record_end(bytes: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', bytes).is_none() {
+        return memchr::memrchr(b'\n', bytes);
+    }
+    let mut inside = false;
+    let mut last = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[i] == b'"' {
+            inside = !inside;
+        } else if !inside {
+            last = Some(i);
+        }
+    }
+    last
+}
+
+/// What every worker needs to parse a block.
+struct Plan {
+    /// The file's label for errors.
+    label: String,
+    /// The header names.
+    header: Vec<String>,
+    /// Indices of the columns handed to the sink.
+    keep: Vec<usize>,
+    /// Null tokens.
+    nulls: NullTokens,
+    /// The delimiter.
+    delimiter: u8,
+    /// Refuse a record longer than this.
+    max_record_bytes: usize,
 }
 
 /// Decides quickly whether a field is one of the configured null tokens.
@@ -74,206 +219,319 @@ impl NullTokens {
     }
 }
 
-/// Streams CSV from `input` into `sink`.
-pub(super) fn scan<R: Read>(
+/// Streams CSV from `input` into `sink`, parsing blocks on up to eight threads.
+pub(super) fn scan<R: Read, S: RowSink>(
     label: &str,
     input: R,
     options: &ReadOptions,
-    sink: &mut dyn RowSink,
+    sink: &mut S,
 ) -> anyhow::Result<ScanSummary> {
-    let tally = Tally {
-        inner: input,
-        bytes: 0,
-        quotes: 0,
-        hasher: xxhash_rust::xxh3::Xxh3::new(),
+    let mut reader = BlockReader::new(input, options.max_record_bytes);
+    let Some(mut first) = reader.next_block(label)? else {
+        return Err(DataError::file(label, "the file is empty: no header line")
+            .with_hint("a CSV file starts with a line of column names")
+            .into());
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(options.delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(tally);
-    let header = read_header(label, &mut reader)?;
+    let (header, data_start, header_lines) = read_header(label, &first.bytes, options.delimiter)?;
+    first.data_start = data_start;
+    first.first_line += header_lines;
     let keep: Vec<usize> = (0..header.len())
         .filter(|&i| !options.exclude.contains(&header[i]))
         .collect();
     let names: Vec<String> = keep.iter().map(|&i| header[i].clone()).collect();
     sink.begin(&names)?;
-
-    let nulls = NullTokens::new(&options.null_values);
-    let mut record = csv::ByteRecord::new();
-    let mut spare: Vec<Cell<'static>> = Vec::with_capacity(keep.len());
-    let mut row = 0u64;
-    let mut last_start_line = 1u64;
-    loop {
-        let start_line = reader.position().line();
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(err) => return Err(record_error(label, row + 1, &reader, err, start_line).into()),
-        }
-        row += 1;
-        last_start_line = record.position().map(|p| p.line()).unwrap_or(start_line);
-        if record.as_slice().len() > options.max_record_bytes {
-            return Err(DataError {
-                file: label.into(),
-                row: Some(row),
-                line: Some(last_start_line),
-                column: None,
-                message: format!(
-                    "the record is {} bytes, over the {} byte limit",
-                    record.as_slice().len(),
-                    options.max_record_bytes
-                ),
-                hint: Some(
-                    "a quote that never closes makes one field swallow the rest of the file".into(),
-                ),
-            }
-            .into());
-        }
-        let mut cells = super::recycle(std::mem::take(&mut spare));
-        for &index in &keep {
-            let field = &record[index];
-            if nulls.is_null(field) {
-                cells.push(Cell::Null);
-                continue;
-            }
-            match std::str::from_utf8(field) {
-                Ok(text) => cells.push(Cell::Text(text)),
-                Err(err) => {
-                    return Err(DataError {
-                        file: label.into(),
-                        row: Some(row),
-                        line: Some(last_start_line),
-                        column: Some(header[index].clone()),
-                        message: format!(
-                            "invalid UTF-8 at byte {} of the field",
-                            err.valid_up_to()
-                        ),
-                        hint: Some(
-                            "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".into(),
-                        ),
-                    }
-                    .into())
-                }
-            }
-        }
-        sink.row(row, &cells);
-        spare = super::recycle(cells);
-    }
-    let tally = reader.into_inner();
-    if tally.quotes % 2 == 1 {
+    let plan = Plan {
+        label: label.to_string(),
+        header,
+        keep,
+        nulls: NullTokens::new(&options.null_values),
+        delimiter: options.delimiter,
+        max_record_bytes: options.max_record_bytes,
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let rows = run_blocks(&plan, &mut reader, first, sink, workers)?;
+    if reader.quotes % 2 == 1 {
         return Err(DataError {
             file: label.into(),
-            row: Some(row),
-            line: Some(last_start_line),
+            row: None,
+            line: None,
             column: None,
             message: "a quoted field is never closed before the end of the file".into(),
-            hint: Some("look for a `\"` without its closing partner at or before this line".into()),
+            hint: Some("look for a `\"` without its closing partner".into()),
         }
         .into());
     }
     Ok(ScanSummary {
-        rows: row,
-        bytes: tally.bytes,
-        fingerprint: format!("{:032x}", tally.hasher.digest128()),
+        rows,
+        bytes: reader.bytes,
+        fingerprint: format!("{:032x}", reader.hasher.digest128()),
     })
 }
 
-/// Reads and checks the header: present, UTF-8, no empty or repeated names.
-fn read_header<R: Read>(label: &str, reader: &mut csv::Reader<R>) -> anyhow::Result<Vec<String>> {
-    let raw = match reader.byte_headers() {
-        Ok(raw) => raw.clone(),
-        Err(err) => {
-            return Err(DataError::file(label, format!("cannot read the header: {err}")).into())
+/// Sends blocks to worker threads and folds their sinks into `sink` in file order.
+fn run_blocks<R: Read, S: RowSink>(
+    plan: &Plan,
+    reader: &mut BlockReader<R>,
+    first: Block,
+    sink: &mut S,
+    workers: usize,
+) -> Result<u64, DataError> {
+    let template = sink.split();
+    std::thread::scope(|scope| {
+        let (block_tx, block_rx) = mpsc::sync_channel::<Block>(workers);
+        let block_rx = Arc::new(Mutex::new(block_rx));
+        let (result_tx, result_rx) = mpsc::channel::<(usize, BlockResult<S>)>();
+        for _ in 0..workers {
+            let block_rx = Arc::clone(&block_rx);
+            let result_tx = result_tx.clone();
+            let template = &template;
+            scope.spawn(move || loop {
+                let next = block_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok(block)) = next else { break };
+                let index = block.index;
+                let result = parse_block(plan, template.split(), &block);
+                if result_tx.send((index, result)).is_err() {
+                    break;
+                }
+            });
         }
-    };
-    if raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
-        return Err(DataError::file(label, "the file is empty: no header line")
-            .with_hint("a CSV file starts with a line of column names")
-            .into());
+        drop(result_tx);
+        let mut folder = Folder {
+            done: BTreeMap::new(),
+            next: 0,
+            rows: 0,
+        };
+        let mut block = Some(first);
+        while let Some(current) = block.take() {
+            if block_tx.send(current).is_err() {
+                break;
+            }
+            while let Ok((index, result)) = result_rx.try_recv() {
+                folder.done.insert(index, result);
+            }
+            folder.fold_ready(sink)?;
+            block = reader.next_block(&plan.label)?;
+        }
+        drop(block_tx);
+        for (index, result) in result_rx {
+            folder.done.insert(index, result);
+            folder.fold_ready(sink)?;
+        }
+        Ok(folder.rows)
+    })
+}
+
+/// Folds finished blocks into the sink in file order.
+struct Folder<S> {
+    /// Finished blocks not yet folded.
+    done: BTreeMap<usize, BlockResult<S>>,
+    /// The next block to fold.
+    next: usize,
+    /// Rows folded so far.
+    rows: u64,
+}
+
+impl<S: RowSink> Folder<S> {
+    /// Folds every block whose predecessors are folded; the first error in file order wins.
+    fn fold_ready(&mut self, sink: &mut S) -> Result<(), DataError> {
+        while let Some(result) = self.done.remove(&self.next) {
+            match result {
+                Ok((part, rows)) => {
+                    sink.absorb(part, self.rows);
+                    self.rows += rows;
+                }
+                Err(mut err) => {
+                    err.row = err.row.map(|local| local + self.rows);
+                    return Err(err);
+                }
+            }
+            self.next += 1;
+        }
+        Ok(())
     }
+}
+
+/// Parses one block into a fresh sink; rows are numbered from 1 within the block.
+fn parse_block<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResult<S> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(plan.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&block.bytes[block.data_start..]);
+    let mut record = csv::ByteRecord::new();
+    let mut spare: Vec<Cell<'static>> = Vec::with_capacity(plan.keep.len());
+    let mut row = 0u64;
+    let located = |row: u64, local_line: u64| (Some(row), Some(block.first_line + local_line - 1));
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(err) => {
+                let (row, line) = located(row + 1, reader.position().line());
+                return Err(DataError {
+                    file: plan.label.clone(),
+                    row,
+                    line,
+                    column: None,
+                    message: err.to_string(),
+                    hint: None,
+                });
+            }
+        }
+        row += 1;
+        let local_line = record.position().map_or(1, |p| p.line());
+        if record.as_slice().len() > plan.max_record_bytes {
+            let (row, line) = located(row, local_line);
+            return Err(DataError {
+                file: plan.label.clone(),
+                row,
+                line,
+                column: None,
+                message: format!(
+                    "the record is {} bytes, over the {} byte limit",
+                    record.as_slice().len(),
+                    plan.max_record_bytes
+                ),
+                hint: Some(
+                    "a quote that never closes makes one field swallow the rest of the file".into(),
+                ),
+            });
+        }
+        if record.len() != plan.header.len() {
+            let (row, line) = located(row, local_line);
+            let spanned = reader.position().line().saturating_sub(local_line);
+            let hint = if spanned > 1 {
+                format!(
+                    "the row spans {spanned} lines: a quoted field on line {} may never close",
+                    line.unwrap_or(0)
+                )
+            } else {
+                "every row needs as many fields as the header; quote fields that contain the delimiter".into()
+            };
+            return Err(DataError {
+                file: plan.label.clone(),
+                row,
+                line,
+                column: None,
+                message: format!(
+                    "the row has {} fields but the header has {}",
+                    record.len(),
+                    plan.header.len()
+                ),
+                hint: Some(hint),
+            });
+        }
+        let mut cells = super::recycle(std::mem::take(&mut spare));
+        // Fields split only at ASCII delimiters and quotes, so when the whole record is UTF-8
+        // every field is too: one check per record instead of one per field.
+        let record_is_utf8 = std::str::from_utf8(record.as_slice()).is_ok();
+        for &index in &plan.keep {
+            let field = &record[index];
+            if plan.nulls.is_null(field) {
+                cells.push(Cell::Null);
+                continue;
+            }
+            let text = if record_is_utf8 {
+                // SAFETY: the record's bytes are UTF-8 (checked above), and a field is a
+                // sub-slice that starts and ends at ASCII bytes or at the record's ends.
+                unsafe { std::str::from_utf8_unchecked(field) }
+            } else {
+                match std::str::from_utf8(field) {
+                    Ok(text) => text,
+                    Err(err) => {
+                        let (row, line) = located(row, local_line);
+                        return Err(DataError {
+                            file: plan.label.clone(),
+                            row,
+                            line,
+                            column: Some(plan.header[index].clone()),
+                            message: format!(
+                                "invalid UTF-8 at byte {} of the field",
+                                err.valid_up_to()
+                            ),
+                            hint: Some(
+                                "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+                                    .into(),
+                            ),
+                        });
+                    }
+                }
+            };
+            cells.push(Cell::Text(text));
+        }
+        sink.row(row, &cells);
+        spare = super::recycle(cells);
+    }
+    Ok((sink, row))
+}
+
+/// Reads and checks the header at the start of the first block: present, UTF-8, no empty or
+/// repeated names. Returns the names, where the data starts, and the header's line count.
+fn read_header(
+    label: &str,
+    bytes: &[u8],
+    delimiter: u8,
+) -> Result<(Vec<String>, usize, u64), DataError> {
+    let bom = if bytes.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&bytes[bom..]);
+    let mut raw = csv::ByteRecord::new();
+    let found = reader
+        .read_byte_record(&mut raw)
+        .map_err(|err| DataError::file(label, format!("cannot read the header: {err}")))?;
+    if !found || raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
+        return Err(DataError::file(label, "the file is empty: no header line")
+            .with_hint("a CSV file starts with a line of column names"));
+    }
+    let data_start = bom + reader.position().byte() as usize;
+    let header_lines = reader.position().line() - 1;
     let mut names = Vec::with_capacity(raw.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (index, field) in raw.iter().enumerate() {
         let position = format!("column {}", index + 1);
-        let name = std::str::from_utf8(field).map_err(|_| DataError {
+        let header_error = |column: String, message: &str, hint: Option<&str>| DataError {
             file: label.into(),
             row: None,
             line: Some(1),
-            column: Some(position.clone()),
-            message: "the header name is not valid UTF-8".into(),
-            hint: None,
-        })?;
-        let name = name.trim_start_matches('\u{feff}').to_string();
+            column: Some(column),
+            message: message.to_string(),
+            hint: hint.map(str::to_string),
+        };
+        let name = std::str::from_utf8(field)
+            .map_err(|_| {
+                header_error(position.clone(), "the header name is not valid UTF-8", None)
+            })?
+            .to_string();
         if name.trim().is_empty() {
-            return Err(DataError {
-                file: label.into(),
-                row: None,
-                line: Some(1),
-                column: Some(position),
-                message: "the header name is empty".into(),
-                hint: Some("every column needs a name".into()),
-            }
-            .into());
+            return Err(header_error(
+                position,
+                "the header name is empty",
+                Some("every column needs a name"),
+            ));
         }
         if let Some(first) = seen.insert(name.clone(), index + 1) {
-            return Err(DataError {
-                file: label.into(),
-                row: None,
-                line: Some(1),
-                column: Some(name),
-                message: format!(
-                    "the header name is repeated in columns {first} and {}",
-                    index + 1
-                ),
-                hint: Some("rename one of them; mlgate addresses columns by name".into()),
-            }
-            .into());
+            let message = format!(
+                "the header name is repeated in columns {first} and {}",
+                index + 1
+            );
+            return Err(header_error(
+                name,
+                &message,
+                Some("rename one of them; mlgate addresses columns by name"),
+            ));
         }
         names.push(name);
     }
-    Ok(names)
-}
-
-/// Locates a `csv` crate error.
-fn record_error<R: Read>(
-    label: &str,
-    row: u64,
-    reader: &csv::Reader<R>,
-    err: csv::Error,
-    start_line: u64,
-) -> DataError {
-    match err.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos,
-            expected_len,
-            len,
-        } => {
-            let line = pos.as_ref().map(|p| p.line()).unwrap_or(start_line);
-            let spanned = reader.position().line().saturating_sub(line);
-            let hint = if spanned > 1 {
-                format!("the row spans {spanned} lines: a quoted field opened on line {line} may never close")
-            } else {
-                "every row needs as many fields as the header; quote fields that contain the delimiter".into()
-            };
-            DataError {
-                file: label.into(),
-                row: Some(row),
-                line: Some(line),
-                column: None,
-                message: format!("the row has {len} fields but the header has {expected_len}"),
-                hint: Some(hint),
-            }
-        }
-        _ => DataError {
-            file: label.into(),
-            row: Some(row),
-            line: Some(start_line),
-            column: None,
-            message: err.to_string(),
-            hint: None,
-        },
-    }
+    Ok((names, data_start, header_lines))
 }
 
 #[cfg(test)]
@@ -303,6 +561,16 @@ mod tests {
                 })
                 .collect();
             self.rows.push((row, cells));
+        }
+        fn split(&self) -> Self {
+            Collect {
+                columns: self.columns.clone(),
+                rows: Vec::new(),
+            }
+        }
+        fn absorb(&mut self, later: Self, rows_before: u64) {
+            self.rows
+                .extend(later.rows.into_iter().map(|(r, c)| (r + rows_before, c)));
         }
     }
 
@@ -386,6 +654,46 @@ mod tests {
         scan("t.csv", &b"a,b,c\n1,2,3\n"[..], &opts, &mut sink).unwrap();
         assert_eq!(sink.columns, ["a", "c"]);
         assert_eq!(sink.rows[0].1, ["1", "3"]);
+    }
+
+    /// A CSV of about 10 MB (three blocks) whose quoted fields span lines and hold doubled
+    /// quotes, with a row of `fields` fields at `bad_row` if given.
+    fn big_csv(rows: usize, bad_row: Option<usize>) -> Vec<u8> {
+        let mut out = b"id,text\n".to_vec();
+        for i in 1..=rows {
+            if Some(i) == bad_row {
+                out.extend_from_slice(b"oops\n");
+            } else if i % 997 == 0 {
+                out.extend_from_slice(format!("{i},\"multi\nline \"\"quoted\"\", {i}\"\n").as_bytes());
+            } else {
+                out.extend_from_slice(format!("{i},plain text for row {i} padded to a decent length\n").as_bytes());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn blocks_split_outside_quotes_and_number_rows_globally() {
+        let rows = 170_000;
+        let data = big_csv(rows, None);
+        assert!(data.len() > 2 * BLOCK_BYTES);
+        let sink = scan_text(&data).unwrap();
+        assert_eq!(sink.rows.len(), rows);
+        for (i, (row, cells)) in sink.rows.iter().enumerate() {
+            assert_eq!(*row, i as u64 + 1);
+            assert_eq!(cells[0], (i + 1).to_string());
+        }
+        assert_eq!(sink.rows[996].1[1], "multi\nline \"quoted\", 997");
+    }
+
+    #[test]
+    fn errors_in_later_blocks_have_global_rows_and_lines() {
+        let rows = 170_000;
+        let bad = 150_001;
+        let err = scan_text(&big_csv(rows, Some(bad))).unwrap_err();
+        // Every 997th row before it spans two lines, plus the header line.
+        let line = bad as u64 + 1 + (bad as u64 - 1) / 997;
+        assert_eq!((err.row, err.line), (Some(bad as u64), Some(line)), "{err}");
     }
 
     proptest::proptest! {

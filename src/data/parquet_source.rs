@@ -43,11 +43,11 @@ fn target_type(data_type: &DataType) -> Option<DataType> {
 }
 
 /// Streams a Parquet file into `sink`; returns the number of rows.
-pub(super) fn scan(
+pub(super) fn scan<S: RowSink>(
     label: &str,
     input: Input,
     options: &ReadOptions,
-    sink: &mut dyn RowSink,
+    sink: &mut S,
 ) -> anyhow::Result<u64> {
     let open_error = |err: parquet::errors::ParquetError| {
         DataError::file(label, format!("not a readable Parquet file: {err}"))
@@ -65,11 +65,11 @@ pub(super) fn scan(
 }
 
 /// Projects the wanted columns, refuses unsupported types, and feeds every row to `sink`.
-fn read_batches<T: parquet::file::reader::ChunkReader + 'static>(
+fn read_batches<S: RowSink, T: parquet::file::reader::ChunkReader + 'static>(
     label: &str,
     builder: ParquetRecordBatchReaderBuilder<T>,
     options: &ReadOptions,
-    sink: &mut dyn RowSink,
+    sink: &mut S,
 ) -> anyhow::Result<u64> {
     let schema = builder.schema().clone();
     let mut roots = Vec::new();

@@ -361,6 +361,10 @@ impl QuantileSketch {
             self.max = Some(self.max.map_or(value, |m| m.max(value)));
             if let Some(level0) = self.levels.first_mut() {
                 level0.push(value);
+                // Only level 0 grows on `add`: skip the full scan of levels until it overflows.
+                if !self.exact && level0.len() <= self.k {
+                    return;
+                }
             } else {
                 self.levels.push(vec![value]);
                 self.compactions.push(0);
@@ -455,7 +459,12 @@ impl QuantileSketch {
             return;
         };
         let mut items = std::mem::take(level);
-        items.sort_by(f64::total_cmp);
+        // Levels above 0 are built by merging sorted runs and are usually sorted already;
+        // checking is linear, sorting is not. total_cmp makes equal keys bit-identical, so an
+        // unstable sort is as deterministic as a stable one.
+        if !items.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+            items.sort_unstable_by(f64::total_cmp);
+        }
         let held_back = if items.len() % 2 == 1 {
             items.pop()
         } else {
@@ -476,7 +485,7 @@ impl QuantileSketch {
         if target == h {
             items.extend(promoted);
         } else if let Some(next) = self.levels.get_mut(target) {
-            next.extend(promoted);
+            merge_sorted_into(next, &promoted);
         }
         if let Some(level) = self.levels.get_mut(h) {
             *level = items;
@@ -756,6 +765,29 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
         items.validate()?;
         Ok(items)
     }
+}
+
+/// Merges the sorted run `run` into `level`, keeping `level` sorted when it already was (an
+/// unsorted level is simply extended and sorted at its next compaction).
+fn merge_sorted_into(level: &mut Vec<f64>, run: &[f64]) {
+    if !level.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        level.extend_from_slice(run);
+        return;
+    }
+    let mut merged = Vec::with_capacity(level.len() + run.len());
+    let (mut i, mut j) = (0, 0);
+    while i < level.len() && j < run.len() {
+        if level[i].total_cmp(&run[j]).is_le() {
+            merged.push(level[i]);
+            i += 1;
+        } else {
+            merged.push(run[j]);
+            j += 1;
+        }
+    }
+    merged.extend_from_slice(&level[i..]);
+    merged.extend_from_slice(&run[j..]);
+    *level = merged;
 }
 
 impl Default for FrequentItems {

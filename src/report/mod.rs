@@ -95,9 +95,10 @@ fn examples_text(check: &CheckResult) -> String {
     check
         .examples
         .iter()
-        .map(|e| match &e.value {
-            Some(v) => format!("row {}: \"{v}\"", e.row),
-            None => format!("row {}", e.row),
+        .map(|e| match (&e.value, e.repeats_row) {
+            (Some(v), _) => format!("row {}: \"{v}\"", e.row),
+            (None, Some(first)) => format!("row {} repeats row {first}", e.row),
+            (None, None) => format!("row {}", e.row),
         })
         .collect::<Vec<_>>()
         .join(", ")

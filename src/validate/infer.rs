@@ -78,6 +78,25 @@ impl Candidates {
         self.count += 1;
     }
 
+    /// Adds another block's candidates.
+    fn absorb(&mut self, other: Candidates) {
+        self.int &= other.int;
+        self.float &= other.float;
+        self.boolean &= other.boolean;
+        self.date &= other.date;
+        self.datetime &= other.datetime;
+        self.native = self.native.or(other.native);
+        self.count += other.count;
+        let mut extra: Vec<String> = other.distinct.into_iter().collect();
+        extra.sort();
+        for value in extra {
+            if self.distinct.len() > MAX_CATEGORIES {
+                break;
+            }
+            self.distinct.insert(value);
+        }
+    }
+
     /// The narrowest type every value fits.
     fn decide(&self) -> ColumnType {
         if let Some(native) = self.native {
@@ -119,6 +138,19 @@ impl RowSink for TypeSniffer {
     fn row(&mut self, _row: u64, cells: &[Cell<'_>]) {
         for (c, &cell) in self.candidates.iter_mut().zip(cells) {
             c.observe(cell);
+        }
+    }
+
+    fn split(&self) -> Self {
+        TypeSniffer {
+            names: self.names.clone(),
+            candidates: vec![Candidates::default(); self.names.len()],
+        }
+    }
+
+    fn absorb(&mut self, later: Self, _rows_before: u64) {
+        for (mine, theirs) in self.candidates.iter_mut().zip(later.candidates) {
+            mine.absorb(theirs);
         }
     }
 }

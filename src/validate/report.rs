@@ -198,7 +198,7 @@ pub fn build_checks(scanner: &Scanner) -> Vec<CheckResult> {
             examples: if passed {
                 Vec::new()
             } else {
-                scanner.duplicate_rows.examples.clone()
+                s.examples.clone()
             },
             sampling_rate: (!s.exact).then_some(s.sampling_rate),
             ..CheckResult::new(CheckKind::Duplicates, None, rule.severity, passed, message)
@@ -319,18 +319,22 @@ fn column_checks(state: &ColumnState, rows: u64, checks: &mut Vec<CheckResult>) 
     }
     if let Some(tracker) = &state.unique {
         let s = tracker.summary();
+        let violations = Violations {
+            count: s.repeats,
+            examples: s.examples.clone(),
+        };
         let mut result = CheckResult::from_violations(
             CheckKind::Unique,
             state,
             sev(CheckKind::Unique),
-            &state.unique_violations,
+            &violations,
             parsed,
             "repeat an earlier value",
         );
         if !s.exact {
-            result.failing_rows = s.repeats;
             result.fraction = Some(s.fraction);
             result.sampling_rate = Some(s.sampling_rate);
+            result.message.insert_str(0, "about ");
         }
         checks.push(result);
     }

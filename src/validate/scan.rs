@@ -6,6 +6,8 @@
 
 use std::collections::HashSet;
 
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::types::{self, Cell, ColumnType, Value};
 use crate::data::RowSink;
@@ -13,7 +15,7 @@ use crate::data::RowSink;
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
-/// Distinct hashes held exactly by each repeat tracker (about 16 bytes each).
+/// Rows held exactly by each repeat tracker (16 bytes each) before it samples.
 pub const REPEAT_CAPACITY: usize = 2_000_000;
 
 /// Running numeric moments (Welford), exact and mergeable.
@@ -47,6 +49,25 @@ impl Moments {
             self.mean += delta / self.n as f64;
             self.m2 += delta * (x - self.mean);
         }
+    }
+
+    /// Combines with the moments of another block (Chan et al.'s parallel update).
+    fn absorb(&mut self, other: &Moments) {
+        if other.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = other.clone();
+            return;
+        }
+        let n = self.n + other.n;
+        let delta = other.mean - self.mean;
+        let mean = self.mean + delta * other.n as f64 / n as f64;
+        self.m2 += other.m2 + delta * delta * self.n as f64 * other.n as f64 / n as f64;
+        self.mean = mean;
+        self.n = n;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
     }
 
     /// Sample standard deviation (n - 1), 0 for fewer than two values.
@@ -89,8 +110,9 @@ pub struct ColumnState {
     range: (Option<f64>, Option<f64>),
     /// Values outside the range.
     pub range_violations: Violations,
-    /// The allowed set.
-    allowed: Option<HashSet<String>>,
+    /// The allowed set (xxh3-hashed: SipHash's DoS resistance buys nothing against a schema
+    /// the user wrote, and costs a few percent of the whole pass).
+    allowed: Option<HashSet<String, Xxh3DefaultBuilder>>,
     /// Values outside the allowed set.
     pub allowed_violations: Violations,
     /// The compiled pattern.
@@ -99,8 +121,6 @@ pub struct ColumnState {
     pub pattern_violations: Violations,
     /// Repeat detection for unique columns.
     pub unique: Option<RepeatTracker>,
-    /// Repeated values.
-    pub unique_violations: Violations,
 }
 
 impl ColumnState {
@@ -142,11 +162,79 @@ impl ColumnState {
             unique: schema
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
-            unique_violations: Violations::default(),
         }
     }
 
-    /// Checks and profiles one cell; returns its hash contribution for duplicate-row detection.
+    /// An empty state with the same rules, for one block of rows.
+    fn split(&self) -> ColumnState {
+        ColumnState {
+            name: self.name.clone(),
+            schema: self.schema.clone(),
+            ty: self.ty,
+            count: 0,
+            nulls: Violations::default(),
+            type_errors: Violations::default(),
+            moments: self.moments.as_ref().map(|_| Moments::default()),
+            sketch: self.sketch.as_ref().map(|_| QuantileSketch::new()),
+            items: self.items.as_ref().map(|_| FrequentItems::new()),
+            lengths: None,
+            label_buffer: String::new(),
+            range: self.range,
+            range_violations: Violations::default(),
+            allowed: self.allowed.clone(),
+            allowed_violations: Violations::default(),
+            pattern: self.pattern.clone(),
+            pattern_violations: Violations::default(),
+            unique: self
+                .unique
+                .as_ref()
+                .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+        }
+    }
+
+    /// Folds in the state of a later block.
+    fn absorb(&mut self, later: ColumnState, rows_before: u64) {
+        self.count += later.count;
+        self.nulls.absorb(later.nulls, rows_before);
+        self.type_errors.absorb(later.type_errors, rows_before);
+        self.range_violations
+            .absorb(later.range_violations, rows_before);
+        self.allowed_violations
+            .absorb(later.allowed_violations, rows_before);
+        self.pattern_violations
+            .absorb(later.pattern_violations, rows_before);
+        if let (Some(mine), Some(theirs)) = (&mut self.moments, &later.moments) {
+            mine.absorb(theirs);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.sketch, &later.sketch) {
+            mine.merge(theirs);
+        }
+        self.items = match (self.items.take(), later.items) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(&theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
+        self.drop_free_text_items();
+        self.lengths = match (self.lengths, later.lengths) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+        if let (Some(mine), Some(theirs)) = (&mut self.unique, later.unique) {
+            mine.append(theirs, rows_before);
+        }
+    }
+
+    /// Free text keeps no frequency table once it outgrows it: its counts would say nothing.
+    fn drop_free_text_items(&mut self) {
+        let keep = matches!(self.ty, ColumnType::Categorical | ColumnType::Bool);
+        if !keep && self.items.as_ref().is_some_and(|items| !items.is_exact()) {
+            self.items = None;
+        }
+    }
+
+    /// Checks and profiles one cell.
     fn observe(&mut self, row: u64, cell: Cell<'_>) {
         let value = match types::convert(cell, self.ty) {
             Ok(Some(value)) => value,
@@ -161,9 +249,7 @@ impl ColumnState {
         };
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
-            if tracker.offer(hash_cell(cell)) {
-                self.unique_violations.record(row, || Some(cell_text(cell)));
-            }
+            tracker.offer(hash_cell(cell), row);
         }
         match value {
             Value::Number(x) => self.observe_number(row, x, cell),
@@ -222,10 +308,8 @@ impl ColumnState {
         }
         if let Some(items) = &mut self.items {
             items.add(text);
-            if !items.is_exact() && !matches!(self.ty, ColumnType::Categorical | ColumnType::Bool) {
-                self.items = None;
-            }
         }
+        self.drop_free_text_items();
     }
 }
 
@@ -267,8 +351,6 @@ pub struct Scanner {
     pub missing: Vec<String>,
     /// Duplicate-row detection, when the schema has a duplicates rule.
     pub duplicates: Option<RepeatTracker>,
-    /// Duplicate rows.
-    pub duplicate_rows: Violations,
     /// Rows seen.
     pub rows: u64,
 }
@@ -285,7 +367,6 @@ impl Scanner {
             columns: Vec::new(),
             missing: Vec::new(),
             duplicates,
-            duplicate_rows: Violations::default(),
             rows: 0,
         }
     }
@@ -324,9 +405,30 @@ impl RowSink for Scanner {
             }
         }
         if let Some(tracker) = &mut self.duplicates {
-            if tracker.offer(row_hash) {
-                self.duplicate_rows.record(row, || None);
-            }
+            tracker.offer(row_hash, row);
+        }
+    }
+
+    fn split(&self) -> Self {
+        Scanner {
+            schema: self.schema.clone(),
+            columns: self.columns.iter().map(ColumnState::split).collect(),
+            missing: self.missing.clone(),
+            duplicates: self
+                .duplicates
+                .as_ref()
+                .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            rows: 0,
+        }
+    }
+
+    fn absorb(&mut self, later: Self, rows_before: u64) {
+        self.rows = rows_before + later.rows;
+        for (mine, theirs) in self.columns.iter_mut().zip(later.columns) {
+            mine.absorb(theirs, rows_before);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.duplicates, later.duplicates) {
+            mine.append(theirs, rows_before);
         }
     }
 }
@@ -374,8 +476,12 @@ mod tests {
         let [id, x, c, s, extra] = &scanner.columns[..] else {
             panic!()
         };
-        assert_eq!(id.unique_violations.count, 2);
-        assert_eq!(id.unique_violations.examples[0].row, 3);
+        let unique = id.unique.as_ref().unwrap().summary();
+        assert_eq!(unique.repeats, 2);
+        assert_eq!(
+            (unique.examples[0].row, unique.examples[0].repeats_row),
+            (3, Some(2))
+        );
         assert_eq!(x.range_violations.count, 1);
         assert_eq!(x.range_violations.examples[0].value.as_deref(), Some("11"));
         assert_eq!(x.type_errors.count, 2);
@@ -383,8 +489,9 @@ mod tests {
         assert_eq!(c.nulls.count, 2);
         assert_eq!(s.pattern_violations.count, 1);
         assert!(extra.schema.is_none());
-        assert_eq!(scanner.duplicate_rows.count, 1);
-        assert_eq!(scanner.duplicate_rows.examples[0].row, 4);
+        let duplicates = scanner.duplicates.as_ref().unwrap().summary();
+        assert_eq!(duplicates.repeats, 1);
+        assert_eq!(duplicates.examples[0].repeats_row, Some(3));
         assert!(scanner.missing.is_empty());
         let m = x.moments.as_ref().unwrap();
         assert_eq!((m.n, m.min, m.max), (2, 5.0, 11.0));
