@@ -248,10 +248,7 @@ pub(super) fn scan<R: Read, S: RowSink>(
         delimiter: options.delimiter,
         max_record_bytes: options.max_record_bytes,
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let rows = run_blocks(&plan, &mut reader, first, sink, workers)?;
+    let rows = run_blocks(&plan, &mut reader, first, sink, worker_count())?;
     if reader.quotes % 2 == 1 {
         return Err(DataError {
             file: label.into(),
@@ -268,6 +265,16 @@ pub(super) fn scan<R: Read, S: RowSink>(
         bytes: reader.bytes,
         fingerprint: format!("{:032x}", reader.hasher.digest128()),
     })
+}
+
+/// Worker threads: `MLGATE_THREADS` if set (to share a CI runner politely), else the cores,
+/// at most eight (beyond that the single reading thread is the bottleneck).
+fn worker_count() -> usize {
+    std::env::var("MLGATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 8)
 }
 
 /// Sends blocks to worker threads and folds their sinks into `sink` in file order.
@@ -664,9 +671,13 @@ mod tests {
             if Some(i) == bad_row {
                 out.extend_from_slice(b"oops\n");
             } else if i % 997 == 0 {
-                out.extend_from_slice(format!("{i},\"multi\nline \"\"quoted\"\", {i}\"\n").as_bytes());
+                out.extend_from_slice(
+                    format!("{i},\"multi\nline \"\"quoted\"\", {i}\"\n").as_bytes(),
+                );
             } else {
-                out.extend_from_slice(format!("{i},plain text for row {i} padded to a decent length\n").as_bytes());
+                out.extend_from_slice(
+                    format!("{i},plain text for row {i} padded to a decent length\n").as_bytes(),
+                );
             }
         }
         out

@@ -39,6 +39,7 @@ impl Reference {
     pub fn parse(text: &str, base: &Path) -> Reference {
         match text.strip_prefix("git:") {
             Some(rev) => Reference::Git(rev.to_string()),
+            None if base == Path::new(".") => Reference::Path(PathBuf::from(text)),
             None => Reference::Path(base.join(text)),
         }
     }

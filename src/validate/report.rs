@@ -254,7 +254,7 @@ fn column_checks(state: &ColumnState, rows: u64, checks: &mut Vec<CheckResult>) 
         sev(CheckKind::Type),
         &state.type_errors,
         rows,
-        &format!("values are not {type_name}"),
+        &format!("are not {type_name}"),
     ));
     let null_fraction = if rows == 0 {
         0.0

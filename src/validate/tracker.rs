@@ -47,6 +47,46 @@ impl Violations {
     }
 }
 
+/// Every row whose hash occurred at an earlier row, paired with that first row.
+///
+/// A counting sort on the hash's low 16 bits (stable, two linear passes) followed by stable
+/// sorts of the small buckets: equal hashes land in one bucket in row order, because entries
+/// arrive in row order. At millions of rows this is several times faster than sorting pairs.
+fn repeated_rows(entries: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    const BITS: u32 = 16;
+    let mask = (1u64 << BITS) - 1;
+    let mut starts = vec![0usize; (1 << BITS) + 1];
+    for &(hash, _) in entries {
+        starts[(hash & mask) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut sorted = vec![(0u64, 0u64); entries.len()];
+    for &entry in entries {
+        let bucket = (entry.0 & mask) as usize;
+        sorted[next[bucket]] = entry;
+        next[bucket] += 1;
+    }
+    let mut repeats = Vec::new();
+    for bucket in starts.windows(2) {
+        let slice = &mut sorted[bucket[0]..bucket[1]];
+        if slice.len() < 2 {
+            continue;
+        }
+        slice.sort_by_key(|&(hash, _)| hash);
+        let mut first: Option<(u64, u64)> = None;
+        for &(hash, row) in slice.iter() {
+            match first {
+                Some((h, first_row)) if h == hash => repeats.push((row, first_row)),
+                _ => first = Some((hash, row)),
+            }
+        }
+    }
+    repeats
+}
+
 impl Violations {
     /// Adds a later block's violations, keeping the first examples in file order.
     pub fn absorb(&mut self, later: Violations, rows_before: u64) {
@@ -149,16 +189,8 @@ impl RepeatTracker {
 
     /// The repeat count and share, exact or estimated, with the first repeated rows.
     pub fn summary(&self) -> RepeatSummary {
-        let mut entries = self.entries.clone();
-        entries.sort_unstable();
-        let mut repeats: Vec<(u64, u64)> = Vec::new();
-        let mut first = None;
-        for &(hash, row) in &entries {
-            match first {
-                Some((h, first_row)) if h == hash => repeats.push((row, first_row)),
-                _ => first = Some((hash, row)),
-            }
-        }
+        let mut repeats = repeated_rows(&self.entries);
+        let entries = &self.entries;
         let sampled = entries.len() as u64;
         let repeated = repeats.len() as u64;
         let fraction = if sampled == 0 {
