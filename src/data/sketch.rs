@@ -21,8 +21,10 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
 use std::fmt;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Default accuracy parameter `k` of [`QuantileSketch`]; 200 gives rank errors
 /// well under 1% in practice, the same default as Apache DataSketches' KLL.
@@ -733,8 +735,19 @@ pub struct FrequentItems {
     total: u64,
     /// Sum of all decrements: the maximum undercount of any estimate.
     max_error: u64,
-    /// Counters, ordered by value so serialisation is deterministic.
-    counts: BTreeMap<String, u64>,
+    /// Counters. A hash map because this is touched once per cell of every label column; it is
+    /// written out sorted by value so serialisation stays deterministic.
+    #[serde(serialize_with = "serialize_sorted")]
+    counts: HashMap<String, u64, Xxh3DefaultBuilder>,
+}
+
+/// Serialises counters in value order, whatever order the hash map holds them in.
+fn serialize_sorted<S: serde::Serializer>(
+    counts: &HashMap<String, u64, Xxh3DefaultBuilder>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let sorted: BTreeMap<&String, &u64> = counts.iter().collect();
+    serde::Serialize::serialize(&sorted, serializer)
 }
 
 /// Unvalidated mirror of [`FrequentItems`]' serialised form; deserialising
@@ -760,7 +773,7 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
             capacity: repr.capacity,
             total: repr.total,
             max_error: repr.max_error,
-            counts: repr.counts,
+            counts: repr.counts.into_iter().collect(),
         };
         items.validate()?;
         Ok(items)
@@ -810,7 +823,7 @@ impl FrequentItems {
             capacity: capacity.clamp(MIN_FREQUENT_CAPACITY, MAX_FREQUENT_CAPACITY),
             total: 0,
             max_error: 0,
-            counts: BTreeMap::new(),
+            counts: HashMap::default(),
         }
     }
 
