@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod evaluate;
 pub mod exit;
 pub mod git;
 pub mod report;
