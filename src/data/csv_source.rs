@@ -120,23 +120,17 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// Reads about one block more.
+    /// Reads about one block more. `read_to_end` on a `take` grows the buffer as data arrives
+    /// instead of zeroing a whole block up front, which matters for small files and git blobs.
     fn fill(&mut self, label: &str) -> Result<(), DataError> {
         let start = self.pending.len();
-        self.pending.resize(start + BLOCK_BYTES, 0);
-        let mut filled = start;
-        while filled < self.pending.len() {
-            match self.input.read(&mut self.pending[filled..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(DataError::file(label, format!("cannot read: {err}"))),
-            }
+        let read = (&mut self.input)
+            .take(BLOCK_BYTES as u64)
+            .read_to_end(&mut self.pending)
+            .map_err(|err| DataError::file(label, format!("cannot read: {err}")))?;
+        if read < BLOCK_BYTES {
+            self.eof = true;
         }
-        self.pending.truncate(filled);
         let fresh = &self.pending[start..];
         self.bytes += fresh.len() as u64;
         self.quotes += memchr::memchr_iter(b'"', fresh).count() as u64;

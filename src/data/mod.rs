@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod csv_source;
+pub mod hash;
 mod parquet_source;
 pub mod sketch;
 pub mod types;

@@ -23,8 +23,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
+use super::hash::FastHash;
 use std::fmt;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Default accuracy parameter `k` of [`QuantileSketch`]; 200 gives rank errors
 /// well under 1% in practice, the same default as Apache DataSketches' KLL.
@@ -738,12 +738,12 @@ pub struct FrequentItems {
     /// Counters. A hash map because this is touched once per cell of every label column; it is
     /// written out sorted by value so serialisation stays deterministic.
     #[serde(serialize_with = "serialize_sorted")]
-    counts: HashMap<String, u64, Xxh3DefaultBuilder>,
+    counts: HashMap<String, u64, FastHash>,
 }
 
 /// Serialises counters in value order, whatever order the hash map holds them in.
 fn serialize_sorted<S: serde::Serializer>(
-    counts: &HashMap<String, u64, Xxh3DefaultBuilder>,
+    counts: &HashMap<String, u64, FastHash>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let sorted: BTreeMap<&String, &u64> = counts.iter().collect();

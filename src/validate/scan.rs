@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+use crate::data::hash::FastHash;
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::types::{self, Cell, ColumnType, Value};
@@ -110,9 +110,8 @@ pub struct ColumnState {
     range: (Option<f64>, Option<f64>),
     /// Values outside the range.
     pub range_violations: Violations,
-    /// The allowed set (xxh3-hashed: SipHash's DoS resistance buys nothing against a schema
-    /// the user wrote, and costs a few percent of the whole pass).
-    allowed: Option<HashSet<String, Xxh3DefaultBuilder>>,
+    /// The allowed set, with the fast hasher (see `data::hash`).
+    allowed: Option<HashSet<String, FastHash>>,
     /// Values outside the allowed set.
     pub allowed_violations: Violations,
     /// The compiled pattern.
