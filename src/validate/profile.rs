@@ -113,7 +113,7 @@ impl Profile {
                     (Some(m), Some(sketch)) if m.n > 0 => Some(NumericProfile {
                         min: m.min,
                         max: m.max,
-                        mean: m.mean,
+                        mean: m.mean(),
                         std: m.std(),
                         sketch: sketch.clone(),
                     }),

@@ -18,19 +18,27 @@ use super::tracker::{RepeatTracker, Violations};
 /// Rows held exactly by each repeat tracker (16 bytes each) before it samples.
 pub const REPEAT_CAPACITY: usize = 2_000_000;
 
-/// Running numeric moments (Welford), exact and mergeable.
+/// Running numeric moments, exact and mergeable.
+///
+/// Within a block, sums of deviations from the block's first value (no division per value,
+/// and no cancellation as long as the data sits near that value); blocks combine with Chan et
+/// al.'s parallel update, which re-centres on the combined mean.
 #[derive(Debug, Clone, Default)]
 pub struct Moments {
-    /// Values seen.
+    /// Values seen (infinities included).
     pub n: u64,
-    /// Running mean.
-    pub mean: f64,
-    /// Sum of squared deviations from the mean.
-    pub m2: f64,
     /// Smallest value.
     pub min: f64,
     /// Largest value.
     pub max: f64,
+    /// Finite values seen.
+    finite: u64,
+    /// The centre the sums are taken around.
+    shift: f64,
+    /// Sum of `x - shift`.
+    sum: f64,
+    /// Sum of `(x - shift)^2`.
+    sum_sq: f64,
 }
 
 impl Moments {
@@ -45,13 +53,35 @@ impl Moments {
         }
         self.n += 1;
         if x.is_finite() {
-            let delta = x - self.mean;
-            self.mean += delta / self.n as f64;
-            self.m2 += delta * (x - self.mean);
+            if self.finite == 0 {
+                self.shift = x;
+            }
+            let d = x - self.shift;
+            self.sum += d;
+            self.sum_sq += d * d;
+            self.finite += 1;
         }
     }
 
-    /// Combines with the moments of another block (Chan et al.'s parallel update).
+    /// Mean of the finite values (0 when there are none).
+    pub fn mean(&self) -> f64 {
+        if self.finite == 0 {
+            0.0
+        } else {
+            self.shift + self.sum / self.finite as f64
+        }
+    }
+
+    /// Sum of squared deviations from the mean of the finite values.
+    fn m2(&self) -> f64 {
+        if self.finite == 0 {
+            0.0
+        } else {
+            (self.sum_sq - self.sum * self.sum / self.finite as f64).max(0.0)
+        }
+    }
+
+    /// Combines with the moments of a later block.
     fn absorb(&mut self, other: &Moments) {
         if other.n == 0 {
             return;
@@ -60,22 +90,34 @@ impl Moments {
             *self = other.clone();
             return;
         }
-        let n = self.n + other.n;
-        let delta = other.mean - self.mean;
-        let mean = self.mean + delta * other.n as f64 / n as f64;
-        self.m2 += other.m2 + delta * delta * self.n as f64 * other.n as f64 / n as f64;
-        self.mean = mean;
-        self.n = n;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
+        self.n += other.n;
+        if other.finite == 0 {
+            return;
+        }
+        if self.finite == 0 {
+            (self.finite, self.shift, self.sum, self.sum_sq) =
+                (other.finite, other.shift, other.sum, other.sum_sq);
+            return;
+        }
+        let (na, nb) = (self.finite as f64, other.finite as f64);
+        let (mean_a, mean_b) = (self.mean(), other.mean());
+        let delta = mean_b - mean_a;
+        let n = na + nb;
+        let m2 = self.m2() + other.m2() + delta * delta * na * nb / n;
+        self.finite += other.finite;
+        self.shift = mean_a + delta * nb / n;
+        self.sum = 0.0;
+        self.sum_sq = m2;
     }
 
-    /// Sample standard deviation (n - 1), 0 for fewer than two values.
+    /// Sample standard deviation (n - 1) of the finite values, 0 for fewer than two.
     pub fn std(&self) -> f64 {
-        if self.n < 2 {
+        if self.finite < 2 {
             0.0
         } else {
-            (self.m2 / (self.n - 1) as f64).sqrt()
+            (self.m2() / (self.finite - 1) as f64).sqrt()
         }
     }
 }
@@ -460,6 +502,28 @@ mod tests {
     }
 
     #[test]
+    fn moments_merge_like_one_pass() {
+        let values: Vec<f64> = (0..1000).map(|i| 1e6 + (i as f64 * 0.37).sin()).collect();
+        let mut whole = Moments::default();
+        values.iter().for_each(|&v| whole.add(v));
+        let mut first = Moments::default();
+        let mut second = Moments::default();
+        values[..300].iter().for_each(|&v| first.add(v));
+        values[300..].iter().for_each(|&v| second.add(v));
+        first.absorb(&second);
+        let mean = values.iter().sum::<f64>() / 1000.0;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 999.0;
+        for m in [&whole, &first] {
+            assert!((m.mean() - mean).abs() < 1e-9, "{}", m.mean());
+            assert!((m.std() - var.sqrt()).abs() < 1e-9, "{}", m.std());
+        }
+        assert_eq!(
+            (first.min, first.max, first.n),
+            (whole.min, whole.max, 1000)
+        );
+    }
+
+    #[test]
     fn per_cell_checks_record_rows() {
         let schema = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: float, min: 0, max: 10 }\n  - { name: c, type: categorical, allowed: [a, b] }\n  - { name: s, type: string, pattern: '[a-z]+' }\n";
         let scanner = scan(
@@ -493,6 +557,7 @@ mod tests {
         assert_eq!(duplicates.examples[0].repeats_row, Some(3));
         assert!(scanner.missing.is_empty());
         let m = x.moments.as_ref().unwrap();
+        assert!((m.mean() - 8.0).abs() < 1e-12 && (m.std() - 18f64.sqrt()).abs() < 1e-12);
         assert_eq!((m.n, m.min, m.max), (2, 5.0, 11.0));
     }
 }
