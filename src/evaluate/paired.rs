@@ -572,7 +572,9 @@ impl DeLongComponents {
         let pos_ranks = midranks(pos);
         let neg_ranks = midranks(neg);
         let rank_sum: f64 = all_ranks[..m].iter().sum();
-        let auc = rank_sum / mf / nf - (mf + 1.0) / 2.0 / nf;
+        // The rank formula can overshoot [0, 1] by an ulp (a perfect separation of 7 positives
+        // from 3 negatives gives 1.0000000000000002); an AUC is a probability.
+        let auc = (rank_sum / mf / nf - (mf + 1.0) / 2.0 / nf).clamp(0.0, 1.0);
         let v10 = all_ranks[..m]
             .iter()
             .zip(&pos_ranks)
@@ -1234,6 +1236,20 @@ mod tests {
         assert!(delong_test(&labels, &a, &nan).is_none());
         assert!(delong_test_with_confidence(&labels, &a, &a, 1.0).is_none());
         assert!(delong_test(&[], &[], &[]).is_none());
+    }
+
+    /// Regression: a perfect separation of 7 positives from 3 negatives gave an AUC of
+    /// 1.0000000000000002 (found by the `delong_is_total` property).
+    #[test]
+    fn delong_auc_stays_a_probability() {
+        let labels = [
+            true, false, false, true, true, true, true, true, true, false,
+        ];
+        let a = [2.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
+        let b = [0.0; 10];
+        let r = delong_test(&labels, &a, &b).unwrap();
+        assert_eq!(r.auc_a, 1.0);
+        assert_eq!(r.auc_b, 0.5);
     }
 
     /// Midranks average the ranks of tied values, treating -0.0 as 0.0.

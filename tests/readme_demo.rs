@@ -1,0 +1,52 @@
+//! The README's demo (`mlgate validate --config examples/penguins/mlgate.yml`) works on a fresh
+//! clone: it passes, compares with the stored 2007 profile, and finds the `year` drift that
+//! comparing one season with three must find.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn readme_demo_runs_and_reports_drift() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mlgate"))
+        .args([
+            "validate",
+            "--config",
+            "examples/penguins/mlgate.yml",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(root)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("validation passed: 344 rows, 0 errors"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("drift against examples/penguins/reference/penguins-2007.profile.json"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("validation.json")).unwrap())
+            .unwrap();
+    let year = report["drift"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "year")
+        .unwrap();
+    assert_eq!(year["drifted"], true);
+    assert_eq!(report["drift"]["dataset_drift"], false);
+}
