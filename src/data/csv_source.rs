@@ -16,6 +16,10 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use super::{Cell, DataError, ReadOptions, RowSink, ScanSummary};
 
+/// The usual cause of an over-long record or an odd number of quotes.
+const UNCLOSED_QUOTE_HINT: &str =
+    "a quote that never closes makes one field swallow the rest of the file";
+
 /// Nominal block size: large enough that per-block costs (a fresh sink, a merge) vanish, small
 /// enough that a few blocks in flight stay a few tens of megabytes.
 pub const BLOCK_BYTES: usize = 4 << 20;
@@ -109,10 +113,7 @@ impl<R: Read> BlockReader<R> {
                             "a record starting at or after this line is over the {} byte limit",
                             self.max_record_bytes
                         ),
-                        hint: Some(
-                            "a quote that never closes makes one field swallow the rest of the file"
-                                .into(),
-                        ),
+                        hint: Some(UNCLOSED_QUOTE_HINT.into()),
                     });
                 }
             }
@@ -364,65 +365,46 @@ fn parse_block<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResu
     let mut record = csv::ByteRecord::new();
     let mut spare: Vec<Cell<'static>> = Vec::with_capacity(plan.keep.len());
     let mut row = 0u64;
-    let located = |row: u64, local_line: u64| (Some(row), Some(block.first_line + local_line - 1));
+    // An error at a block-local row and line; rows are made global when blocks are folded.
+    let error_at = |row: u64, local_line: u64, message: String| DataError {
+        file: plan.label.clone(),
+        row: Some(row),
+        line: Some(block.first_line + local_line - 1),
+        column: None,
+        message,
+        hint: None,
+    };
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) => {
-                let (row, line) = located(row + 1, reader.position().line());
-                return Err(DataError {
-                    file: plan.label.clone(),
-                    row,
-                    line,
-                    column: None,
-                    message: err.to_string(),
-                    hint: None,
-                });
-            }
+            Err(err) => return Err(error_at(row + 1, reader.position().line(), err.to_string())),
         }
         row += 1;
         let local_line = record.position().map_or(1, |p| p.line());
-        if record.as_slice().len() > plan.max_record_bytes {
-            let (row, line) = located(row, local_line);
-            return Err(DataError {
-                file: plan.label.clone(),
-                row,
-                line,
-                column: None,
-                message: format!(
-                    "the record is {} bytes, over the {} byte limit",
-                    record.as_slice().len(),
-                    plan.max_record_bytes
-                ),
-                hint: Some(
-                    "a quote that never closes makes one field swallow the rest of the file".into(),
-                ),
-            });
+        let size = record.as_slice().len();
+        if size > plan.max_record_bytes {
+            let limit = plan.max_record_bytes;
+            let message = format!("the record is {size} bytes, over the {limit} byte limit");
+            return Err(error_at(row, local_line, message).with_hint(UNCLOSED_QUOTE_HINT));
         }
         if record.len() != plan.header.len() {
-            let (row, line) = located(row, local_line);
             let spanned = reader.position().line().saturating_sub(local_line);
+            let message = format!(
+                "the row has {} fields but the header has {}",
+                record.len(),
+                plan.header.len()
+            );
+            let err = error_at(row, local_line, message);
             let hint = if spanned > 1 {
+                let line = err.line.unwrap_or(0);
                 format!(
-                    "the row spans {spanned} lines: a quoted field on line {} may never close",
-                    line.unwrap_or(0)
+                    "the row spans {spanned} lines: a quoted field on line {line} may never close"
                 )
             } else {
                 "every row needs as many fields as the header; quote fields that contain the delimiter".into()
             };
-            return Err(DataError {
-                file: plan.label.clone(),
-                row,
-                line,
-                column: None,
-                message: format!(
-                    "the row has {} fields but the header has {}",
-                    record.len(),
-                    plan.header.len()
-                ),
-                hint: Some(hint),
-            });
+            return Err(err.with_hint(hint));
         }
         let mut cells = super::recycle(std::mem::take(&mut spare));
         // Fields split only at ASCII delimiters and quotes, so when the whole record is UTF-8
@@ -442,21 +424,13 @@ fn parse_block<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResu
                 match std::str::from_utf8(field) {
                     Ok(text) => text,
                     Err(err) => {
-                        let (row, line) = located(row, local_line);
-                        return Err(DataError {
-                            file: plan.label.clone(),
-                            row,
-                            line,
-                            column: Some(plan.header[index].clone()),
-                            message: format!(
-                                "invalid UTF-8 at byte {} of the field",
-                                err.valid_up_to()
-                            ),
-                            hint: Some(
-                                "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
-                                    .into(),
-                            ),
-                        });
+                        let message =
+                            format!("invalid UTF-8 at byte {} of the field", err.valid_up_to());
+                        let mut err = error_at(row, local_line, message).with_hint(
+                            "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+                        );
+                        err.column = Some(plan.header[index].clone());
+                        return Err(err);
                     }
                 }
             };
