@@ -633,14 +633,7 @@ pub fn roc_auc(labels: &[usize], scores: &ScoreMatrix<'_>) -> Option<f64> {
     if !labels_fit(labels, scores) || !scores.all_finite() {
         return None;
     }
-    if scores.n_classes() == 2 {
-        return auc_of_pairs(one_vs_rest(labels, scores, 1));
-    }
-    let mut sum = 0.0;
-    for class in 0..scores.n_classes() {
-        sum += auc_of_pairs(one_vs_rest(labels, scores, class))?;
-    }
-    Some(sum / scores.n_classes() as f64)
+    one_vs_rest_macro(labels, scores, auc_of_pairs)
 }
 
 /// Average precision ("PR AUC"), as scikit-learn's
@@ -655,12 +648,22 @@ pub fn average_precision(labels: &[usize], scores: &ScoreMatrix<'_>) -> Option<f
     if !labels_fit(labels, scores) || !scores.all_finite() {
         return None;
     }
+    one_vs_rest_macro(labels, scores, average_precision_of_pairs)
+}
+
+/// A ranking statistic for class 1 (binary), or its macro mean over the one-vs-rest splits
+/// (multiclass); `None` as soon as one class's statistic is undefined.
+fn one_vs_rest_macro(
+    labels: &[usize],
+    scores: &ScoreMatrix<'_>,
+    statistic: fn(Vec<(f64, bool)>) -> Option<f64>,
+) -> Option<f64> {
     if scores.n_classes() == 2 {
-        return average_precision_of_pairs(one_vs_rest(labels, scores, 1));
+        return statistic(one_vs_rest(labels, scores, 1));
     }
     let mut sum = 0.0;
     for class in 0..scores.n_classes() {
-        sum += average_precision_of_pairs(one_vs_rest(labels, scores, class))?;
+        sum += statistic(one_vs_rest(labels, scores, class))?;
     }
     Some(sum / scores.n_classes() as f64)
 }
