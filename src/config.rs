@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::evaluate::gate::OnInconclusive;
+use crate::evaluate::metrics::Metric;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,9 +29,9 @@ pub struct Config {
     /// Model section, read by `mlgate train` (kept opaque until that stage lands).
     #[serde(default)]
     pub model: Option<serde_norway::Value>,
-    /// Gate section, read by `mlgate evaluate` (kept opaque until that stage lands).
+    /// Gate rules, read by `mlgate evaluate`.
     #[serde(default)]
-    pub gate: Option<serde_norway::Value>,
+    pub gate: Option<GateConfig>,
     /// Release section, read by `mlgate promote` (kept opaque until that stage lands).
     #[serde(default)]
     pub release: Option<serde_norway::Value>,
@@ -184,6 +187,67 @@ impl Default for DriftThresholds {
             psi: 0.1,
             jensen_shannon: 0.1,
             linf: 0.1,
+        }
+    }
+}
+
+/// The `gate:` section: the rules a candidate model must meet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// The metric the headline reports and versioning looks at (default: the first rule's).
+    #[serde(default)]
+    pub primary: Option<Metric>,
+    /// The rules; each gets its own verdict and the gate takes the worst.
+    #[serde(default)]
+    pub rules: Vec<GateRule>,
+    /// What an inconclusive comparison does to the gate.
+    #[serde(default)]
+    pub on_inconclusive: OnInconclusive,
+    /// The paired bootstrap behind the confidence intervals.
+    #[serde(default)]
+    pub bootstrap: BootstrapConfig,
+}
+
+/// One gate rule: absolute bounds on the candidate and/or an allowed regression against the
+/// champion (direction-aware: "regression" means worse, whichever way the metric points).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateRule {
+    /// The metric.
+    pub metric: Metric,
+    /// The candidate's value must be at least this.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The candidate's value must be at most this.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Allowed regression against the champion, in the metric's units.
+    #[serde(default)]
+    pub max_regression: Option<f64>,
+    /// Allowed regression against the champion, as a share of the champion's value.
+    #[serde(default)]
+    pub max_relative_regression: Option<f64>,
+}
+
+/// Settings of the paired bootstrap.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// Resamples (B).
+    pub resamples: usize,
+    /// Seed of the resampling; recorded in `evaluation.json`.
+    pub seed: u64,
+    /// Confidence level of the intervals.
+    pub confidence: f64,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        BootstrapConfig {
+            resamples: 2000,
+            seed: 0,
+            confidence: 0.95,
         }
     }
 }
@@ -375,6 +439,10 @@ impl Config {
                 );
             }
         }
+        if let Some(gate) = &self.gate {
+            check_gate(gate)
+                .map_err(|(keys, message)| located_error(path, source, &keys, message, None))?;
+        }
         if !(self.drift.share > 0.0 && self.drift.share <= 1.0) {
             return fail(
                 &["drift", "share"],
@@ -383,6 +451,64 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Checks gate values serde accepted; returns the key path and message of the first problem.
+fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
+    let b = &gate.bootstrap;
+    if !(b.confidence > 0.0 && b.confidence < 1.0) {
+        return Err((
+            vec!["gate", "bootstrap", "confidence"],
+            format!("`confidence` must be in (0, 1), not {}", b.confidence),
+        ));
+    }
+    if b.resamples < 100 {
+        return Err((
+            vec!["gate", "bootstrap", "resamples"],
+            format!("`resamples` must be at least 100, not {}", b.resamples),
+        ));
+    }
+    for rule in &gate.rules {
+        let name = rule.metric.name();
+        let bounds = [
+            rule.min,
+            rule.max,
+            rule.max_regression,
+            rule.max_relative_regression,
+        ];
+        if bounds.iter().all(Option::is_none) {
+            return Err((vec!["gate", "rules"], format!(
+                "the rule on `{name}` sets none of `min`, `max`, `max_regression`, `max_relative_regression`"
+            )));
+        }
+        if rule.max_regression.is_some() && rule.max_relative_regression.is_some() {
+            return Err((vec!["gate", "rules"], format!(
+                "the rule on `{name}` sets both `max_regression` and `max_relative_regression`; write two rules"
+            )));
+        }
+        if bounds.iter().flatten().any(|v| !v.is_finite())
+            || [rule.max_regression, rule.max_relative_regression]
+                .iter()
+                .flatten()
+                .any(|v| *v < 0.0)
+        {
+            return Err((
+                vec!["gate", "rules"],
+                format!(
+                "the rule on `{name}` has a bound that is not a finite number, or a negative margin"
+            ),
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (rule.min, rule.max) {
+            if lo > hi {
+                return Err((
+                    vec!["gate", "rules"],
+                    format!("the rule on `{name}` has `min` {lo} above `max` {hi}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl DataConfig {
@@ -434,17 +560,26 @@ pub fn did_you_mean(message: &str) -> Option<String> {
     let end = rest.find('`')?;
     let unknown = &rest[..end];
     let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
-    let best = expected
+    // One edit away wins (catches short names like `f2` for `f1`, which Jaro-Winkler scores
+    // low); otherwise the most similar name, if it is similar enough.
+    let one_edit = expected
         .iter()
-        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
-        .filter(|(score, _)| *score >= 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+        .find(|c| strsim::levenshtein(unknown, c) == 1);
+    let similar = || {
+        expected
+            .iter()
+            .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
+            .filter(|(score, _)| *score >= 0.75)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, candidate)| candidate)
+    };
+    let best = one_edit.copied().or_else(similar)?;
     let what = if kind.contains("field") {
         "key"
     } else {
         "value"
     };
-    Some(format!("did you mean the {what} `{}`?", best.1))
+    Some(format!("did you mean the {what} `{best}`?"))
 }
 
 /// Builds an error located at the key path `keys` (block-style YAML), or unlocated if the key
@@ -562,6 +697,32 @@ mod tests {
         assert_eq!(err.location, Some((5, 5)));
         let err = parse_str("data:\n  path: d\ndrift:\n  share: 1.5\n").unwrap_err();
         assert!(err.message.contains("share"));
+    }
+
+    #[test]
+    fn gate_rules_parse_and_are_checked() {
+        let config = parse_str(
+            "data:\n  path: d\ngate:\n  primary: f1\n  rules:\n    - { metric: f1, min: 0.86 }\n    - { metric: log_loss, max_relative_regression: 0.05 }\n  on_inconclusive: fail\n",
+        )
+        .unwrap();
+        let gate = config.gate.unwrap();
+        assert_eq!(gate.rules.len(), 2);
+        assert_eq!(gate.on_inconclusive, OnInconclusive::Fail);
+        assert_eq!(gate.bootstrap.resamples, 2000);
+        let err = parse_str("data:\n  path: d\ngate:\n  rules:\n    - { metric: f2, min: 0.8 }\n")
+            .unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("did you mean the value `f1`?"),
+            "{err}"
+        );
+        let err =
+            parse_str("data:\n  path: d\ngate:\n  rules:\n    - { metric: f1 }\n").unwrap_err();
+        assert!(err.message.contains("sets none of"), "{err}");
+        assert_eq!(err.location.map(|l| l.0), Some(4));
+        let err =
+            parse_str("data:\n  path: d\ngate:\n  bootstrap:\n    confidence: 1.5\n").unwrap_err();
+        assert_eq!(err.location, Some((5, 5)));
     }
 
     #[test]
