@@ -8,3 +8,15 @@
 pub mod gate;
 pub mod metrics;
 pub mod paired;
+
+/// The SciPy / scikit-learn / statsmodels reference values both modules' tests compare with,
+/// written by `tests/fixtures/reference/gen_evaluate_reference.py`.
+#[cfg(test)]
+fn reference_fixture() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reference/evaluate_reference.json"
+    );
+    let text = std::fs::read_to_string(path).expect("fixture readable");
+    serde_json::from_str(&text).expect("fixture parses")
+}

@@ -872,18 +872,9 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::Value;
 
-    /// Location of the reference fixture written by
-    /// `gen_evaluate_reference.py`, resolved at compile time so the tests
-    /// work from any working directory.
-    const FIXTURE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/reference/evaluate_reference.json"
-    );
-
-    /// Parsed fixture.
+    /// The shared reference fixture.
     fn fixture() -> Value {
-        let text = std::fs::read_to_string(FIXTURE).expect("fixture readable");
-        serde_json::from_str(&text).expect("fixture parses")
+        crate::evaluate::reference_fixture()
     }
 
     /// Reads a JSON number.
