@@ -26,9 +26,9 @@ pub struct Config {
     /// Drift detection against a reference.
     #[serde(default)]
     pub drift: DriftConfig,
-    /// Model section, read by `mlgate train` (kept opaque until that stage lands).
+    /// The model `mlgate train` fits, and how rows are split.
     #[serde(default)]
-    pub model: Option<serde_norway::Value>,
+    pub model: Option<ModelConfig>,
     /// Gate rules, read by `mlgate evaluate`.
     #[serde(default)]
     pub gate: Option<GateConfig>,
@@ -207,6 +207,34 @@ pub struct GateConfig {
     /// The paired bootstrap behind the confidence intervals.
     #[serde(default)]
     pub bootstrap: BootstrapConfig,
+    /// Metrics per value of chosen columns.
+    #[serde(default)]
+    pub slices: Option<SliceConfig>,
+}
+
+/// The `gate.slices:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceConfig {
+    /// Columns of the dataset whose values define slices.
+    pub columns: Vec<String>,
+    /// Slices with fewer evaluation rows are listed as skipped.
+    #[serde(default = "default_slice_min_rows")]
+    pub min_rows: usize,
+    /// What a significant regression in a slice (after Holm correction) does to the gate;
+    /// `warn` by default, since slices multiply the chances of a fluke.
+    #[serde(default = "default_slice_severity")]
+    pub severity: Severity,
+}
+
+/// Default severity of a slice regression.
+fn default_slice_severity() -> Severity {
+    Severity::Warn
+}
+
+/// Default minimum slice size.
+fn default_slice_min_rows() -> usize {
+    30
 }
 
 /// One gate rule: absolute bounds on the candidate and/or an allowed regression against the
@@ -228,6 +256,92 @@ pub struct GateRule {
     /// Allowed regression against the champion, as a share of the champion's value.
     #[serde(default)]
     pub max_relative_regression: Option<f64>,
+}
+
+/// The `model:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A built-in model (`logistic_regression`, `random_forest`, ...) or `external`.
+    pub kind: String,
+    /// Hyperparameters of a built-in model; names and ranges are checked by `mlgate train`.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, serde_norway::Value>,
+    /// `classification` or `regression`; by default the model kind decides (for `external`,
+    /// the target's type in the schema).
+    #[serde(default)]
+    pub task: Option<TaskKind>,
+    /// Seed of everything random in training.
+    #[serde(default)]
+    pub seed: u64,
+    /// The feature columns; by default every column except the target, the id and `exclude`.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Columns never used as features.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// One-hot columns per categorical feature at most; rarer values share an `other` column.
+    #[serde(default = "default_max_categories")]
+    pub max_categories: usize,
+    /// How rows are split into training and evaluation rows.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// External trainer: the command that trains and writes `predictions.csv`.
+    #[serde(default)]
+    pub train: Option<CommandConfig>,
+    /// External trainer: the command that scores a saved model on given rows.
+    #[serde(default)]
+    pub predict: Option<CommandConfig>,
+}
+
+/// Classification or regression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Predict a class.
+    Classification,
+    /// Predict a number.
+    Regression,
+}
+
+/// The `model.split:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SplitConfig {
+    /// Share of rows held out for evaluation (by hash, so old rows never move).
+    pub eval_fraction: f64,
+    /// An explicit evaluation file with the same columns; then every row of `data.path` trains.
+    pub eval_path: Option<PathBuf>,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig {
+            eval_fraction: 0.2,
+            eval_path: None,
+        }
+    }
+}
+
+/// A command mlgate runs for an external trainer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// The command line, run by `sh -c` in the config's directory.
+    pub command: String,
+    /// Seconds before the command is stopped.
+    #[serde(default = "default_command_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// Default bound on one-hot columns per feature.
+fn default_max_categories() -> usize {
+    50
+}
+
+/// Default timeout of an external command: one hour.
+fn default_command_timeout() -> u64 {
+    3600
 }
 
 /// Settings of the paired bootstrap.
@@ -443,6 +557,11 @@ impl Config {
             check_gate(gate)
                 .map_err(|(keys, message)| located_error(path, source, &keys, message, None))?;
         }
+        if let Some(model) = &self.model {
+            check_model(model).map_err(|(keys, message, hint)| {
+                located_error(path, source, &keys, message, hint)
+            })?;
+        }
         if !(self.drift.share > 0.0 && self.drift.share <= 1.0) {
             return fail(
                 &["drift", "share"],
@@ -451,6 +570,83 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The model kinds `model.kind` accepts.
+pub const MODEL_KINDS: [&str; 12] = [
+    "logistic_regression",
+    "decision_tree",
+    "random_forest",
+    "naive_bayes",
+    "knn",
+    "linear_svm",
+    "linear",
+    "ridge",
+    "elastic_net",
+    "decision_tree_regressor",
+    "random_forest_regressor",
+    "external",
+];
+
+/// A config problem: key path, message, hint.
+type KeyedProblem = (Vec<&'static str>, String, Option<String>);
+
+/// Checks model values serde accepted.
+fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
+    if !MODEL_KINDS.contains(&model.kind.as_str()) {
+        let hint = closest(&model.kind, MODEL_KINDS.iter().copied())
+            .map(|k| format!("did you mean `{k}`?"))
+            .or_else(|| Some(format!("one of: {}", MODEL_KINDS.join(", "))));
+        return Err((
+            vec!["model", "kind"],
+            format!("unknown model kind `{}`", model.kind),
+            hint,
+        ));
+    }
+    let fraction = model.split.eval_fraction;
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err((
+            vec!["model", "split", "eval_fraction"],
+            format!("`eval_fraction` must be in (0, 1), not {fraction}"),
+            None,
+        ));
+    }
+    if model.max_categories == 0 {
+        return Err((
+            vec!["model", "max_categories"],
+            "`max_categories` must be at least 1".into(),
+            None,
+        ));
+    }
+    if model.kind == "external" && model.train.is_none() {
+        return Err((
+            vec!["model", "kind"],
+            "`kind: external` needs `model.train.command`".into(),
+            Some("see docs/external-trainers.md".into()),
+        ));
+    }
+    if model.kind != "external" && (model.train.is_some() || model.predict.is_some()) {
+        return Err((
+            vec!["model", "train"],
+            format!(
+                "`train` / `predict` commands are for `kind: external`, not `{}`",
+                model.kind
+            ),
+            None,
+        ));
+    }
+    for (key, command) in [("train", &model.train), ("predict", &model.predict)] {
+        if let Some(command) = command {
+            if command.command.trim().is_empty() || command.timeout_seconds == 0 {
+                return Err((
+                    vec!["model", key],
+                    format!("`{key}` needs a non-empty `command` and a positive `timeout_seconds`"),
+                    None,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks gate values serde accepted; returns the key path and message of the first problem.
@@ -467,6 +663,14 @@ fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
             vec!["gate", "bootstrap", "resamples"],
             format!("`resamples` must be at least 100, not {}", b.resamples),
         ));
+    }
+    if let Some(slices) = &gate.slices {
+        if slices.columns.is_empty() || slices.min_rows < 2 {
+            return Err((
+                vec!["gate", "slices"],
+                "`slices` needs at least one column and `min_rows` of 2 or more".into(),
+            ));
+        }
     }
     for rule in &gate.rules {
         let name = rule.metric.name();
@@ -560,26 +764,27 @@ pub fn did_you_mean(message: &str) -> Option<String> {
     let end = rest.find('`')?;
     let unknown = &rest[..end];
     let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
-    // One edit away wins (catches short names like `f2` for `f1`, which Jaro-Winkler scores
-    // low); otherwise the most similar name, if it is similar enough.
-    let one_edit = expected
-        .iter()
-        .find(|c| strsim::levenshtein(unknown, c) == 1);
-    let similar = || {
-        expected
-            .iter()
-            .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
-            .filter(|(score, _)| *score >= 0.75)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, candidate)| candidate)
-    };
-    let best = one_edit.copied().or_else(similar)?;
+    let best = closest(unknown, expected.iter().copied())?;
     let what = if kind.contains("field") {
         "key"
     } else {
         "value"
     };
     Some(format!("did you mean the {what} `{best}`?"))
+}
+
+/// The known name closest to `unknown`: one edit away wins (catches short names like `f2` for
+/// `f1`, which Jaro-Winkler scores low); otherwise the most similar name, if similar enough.
+pub fn closest<'a>(unknown: &str, known: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    let one_edit = known.clone().find(|c| strsim::levenshtein(unknown, c) == 1);
+    let similar = || {
+        known
+            .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
+            .filter(|(score, _)| *score >= 0.75)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, candidate)| candidate)
+    };
+    one_edit.or_else(similar)
 }
 
 /// Builds an error located at the key path `keys` (block-style YAML), or unlocated if the key

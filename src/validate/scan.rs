@@ -368,7 +368,7 @@ fn cell_text(cell: Cell<'_>) -> String {
 }
 
 /// A 64-bit hash of a cell's content, with its variant as the seed so `1` and `"1"` differ.
-fn hash_cell(cell: Cell<'_>) -> u64 {
+pub(crate) fn hash_cell(cell: Cell<'_>) -> u64 {
     use xxhash_rust::xxh3::xxh3_64_with_seed as h;
     match cell {
         Cell::Null => 0x9e37_79b9_7f4a_7c15,
