@@ -7,6 +7,9 @@
 //! compare it. The file is checked hard: a duplicated or empty id, a missing column or a score
 //! that is not a probability is an error naming the file, row and column.
 
+// A `DataError` is built once per failed run; boxing it would cost clarity, not speed.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::path::Path;
 
