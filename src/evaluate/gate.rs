@@ -201,7 +201,12 @@ pub fn overall(results: &[RuleResult], policy: OnInconclusive) -> Verdict {
         .map(|r| r.verdict)
         .max()
         .unwrap_or(Verdict::Pass);
-    match (worst, policy) {
+    resolve(worst, policy)
+}
+
+/// What a verdict means for the gate once the inconclusive policy is applied.
+pub fn resolve(verdict: Verdict, policy: OnInconclusive) -> Verdict {
+    match (verdict, policy) {
         (Verdict::Inconclusive, OnInconclusive::Fail) => Verdict::Fail,
         (Verdict::Inconclusive, OnInconclusive::Pass) => Verdict::Pass,
         (verdict, _) => verdict,

@@ -1,0 +1,1336 @@
+//! One evaluation: the candidate's predictions, the champion's on the same rows, the paired
+//! comparison of every metric, the gate rules and the slices -> `evaluation.json`.
+//!
+//! Both sides are aligned by id before anything is computed: the candidate's rows are the
+//! evaluation set, and the champion must have scored every one of them (with the same label),
+//! otherwise the comparison would not be paired and the statistics would be wrong. Classes are
+//! the sorted union of every label, prediction and score column, so index 1 is the positive
+//! class of a binary task (scikit-learn's `pos_label=1` on sorted labels).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::config::{GateConfig, Severity, TaskKind};
+
+use super::gate::{self, Comparison, Margin, OnInconclusive, RuleResult, Verdict};
+use super::metrics::{self, EvalData, Metric, ScoreMatrix};
+use super::paired;
+use super::predictions::Predictions;
+
+/// Rows: true class; columns: predicted class.
+pub type ConfusionMatrix = Vec<Vec<u64>>;
+
+/// Layout version of `evaluation.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Power at which the minimum detectable effect is reported.
+pub const MDE_POWER: f64 = 0.8;
+
+/// Rows whose predictions are compared, both sides aligned to the candidate's row order.
+#[derive(Debug, Clone)]
+pub enum Aligned {
+    /// Class labels as indices into `classes`.
+    Classification {
+        /// Sorted class names.
+        classes: Vec<String>,
+        /// True class per row.
+        labels: Vec<usize>,
+        /// The candidate.
+        candidate: ClassSide,
+        /// The champion, when there is one.
+        champion: Option<ClassSide>,
+    },
+    /// Numeric targets.
+    Regression {
+        /// True values.
+        y: Vec<f64>,
+        /// The candidate's predictions.
+        candidate: Vec<f64>,
+        /// The champion's, when there is one.
+        champion: Option<Vec<f64>>,
+    },
+}
+
+/// One classifier's predictions.
+#[derive(Debug, Clone)]
+pub struct ClassSide {
+    /// Predicted class per row.
+    pub predicted: Vec<usize>,
+    /// Row-major probabilities over `classes`, when the file had a score for every class.
+    pub scores: Option<Vec<f64>>,
+}
+
+/// A predictions file that cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlignError {
+    /// The champion lacks rows the candidate has.
+    #[error(
+        "the champion's predictions `{source_name}` lack {missing} of the {total} evaluation rows (ids {examples}); both models must be scored on the same rows"
+    )]
+    MissingRows {
+        /// The champion's file.
+        source_name: String,
+        /// How many.
+        missing: usize,
+        /// Rows in the evaluation set.
+        total: usize,
+        /// The first few ids.
+        examples: String,
+    },
+    /// The two files disagree on a label.
+    #[error(
+        "id `{id}` has label `{candidate}` in the candidate's predictions but `{champion}` in the champion's; they were scored on different data"
+    )]
+    LabelMismatch {
+        /// The row.
+        id: String,
+        /// Candidate's label.
+        candidate: String,
+        /// Champion's label.
+        champion: String,
+    },
+    /// A regression label or prediction is not a number.
+    #[error("`{source_name}`, row {row}, column `{column}`: `{value}` is not a number")]
+    NotANumber {
+        /// The file.
+        source_name: String,
+        /// 1-based row.
+        row: usize,
+        /// `label` or `prediction`.
+        column: &'static str,
+        /// The text.
+        value: String,
+    },
+    /// Classification needs two classes.
+    #[error(
+        "the evaluation rows hold only the class `{0}`; a classifier cannot be judged on one class"
+    )]
+    OneClass(String),
+}
+
+/// Aligns the champion's rows to the candidate's and encodes labels.
+pub fn align(
+    task: TaskKind,
+    candidate: &Predictions,
+    champion: Option<&Predictions>,
+) -> Result<Aligned, AlignError> {
+    let order = match champion {
+        Some(champion) => Some(champion_order(candidate, champion)?),
+        None => None,
+    };
+    match task {
+        TaskKind::Regression => {
+            let y = numbers(candidate, "label", &candidate.labels)?;
+            let cand = numbers(candidate, "prediction", &candidate.predicted)?;
+            let champ = match (champion, &order) {
+                (Some(champion), Some(order)) => {
+                    let values = numbers(champion, "prediction", &champion.predicted)?;
+                    Some(order.iter().map(|&i| values[i]).collect())
+                }
+                _ => None,
+            };
+            Ok(Aligned::Regression {
+                y,
+                candidate: cand,
+                champion: champ,
+            })
+        }
+        TaskKind::Classification => {
+            let mut names: BTreeSet<&str> = BTreeSet::new();
+            for p in std::iter::once(candidate).chain(champion) {
+                names.extend(p.labels.iter().map(String::as_str));
+                names.extend(p.predicted.iter().map(String::as_str));
+                names.extend(p.score_classes.iter().map(String::as_str));
+            }
+            let classes: Vec<String> = names.into_iter().map(str::to_string).collect();
+            let labels_present: BTreeSet<&String> = candidate.labels.iter().collect();
+            if labels_present.len() < 2 {
+                return Err(AlignError::OneClass(
+                    candidate.labels.first().cloned().unwrap_or_default(),
+                ));
+            }
+            let index: HashMap<&str, usize> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
+            let labels = candidate.labels.iter().map(|l| index[l.as_str()]).collect();
+            let identity: Vec<usize> = (0..candidate.len()).collect();
+            let cand = class_side(candidate, &identity, &classes, &index);
+            let champ = match (champion, &order) {
+                (Some(champion), Some(order)) => {
+                    Some(class_side(champion, order, &classes, &index))
+                }
+                _ => None,
+            };
+            Ok(Aligned::Classification {
+                classes,
+                labels,
+                candidate: cand,
+                champion: champ,
+            })
+        }
+    }
+}
+
+/// For each candidate row, the champion's row with the same id.
+fn champion_order(
+    candidate: &Predictions,
+    champion: &Predictions,
+) -> Result<Vec<usize>, AlignError> {
+    let by_id: HashMap<&str, usize> = champion
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut order = Vec::with_capacity(candidate.len());
+    let mut missing = Vec::new();
+    for (i, id) in candidate.ids.iter().enumerate() {
+        match by_id.get(id.as_str()) {
+            Some(&j) => {
+                if champion.labels[j] != candidate.labels[i] {
+                    return Err(AlignError::LabelMismatch {
+                        id: id.clone(),
+                        candidate: candidate.labels[i].clone(),
+                        champion: champion.labels[j].clone(),
+                    });
+                }
+                order.push(j);
+            }
+            None => missing.push(id.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        let mut examples: Vec<String> =
+            missing.iter().take(3).map(|id| format!("`{id}`")).collect();
+        if missing.len() > 3 {
+            examples.push("...".into());
+        }
+        return Err(AlignError::MissingRows {
+            source_name: champion.source.clone(),
+            missing: missing.len(),
+            total: candidate.len(),
+            examples: examples.join(", "),
+        });
+    }
+    Ok(order)
+}
+
+/// Parses a column of numbers.
+fn numbers(
+    p: &Predictions,
+    column: &'static str,
+    values: &[String],
+) -> Result<Vec<f64>, AlignError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| AlignError::NotANumber {
+                    source_name: p.source.clone(),
+                    row: i + 1,
+                    column,
+                    value: text.clone(),
+                })
+        })
+        .collect()
+}
+
+/// One classifier's predictions in candidate row order.
+fn class_side(
+    p: &Predictions,
+    order: &[usize],
+    classes: &[String],
+    index: &HashMap<&str, usize>,
+) -> ClassSide {
+    let predicted = order
+        .iter()
+        .map(|&i| index[p.predicted[i].as_str()])
+        .collect();
+    let k = p.score_classes.len();
+    // Scores count only when every class has a column; otherwise score metrics are undefined.
+    let columns: Option<Vec<usize>> = classes
+        .iter()
+        .map(|c| p.score_classes.iter().position(|s| s == c))
+        .collect();
+    let scores = columns.filter(|_| k > 0).map(|columns| {
+        let mut out = Vec::with_capacity(order.len() * classes.len());
+        for &i in order {
+            out.extend(columns.iter().map(|&c| p.scores[i * k + c]));
+        }
+        out
+    });
+    ClassSide { predicted, scores }
+}
+
+impl Aligned {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        match self {
+            Aligned::Classification { labels, .. } => labels.len(),
+            Aligned::Regression { y, .. } => y.len(),
+        }
+    }
+
+    /// Whether a champion is present.
+    pub fn has_champion(&self) -> bool {
+        match self {
+            Aligned::Classification { champion, .. } => champion.is_some(),
+            Aligned::Regression { champion, .. } => champion.is_some(),
+        }
+    }
+
+    /// The metric input of the candidate (`champion == false`) or the champion.
+    pub fn data(&self, champion: bool) -> Option<EvalData<'_>> {
+        match self {
+            Aligned::Classification {
+                classes,
+                labels,
+                candidate,
+                champion: champ,
+            } => {
+                let side = if champion { champ.as_ref()? } else { candidate };
+                Some(EvalData::Classification {
+                    n_classes: classes.len(),
+                    labels,
+                    predicted: &side.predicted,
+                    scores: side
+                        .scores
+                        .as_deref()
+                        .and_then(|s| ScoreMatrix::new(s, classes.len())),
+                })
+            }
+            Aligned::Regression {
+                y,
+                candidate,
+                champion: champ,
+            } => Some(EvalData::Regression {
+                y_true: y,
+                y_pred: if champion { champ.as_ref()? } else { candidate },
+            }),
+        }
+    }
+
+    /// The same alignment restricted to `rows` (for slices).
+    pub fn subset(&self, rows: &[usize]) -> Aligned {
+        let pick_usize = |v: &[usize]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let pick_f64 = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        match self {
+            Aligned::Classification {
+                classes,
+                labels,
+                candidate,
+                champion,
+            } => {
+                let k = classes.len();
+                let side = |s: &ClassSide| ClassSide {
+                    predicted: pick_usize(&s.predicted),
+                    scores: s.scores.as_ref().map(|scores| {
+                        rows.iter()
+                            .flat_map(|&i| scores[i * k..(i + 1) * k].iter().copied())
+                            .collect()
+                    }),
+                };
+                Aligned::Classification {
+                    classes: classes.clone(),
+                    labels: pick_usize(labels),
+                    candidate: side(candidate),
+                    champion: champion.as_ref().map(side),
+                }
+            }
+            Aligned::Regression {
+                y,
+                candidate,
+                champion,
+            } => Aligned::Regression {
+                y: pick_f64(y),
+                candidate: pick_f64(candidate),
+                champion: champion.as_deref().map(pick_f64),
+            },
+        }
+    }
+}
+
+/// The bootstrap settings, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BootstrapSettings {
+    /// Resamples (B).
+    pub resamples: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Two-sided confidence level.
+    pub confidence: f64,
+}
+
+/// A significance test beside the bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    /// `mcnemar_exact_midp` or `delong`.
+    pub name: &'static str,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Test detail (discordant counts, standard error).
+    pub detail: String,
+}
+
+/// One metric on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    /// The metric.
+    pub metric: String,
+    /// Whether larger is better.
+    pub higher_is_better: bool,
+    /// The candidate's value.
+    pub candidate: f64,
+    /// The champion's value.
+    pub champion: Option<f64>,
+    /// `candidate − champion`.
+    pub delta: Option<f64>,
+    /// Paired bootstrap interval of the delta.
+    pub ci_low: Option<f64>,
+    /// Upper bound of that interval.
+    pub ci_high: Option<f64>,
+    /// Bootstrap standard error of the delta.
+    pub std_error: Option<f64>,
+    /// Minimum detectable effect at 80% power.
+    pub mde: Option<f64>,
+    /// McNemar for accuracy, DeLong for binary ROC AUC.
+    pub test: Option<TestResult>,
+    /// Better, worse or no significant change: `better`, `worse`, `unchanged`.
+    pub change: Option<&'static str>,
+}
+
+/// One slice's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SliceResult {
+    /// The column.
+    pub column: String,
+    /// The value (empty for missing).
+    pub value: String,
+    /// Evaluation rows in the slice.
+    pub rows: usize,
+    /// The primary metric's candidate value.
+    pub candidate: Option<f64>,
+    /// The champion's value.
+    pub champion: Option<f64>,
+    /// `candidate − champion`.
+    pub delta: Option<f64>,
+    /// Paired interval of the delta.
+    pub ci_low: Option<f64>,
+    /// Upper bound.
+    pub ci_high: Option<f64>,
+    /// One-sided p-value of a regression beyond the margin, before correction.
+    pub p_value: Option<f64>,
+    /// Holm-adjusted p-value.
+    pub p_holm: Option<f64>,
+    /// Whether the slice regressed significantly after correction.
+    pub regressed: bool,
+}
+
+/// All slices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slices {
+    /// The metric compared per slice.
+    pub metric: String,
+    /// Smallest slice evaluated.
+    pub min_rows: usize,
+    /// Evaluated slices.
+    pub evaluated: Vec<SliceResult>,
+    /// Slices below `min_rows`: column, value, rows.
+    pub skipped: Vec<SkippedSlice>,
+    /// Severity of a regressed slice.
+    pub severity: Severity,
+}
+
+/// A slice too small to judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedSlice {
+    /// The column.
+    pub column: String,
+    /// The value.
+    pub value: String,
+    /// Its rows.
+    pub rows: usize,
+}
+
+/// Values of the slice columns for each evaluation row (candidate order).
+#[derive(Debug, Clone, Default)]
+pub struct SliceColumns {
+    /// Column name and per-row value (`None` when missing).
+    pub columns: Vec<(String, Vec<Option<String>>)>,
+}
+
+/// `evaluation.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Classification or regression.
+    pub task: TaskKind,
+    /// Evaluation rows.
+    pub rows: usize,
+    /// Classes (classification).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// xxh3-128 of the sorted `(id, label)` pairs: identifies the evaluation set.
+    pub eval_set_hash: String,
+    /// Where the candidate's predictions came from.
+    pub candidate_source: String,
+    /// Where the champion's came from, if any.
+    pub champion_source: Option<String>,
+    /// The gate's headline metric.
+    pub primary: String,
+    /// Every metric defined for the task.
+    pub metrics: Vec<MetricComparison>,
+    /// Candidate confusion matrix (rows: true class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_matrix: Option<ConfusionMatrix>,
+    /// Champion confusion matrix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion_confusion_matrix: Option<ConfusionMatrix>,
+    /// How the intervals were made.
+    pub bootstrap: BootstrapSettings,
+    /// Each rule's verdict.
+    pub rules: Vec<RuleResult>,
+    /// Slices, when configured.
+    pub slices: Option<Slices>,
+    /// What inconclusive means for this gate.
+    pub on_inconclusive: OnInconclusive,
+    /// The gate's verdict before the inconclusive policy.
+    pub verdict: Verdict,
+    /// Whether the gate lets the candidate through.
+    pub passed: bool,
+    /// Things the reader must know (no champion, rules skipped, metrics undefined).
+    pub notes: Vec<String>,
+}
+
+/// Everything [`evaluate`] needs besides the predictions.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Classification or regression.
+    pub task: TaskKind,
+    /// The gate.
+    pub gate: GateConfig,
+    /// Bootstrap threads (results do not depend on it).
+    pub threads: usize,
+}
+
+/// Runs the evaluation.
+pub fn evaluate(
+    settings: &Settings,
+    candidate: &Predictions,
+    champion: Option<&Predictions>,
+    slices: &SliceColumns,
+) -> Result<Evaluation, AlignError> {
+    let aligned = align(settings.task, candidate, champion)?;
+    let gate = &settings.gate;
+    let bootstrap = BootstrapSettings {
+        resamples: gate.bootstrap.resamples,
+        seed: gate.bootstrap.seed,
+        confidence: gate.bootstrap.confidence,
+    };
+    let primary = primary_metric(settings.task, gate, &aligned);
+    let mut notes = Vec::new();
+    let metrics = compare_all(&aligned, &bootstrap, settings.threads);
+    let rules = judge_rules(gate, &aligned, &metrics, &mut notes);
+    let slices = gate.slices.as_ref().map(|s| {
+        judge_slices(
+            s,
+            slices,
+            &aligned,
+            primary,
+            gate,
+            &bootstrap,
+            settings.threads,
+        )
+    });
+    let mut verdict = rules
+        .iter()
+        .map(|r| r.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
+    if let Some(s) = &slices {
+        let regressed = s.evaluated.iter().filter(|r| r.regressed).count();
+        if regressed > 0 {
+            notes.push(format!(
+                "{regressed} slice(s) regressed significantly on {} after Holm correction",
+                s.metric
+            ));
+            if s.severity == Severity::Error {
+                verdict = Verdict::Fail;
+            }
+        }
+    }
+    if !aligned.has_champion() {
+        notes.insert(
+            0,
+            "no champion: this first model is judged by absolute bounds only".into(),
+        );
+    }
+    let resolved = gate::resolve(verdict, gate.on_inconclusive);
+    let (confusion_matrix, champion_confusion_matrix) = confusion(&aligned);
+    Ok(Evaluation {
+        schema_version: SCHEMA_VERSION,
+        task: settings.task,
+        rows: aligned.rows(),
+        classes: match &aligned {
+            Aligned::Classification { classes, .. } => classes.clone(),
+            Aligned::Regression { .. } => Vec::new(),
+        },
+        eval_set_hash: eval_set_hash(candidate),
+        candidate_source: candidate.source.clone(),
+        champion_source: champion.map(|c| c.source.clone()),
+        primary: primary.name().to_string(),
+        metrics,
+        confusion_matrix,
+        champion_confusion_matrix,
+        bootstrap,
+        rules,
+        slices,
+        on_inconclusive: gate.on_inconclusive,
+        verdict,
+        passed: resolved != Verdict::Fail,
+        notes,
+    })
+}
+
+/// The configured primary metric, else the first rule's, else a sensible default that is
+/// defined for the data.
+fn primary_metric(task: TaskKind, gate: &GateConfig, aligned: &Aligned) -> Metric {
+    if let Some(metric) = gate
+        .primary
+        .or_else(|| gate.rules.first().map(|r| r.metric))
+    {
+        return metric;
+    }
+    match (task, aligned) {
+        (TaskKind::Regression, _) => Metric::Rmse,
+        (TaskKind::Classification, Aligned::Classification { classes, .. })
+            if classes.len() == 2 =>
+        {
+            Metric::F1
+        }
+        _ => Metric::F1Macro,
+    }
+}
+
+/// Every metric defined for the candidate, with the paired comparison when there is a champion.
+fn compare_all(
+    aligned: &Aligned,
+    bootstrap: &BootstrapSettings,
+    threads: usize,
+) -> Vec<MetricComparison> {
+    let Some(candidate) = aligned.data(false) else {
+        return Vec::new();
+    };
+    let champion = aligned.data(true);
+    Metric::ALL
+        .iter()
+        .filter_map(|&metric| {
+            let value = metrics::compute(metric, &candidate)?;
+            Some(compare_one(
+                metric,
+                value,
+                &candidate,
+                champion.as_ref(),
+                bootstrap,
+                threads,
+            ))
+        })
+        .collect()
+}
+
+/// One metric's comparison.
+fn compare_one(
+    metric: Metric,
+    value: f64,
+    candidate: &EvalData<'_>,
+    champion: Option<&EvalData<'_>>,
+    bootstrap: &BootstrapSettings,
+    threads: usize,
+) -> MetricComparison {
+    let mut out = MetricComparison {
+        metric: metric.name().to_string(),
+        higher_is_better: metric.higher_is_better(),
+        candidate: value,
+        champion: None,
+        delta: None,
+        ci_low: None,
+        ci_high: None,
+        std_error: None,
+        mde: None,
+        test: None,
+        change: None,
+    };
+    let Some(champion) = champion else {
+        return out;
+    };
+    let Some(champion_value) = metrics::compute(metric, champion) else {
+        return out;
+    };
+    out.champion = Some(champion_value);
+    out.delta = Some(value - champion_value);
+    let n = match candidate {
+        EvalData::Classification { labels, .. } => labels.len(),
+        EvalData::Regression { y_true, .. } => y_true.len(),
+    };
+    let result = paired::bootstrap_delta_ci_with_threads(
+        n,
+        |rows| {
+            Some((
+                metrics::compute_on_rows(metric, champion, rows)?,
+                metrics::compute_on_rows(metric, candidate, rows)?,
+            ))
+        },
+        bootstrap.resamples,
+        bootstrap.seed,
+        bootstrap.confidence,
+        threads,
+    );
+    if let Some(b) = result {
+        out.ci_low = Some(b.ci_low);
+        out.ci_high = Some(b.ci_high);
+        out.std_error = Some(b.std_error);
+        out.mde = Some(paired::minimum_detectable_effect(
+            b.std_error,
+            1.0 - bootstrap.confidence,
+            MDE_POWER,
+        ))
+        .filter(|m| m.is_finite());
+        let better = if metric.higher_is_better() {
+            b.ci_low > 0.0
+        } else {
+            b.ci_high < 0.0
+        };
+        let worse = if metric.higher_is_better() {
+            b.ci_high < 0.0
+        } else {
+            b.ci_low > 0.0
+        };
+        out.change = Some(match (better, worse) {
+            (true, _) => "better",
+            (_, true) => "worse",
+            _ => "unchanged",
+        });
+    }
+    out.test = significance_test(metric, candidate, champion);
+    out
+}
+
+/// McNemar's exact mid-p test for accuracy, DeLong's for binary ROC AUC.
+fn significance_test(
+    metric: Metric,
+    candidate: &EvalData<'_>,
+    champion: &EvalData<'_>,
+) -> Option<TestResult> {
+    let (
+        EvalData::Classification {
+            n_classes,
+            labels,
+            predicted: cand,
+            scores: cand_scores,
+        },
+        EvalData::Classification {
+            predicted: champ,
+            scores: champ_scores,
+            ..
+        },
+    ) = (candidate, champion)
+    else {
+        return None;
+    };
+    match metric {
+        Metric::Accuracy => {
+            // b01: champion wrong, candidate right; b10: champion right, candidate wrong.
+            let (mut b01, mut b10) = (0u64, 0u64);
+            for ((l, c), h) in labels.iter().zip(*cand).zip(*champ) {
+                match (h == l, c == l) {
+                    (false, true) => b01 += 1,
+                    (true, false) => b10 += 1,
+                    _ => {}
+                }
+            }
+            let r = paired::mcnemar_exact_midp(b01, b10);
+            Some(TestResult {
+                name: "mcnemar_exact_midp",
+                p_value: r.p_value_mid,
+                detail: format!(
+                    "{b01} rows only the candidate gets right, {b10} only the champion"
+                ),
+            })
+        }
+        Metric::RocAuc if *n_classes == 2 => {
+            let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+            let column = |s: &ScoreMatrix<'_>| -> Vec<f64> {
+                (0..s.n_rows())
+                    .filter_map(|i| s.row(i).map(|r| r[1]))
+                    .collect()
+            };
+            let r = paired::delong_test(
+                &positive,
+                &column(champ_scores.as_ref()?),
+                &column(cand_scores.as_ref()?),
+            )?;
+            Some(TestResult {
+                name: "delong",
+                p_value: r.p_value,
+                detail: format!("standard error {:.4}", r.se),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Judges every rule.
+fn judge_rules(
+    gate: &GateConfig,
+    aligned: &Aligned,
+    metrics: &[MetricComparison],
+    notes: &mut Vec<String>,
+) -> Vec<RuleResult> {
+    let mut out = Vec::new();
+    for rule in &gate.rules {
+        let found = metrics.iter().find(|m| m.metric == rule.metric.name());
+        if rule.min.is_some() || rule.max.is_some() {
+            out.push(match found {
+                Some(m) => gate::judge_bound(rule.metric, rule.min, rule.max, m.candidate),
+                None => undefined_rule(rule.metric),
+            });
+        }
+        let margin = match (rule.max_regression, rule.max_relative_regression) {
+            (Some(m), _) => Margin::Absolute(m),
+            (None, Some(share)) => Margin::Relative(share),
+            (None, None) => continue,
+        };
+        if !aligned.has_champion() {
+            notes.push(format!(
+                "the regression rule on {} was skipped: there is no champion yet",
+                rule.metric.name()
+            ));
+            continue;
+        }
+        let comparison = found.and_then(|m| {
+            Some(Comparison {
+                champion: m.champion?,
+                candidate: m.candidate,
+                ci_low: m.ci_low?,
+                ci_high: m.ci_high?,
+                mde: m.mde,
+            })
+        });
+        out.push(match comparison {
+            Some(c) => gate::judge_regression(rule.metric, margin, &c),
+            None => undefined_rule(rule.metric),
+        });
+    }
+    out
+}
+
+/// A rule whose metric cannot be computed on this data: inconclusive, with the reason.
+fn undefined_rule(metric: Metric) -> RuleResult {
+    let name = metric.name();
+    RuleResult {
+        metric: name.to_string(),
+        rule: format!("{name} (undefined)"),
+        verdict: Verdict::Inconclusive,
+        message: format!(
+            "{name} is undefined for these predictions (wrong task, no scores, or a class missing)"
+        ),
+    }
+}
+
+/// The margin of the primary metric's regression rule, in its units, if there is one.
+fn primary_margin(gate: &GateConfig, primary: Metric, champion_value: f64) -> f64 {
+    gate.rules
+        .iter()
+        .filter(|r| r.metric == primary)
+        .find_map(|r| match (r.max_regression, r.max_relative_regression) {
+            (Some(m), _) => Some(Margin::Absolute(m)),
+            (None, Some(s)) => Some(Margin::Relative(s)),
+            _ => None,
+        })
+        .map_or(0.0, |m| m.allowed(champion_value))
+}
+
+/// Per-slice metrics, with Holm-corrected regression tests when there is a champion.
+fn judge_slices(
+    config: &crate::config::SliceConfig,
+    columns: &SliceColumns,
+    aligned: &Aligned,
+    primary: Metric,
+    gate: &GateConfig,
+    bootstrap: &BootstrapSettings,
+    threads: usize,
+) -> Slices {
+    let mut evaluated = Vec::new();
+    let mut skipped = Vec::new();
+    for (column, values) in &columns.columns {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (row, value) in values.iter().enumerate() {
+            groups
+                .entry(value.clone().unwrap_or_default())
+                .or_default()
+                .push(row);
+        }
+        for (value, rows) in groups {
+            if rows.len() < config.min_rows {
+                skipped.push(SkippedSlice {
+                    column: column.clone(),
+                    value,
+                    rows: rows.len(),
+                });
+                continue;
+            }
+            let sub = aligned.subset(&rows);
+            evaluated.push(slice_result(
+                column, value, &sub, primary, gate, bootstrap, threads,
+            ));
+        }
+    }
+    holm(&mut evaluated, 1.0 - bootstrap.confidence);
+    Slices {
+        metric: primary.name().to_string(),
+        min_rows: config.min_rows,
+        evaluated,
+        skipped,
+        severity: config.severity,
+    }
+}
+
+/// One slice: values, the paired interval, and the one-sided p-value of a regression beyond
+/// the primary rule's margin (normal approximation with the bootstrap standard error).
+fn slice_result(
+    column: &str,
+    value: String,
+    sub: &Aligned,
+    primary: Metric,
+    gate: &GateConfig,
+    bootstrap: &BootstrapSettings,
+    threads: usize,
+) -> SliceResult {
+    let mut out = SliceResult {
+        column: column.to_string(),
+        value,
+        rows: sub.rows(),
+        candidate: None,
+        champion: None,
+        delta: None,
+        ci_low: None,
+        ci_high: None,
+        p_value: None,
+        p_holm: None,
+        regressed: false,
+    };
+    let Some(candidate) = sub.data(false) else {
+        return out;
+    };
+    out.candidate = metrics::compute(primary, &candidate);
+    let Some(value) = out.candidate else {
+        return out;
+    };
+    let champion = sub.data(true);
+    let c = compare_one(
+        primary,
+        value,
+        &candidate,
+        champion.as_ref(),
+        bootstrap,
+        threads,
+    );
+    out.champion = c.champion;
+    out.delta = c.delta;
+    out.ci_low = c.ci_low;
+    out.ci_high = c.ci_high;
+    if let (Some(champion_value), Some(delta), Some(se)) = (c.champion, c.delta, c.std_error) {
+        let allowed = primary_margin(gate, primary, champion_value);
+        let improvement = if primary.higher_is_better() {
+            delta
+        } else {
+            -delta
+        };
+        out.p_value = Some(if se > 0.0 {
+            paired::normal_sf(-(improvement + allowed) / se)
+        } else if improvement + allowed < 0.0 {
+            0.0
+        } else {
+            1.0
+        });
+    }
+    out
+}
+
+/// Holm's step-down correction over the slices that have a p-value; marks the regressed ones.
+fn holm(slices: &mut [SliceResult], alpha: f64) {
+    let mut order: Vec<usize> = (0..slices.len())
+        .filter(|&i| slices[i].p_value.is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        slices[a]
+            .p_value
+            .unwrap_or(1.0)
+            .total_cmp(&slices[b].p_value.unwrap_or(1.0))
+            .then(a.cmp(&b))
+    });
+    let m = order.len();
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        let p = slices[i].p_value.unwrap_or(1.0);
+        running = running.max(((m - rank) as f64 * p).min(1.0));
+        slices[i].p_holm = Some(running);
+        slices[i].regressed = running < alpha;
+    }
+}
+
+/// Confusion matrices of both sides.
+fn confusion(aligned: &Aligned) -> (Option<ConfusionMatrix>, Option<ConfusionMatrix>) {
+    match aligned {
+        Aligned::Classification {
+            classes,
+            labels,
+            candidate,
+            champion,
+        } => (
+            metrics::confusion_matrix(labels, &candidate.predicted, classes.len()),
+            champion
+                .as_ref()
+                .and_then(|c| metrics::confusion_matrix(labels, &c.predicted, classes.len())),
+        ),
+        Aligned::Regression { .. } => (None, None),
+    }
+}
+
+/// Hex xxh3-128 of the `(id, label)` pairs sorted by id.
+pub fn eval_set_hash(p: &Predictions) -> String {
+    let mut pairs: Vec<(&str, &str)> = p
+        .ids
+        .iter()
+        .zip(&p.labels)
+        .map(|(i, l)| (i.as_str(), l.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (id, label) in pairs {
+        hasher.update(id.as_bytes());
+        hasher.update(b"\x1f");
+        hasher.update(label.as_bytes());
+        hasher.update(b"\x1e");
+    }
+    format!("{:032x}", hasher.digest128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gate from YAML.
+    fn gate(yaml: &str) -> GateConfig {
+        serde_norway::from_str(yaml).expect("gate parses")
+    }
+
+    /// Settings for a classification gate.
+    fn settings(yaml: &str) -> Settings {
+        Settings {
+            task: TaskKind::Classification,
+            gate: gate(yaml),
+            threads: 2,
+        }
+    }
+
+    /// Binary predictions: `labels[i]` true, `correct[i]` whether the model got row i right.
+    fn binary(source: &str, labels: &[bool], correct: &[bool]) -> Predictions {
+        let name = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let predicted = labels
+            .iter()
+            .zip(correct)
+            .map(|(&l, &c)| name(if c { l } else { !l }))
+            .collect();
+        // Confident when the model says yes and varied, so ROC AUC is defined and not trivial.
+        let scores = labels
+            .iter()
+            .zip(correct)
+            .enumerate()
+            .flat_map(|(i, (&l, &c))| {
+                let says_yes = if c { l } else { !l };
+                let confidence = 0.6 + 0.3 * ((i % 5) as f64 / 5.0);
+                let yes = if says_yes {
+                    confidence
+                } else {
+                    1.0 - confidence
+                };
+                [1.0 - yes, yes]
+            })
+            .collect();
+        Predictions {
+            source: source.into(),
+            ids: (0..labels.len()).map(|i| format!("r{i}")).collect(),
+            labels: labels.iter().map(|&l| name(l)).collect(),
+            predicted,
+            score_classes: vec!["no".into(), "yes".into()],
+            scores,
+        }
+    }
+
+    /// `n` labels alternating in a fixed pattern, and which rows a model with the given error
+    /// period gets wrong (every `period`-th row, shifted).
+    fn rows(n: usize, wrong_every: usize, shift: usize) -> (Vec<bool>, Vec<bool>) {
+        let labels = (0..n).map(|i| (i * 7 + 3) % 5 < 2).collect();
+        let correct = (0..n).map(|i| (i + shift) % wrong_every != 0).collect();
+        (labels, correct)
+    }
+
+    const GATE: &str = "rules:\n  - { metric: accuracy, min: 0.6 }\n  - { metric: accuracy, max_regression: 0.02 }\nbootstrap: { resamples: 500, seed: 7 }\n";
+
+    #[test]
+    fn an_identical_model_passes_as_non_inferior() {
+        let (labels, correct) = rows(400, 8, 0);
+        let champion = binary("champion.csv", &labels, &correct);
+        let candidate = binary("candidate.csv", &labels, &correct);
+        let e = evaluate(
+            &settings(GATE),
+            &candidate,
+            Some(&champion),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(e.verdict, Verdict::Pass, "{:#?}", e.rules);
+        assert!(e.passed);
+        let accuracy = e
+            .metrics
+            .iter()
+            .find(|m| m.metric == "accuracy")
+            .expect("accuracy");
+        assert_eq!(accuracy.delta, Some(0.0));
+        assert_eq!(accuracy.change, Some("unchanged"));
+        assert_eq!(accuracy.test.as_ref().map(|t| t.p_value), Some(1.0));
+    }
+
+    #[test]
+    fn a_known_worse_model_fails_and_says_by_how_much() {
+        let (labels, good) = rows(2000, 10, 0);
+        let (_, bad) = rows(2000, 4, 1);
+        let champion = binary("champion.csv", &labels, &good);
+        let candidate = binary("candidate.csv", &labels, &bad);
+        let e = evaluate(
+            &settings(GATE),
+            &candidate,
+            Some(&champion),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert!(!e.passed);
+        let rule = e
+            .rules
+            .iter()
+            .find(|r| r.rule.contains("regression"))
+            .expect("rule");
+        assert_eq!(rule.verdict, Verdict::Fail);
+        assert!(
+            rule.message.contains("worse, beyond the allowed 0.0200"),
+            "{}",
+            rule.message
+        );
+        let accuracy = e
+            .metrics
+            .iter()
+            .find(|m| m.metric == "accuracy")
+            .expect("accuracy");
+        assert_eq!(accuracy.change, Some("worse"));
+        assert!(accuracy.test.as_ref().expect("mcnemar").p_value < 1e-6);
+    }
+
+    #[test]
+    fn a_tiny_eval_set_is_inconclusive_and_the_policy_decides() {
+        let (labels, good) = rows(24, 6, 0);
+        let (_, other) = rows(24, 5, 2);
+        let champion = binary("champion.csv", &labels, &good);
+        let candidate = binary("candidate.csv", &labels, &other);
+        let e = evaluate(
+            &settings(GATE),
+            &candidate,
+            Some(&champion),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{:#?}", e.rules);
+        assert!(e.passed, "on_inconclusive defaults to warn");
+        let rule = e
+            .rules
+            .iter()
+            .find(|r| r.verdict == Verdict::Inconclusive)
+            .expect("rule");
+        assert!(rule.message.contains("smallest effect"), "{}", rule.message);
+        let strict = format!("{GATE}on_inconclusive: fail\n");
+        let e = evaluate(
+            &settings(&strict),
+            &candidate,
+            Some(&champion),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        assert!(!e.passed);
+    }
+
+    #[test]
+    fn without_a_champion_only_bounds_count_and_the_report_says_so() {
+        let (labels, correct) = rows(200, 3, 0);
+        let candidate = binary("candidate.csv", &labels, &correct);
+        let e = evaluate(&settings(GATE), &candidate, None, &SliceColumns::default())
+            .expect("evaluates");
+        assert_eq!(e.rules.len(), 1);
+        assert!(e.notes[0].contains("no champion"), "{:?}", e.notes);
+        assert!(
+            e.notes.iter().any(|n| n.contains("skipped")),
+            "{:?}",
+            e.notes
+        );
+        assert!(e.champion_source.is_none());
+        assert!(e.metrics.iter().all(|m| m.delta.is_none()));
+    }
+
+    #[test]
+    fn a_champion_missing_rows_or_disagreeing_on_labels_is_refused() {
+        let (labels, correct) = rows(50, 5, 0);
+        let candidate = binary("candidate.csv", &labels, &correct);
+        let mut short = candidate.clone();
+        short.ids.truncate(45);
+        short.labels.truncate(45);
+        short.predicted.truncate(45);
+        short.scores.truncate(90);
+        let err = align(TaskKind::Classification, &candidate, Some(&short)).expect_err("missing");
+        let text = err.to_string();
+        assert!(text.contains("lack 5 of the 50"), "{text}");
+        assert!(text.contains("`r45`"), "{text}");
+        let mut relabelled = candidate.clone();
+        relabelled.labels[3] = "maybe".into();
+        let err =
+            align(TaskKind::Classification, &candidate, Some(&relabelled)).expect_err("label");
+        assert!(err.to_string().contains("id `r3`"), "{err}");
+    }
+
+    #[test]
+    fn the_champion_is_matched_by_id_whatever_its_row_order() {
+        let (labels, correct) = rows(60, 4, 1);
+        let candidate = binary("candidate.csv", &labels, &correct);
+        let mut reversed = candidate.clone();
+        reversed.ids.reverse();
+        reversed.labels.reverse();
+        reversed.predicted.reverse();
+        let k = 2;
+        reversed.scores = (0..60)
+            .rev()
+            .flat_map(|i| candidate.scores[i * k..(i + 1) * k].to_vec())
+            .collect();
+        let e = evaluate(
+            &settings(GATE),
+            &candidate,
+            Some(&reversed),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        for m in &e.metrics {
+            assert_eq!(m.delta, Some(0.0), "{}", m.metric);
+        }
+    }
+
+    #[test]
+    fn holm_adjusts_step_down_and_keeps_monotone() {
+        let mut slices: Vec<SliceResult> = [0.01, 0.04, 0.03, 0.5]
+            .iter()
+            .map(|&p| SliceResult {
+                column: "c".into(),
+                value: String::new(),
+                rows: 10,
+                candidate: None,
+                champion: None,
+                delta: None,
+                ci_low: None,
+                ci_high: None,
+                p_value: Some(p),
+                p_holm: None,
+                regressed: false,
+            })
+            .collect();
+        holm(&mut slices, 0.05);
+        let adjusted: Vec<f64> = slices.iter().map(|s| s.p_holm.expect("adjusted")).collect();
+        // statsmodels multipletests([.01, .04, .03, .5], method="holm"): .04, .09, .09, .5
+        let expected = [0.04, 0.09, 0.09, 0.5];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!((a - e).abs() < 1e-12, "{adjusted:?}");
+        }
+        assert_eq!(
+            slices.iter().map(|s| s.regressed).collect::<Vec<_>>(),
+            [true, false, false, false]
+        );
+    }
+
+    #[test]
+    fn slices_below_the_minimum_are_listed_as_skipped() {
+        let (labels, good) = rows(300, 10, 0);
+        let champion = binary("champion.csv", &labels, &good);
+        // The candidate is much worse only where `region` is `north`.
+        let region: Vec<Option<String>> = (0..300)
+            .map(|i| {
+                Some(
+                    if i % 3 == 0 {
+                        "north"
+                    } else if i % 50 == 1 {
+                        "tiny"
+                    } else {
+                        "south"
+                    }
+                    .to_string(),
+                )
+            })
+            .collect();
+        let bad: Vec<bool> = (0..300)
+            .map(|i| if i % 3 == 0 { i % 2 == 0 } else { good[i] })
+            .collect();
+        let candidate = binary("candidate.csv", &labels, &bad);
+        let slices = SliceColumns {
+            columns: vec![("region".into(), region)],
+        };
+        let yaml = format!("{GATE}slices: {{ columns: [region], min_rows: 20 }}\n");
+        let e =
+            evaluate(&settings(&yaml), &candidate, Some(&champion), &slices).expect("evaluates");
+        let s = e.slices.expect("slices");
+        assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.skipped[0].value, "tiny");
+        let north = s
+            .evaluated
+            .iter()
+            .find(|r| r.value == "north")
+            .expect("north");
+        assert!(north.regressed, "{north:?}");
+        let south = s
+            .evaluated
+            .iter()
+            .find(|r| r.value == "south")
+            .expect("south");
+        assert!(!south.regressed, "{south:?}");
+        assert!(e.notes.iter().any(|n| n.contains("slice")), "{:?}", e.notes);
+    }
+
+    #[test]
+    fn regression_predictions_must_be_numbers() {
+        let p = Predictions {
+            source: "p.csv".into(),
+            ids: vec!["a".into(), "b".into()],
+            labels: vec!["1.5".into(), "2".into()],
+            predicted: vec!["1.0".into(), "two".into()],
+            score_classes: Vec::new(),
+            scores: Vec::new(),
+        };
+        let err = align(TaskKind::Regression, &p, None).expect_err("not a number");
+        assert_eq!(
+            err.to_string(),
+            "`p.csv`, row 2, column `prediction`: `two` is not a number"
+        );
+    }
+}
