@@ -2,6 +2,7 @@
 //! write the model directory and `predictions.csv` on the evaluation rows.
 
 pub mod artifact;
+pub mod external;
 pub mod features;
 pub mod split;
 pub mod table;
