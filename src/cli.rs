@@ -20,6 +20,12 @@ pub struct Cli {
 pub enum Command {
     /// Check the dataset against its schema and measure drift against a reference.
     Validate(ValidateArgs),
+    /// Train the configured model on the training rows and score the evaluation rows.
+    Train(TrainArgs),
+    /// Compare the candidate with the champion on the same rows and apply the gate.
+    Evaluate(EvaluateArgs),
+    /// Validate, train and evaluate in one go, locally.
+    Run(RunArgs),
 }
 
 /// Flags of `mlgate validate`.
@@ -54,6 +60,71 @@ pub struct ValidateArgs {
     /// Also write `validation.json` to this path.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+}
+
+/// Flags of `mlgate train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The project configuration.
+    #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// The run directory that receives `model/` and `predictions.csv`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Flags of `mlgate evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The project configuration.
+    #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// The champion: a model directory (re-scored on this evaluation set) or a predictions
+    /// file. Without it the candidate is judged by absolute bounds only.
+    #[arg(long, value_name = "DIR|PATH")]
+    pub baseline: Option<PathBuf>,
+
+    /// The candidate's predictions (default: `predictions.csv` in the run directory).
+    #[arg(long, value_name = "PATH")]
+    pub candidate: Option<PathBuf>,
+
+    /// The run directory: holds the candidate and receives `evaluation.json`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Also write `evaluation.json` to this path.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+/// Flags of `mlgate run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The project configuration.
+    #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// The champion, as for `mlgate evaluate --baseline`.
+    #[arg(long, value_name = "DIR|PATH")]
+    pub baseline: Option<PathBuf>,
+
+    /// Drift reference, as for `mlgate validate --reference`.
+    #[arg(long, value_name = "PATH|git:REV", conflicts_with = "no_drift")]
+    pub reference: Option<String>,
+
+    /// Skip the drift comparison.
+    #[arg(long)]
+    pub no_drift: bool,
+
+    /// Keep going to training and evaluation even when data validation fails.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// The run directory.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[cfg(test)]

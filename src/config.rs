@@ -192,7 +192,7 @@ impl Default for DriftThresholds {
 }
 
 /// The `gate:` section: the rules a candidate model must meet.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateConfig {
     /// The metric the headline reports and versioning looks at (default: the first rule's).

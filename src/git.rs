@@ -27,6 +27,12 @@ impl DataRepo {
         Ok(DataRepo { repo })
     }
 
+    /// The hex id of the HEAD commit, if there is one.
+    pub fn head_commit(&self) -> Option<String> {
+        let commit = self.repo.head().ok()?.peel_to_commit().ok()?;
+        Some(commit.id().to_string())
+    }
+
     /// The merge-base of HEAD and `rev` (a branch, tag or commit).
     pub fn merge_base_with(&self, rev: &str) -> anyhow::Result<Oid> {
         let head = self

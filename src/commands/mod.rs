@@ -1,5 +1,8 @@
 //! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
 
+mod evaluate;
+mod run;
+mod train;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -9,5 +12,8 @@ use crate::exit::Status;
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }

@@ -406,6 +406,19 @@ pub struct MetricComparison {
     pub change: Option<&'static str>,
 }
 
+/// A property of the model rather than of its predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationalMetric {
+    /// `artifact_bytes`, `training_seconds` or `prediction_rows_per_second`.
+    pub metric: &'static str,
+    /// Whether larger is better.
+    pub higher_is_better: bool,
+    /// The candidate's value.
+    pub candidate: Option<f64>,
+    /// The champion's value.
+    pub champion: Option<f64>,
+}
+
 /// One slice's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SliceResult {
@@ -488,6 +501,8 @@ pub struct Evaluation {
     pub primary: String,
     /// Every metric defined for the task.
     pub metrics: Vec<MetricComparison>,
+    /// Artifact size, training time and prediction speed, from the model manifests.
+    pub operational: Vec<OperationalMetric>,
     /// Candidate confusion matrix (rows: true class).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confusion_matrix: Option<ConfusionMatrix>,
@@ -588,6 +603,7 @@ pub fn evaluate(
         champion_source: champion.map(|c| c.source.clone()),
         primary: primary.name().to_string(),
         metrics,
+        operational: Vec::new(),
         confusion_matrix,
         champion_confusion_matrix,
         bootstrap,

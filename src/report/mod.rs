@@ -4,6 +4,7 @@
 //! the file alone. Markdown comes from a minijinja template built into the binary; every piece
 //! of untrusted text passes through the `md` filter ([`markdown::escape`]).
 
+pub mod evaluation;
 pub mod markdown;
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
