@@ -3,7 +3,7 @@
 //! Fitted on the training rows only and stored in the artifact, so the champion scores new rows
 //! exactly as it was trained, whatever order the columns come in (they are found by name). A
 //! missing number becomes the training median plus a missing-indicator column when the training
-//! rows had gaps; categories beyond `max_categories` (and values never seen in training) share
+//! rows had at least 1% gaps; categories beyond `max_categories` (and values never seen in training) share
 //! an `other` column when training had rare values, and are all zeros otherwise, like
 //! scikit-learn's `handle_unknown="infrequent_if_exist"`.
 
@@ -12,6 +12,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::table::{ColumnData, Table, NULL_CODE};
+
+/// Share of missing training values from which a numeric feature gets a missing-indicator
+/// column. A handful of gaps carries no signal a model can learn, and an indicator that is
+/// constant within a class gives Gaussian naive Bayes a near-zero variance that swamps every
+/// other feature (measured on penguins: accuracy 0.16 with indicators for its two gaps).
+pub const MIN_MISSING_SHARE_FOR_INDICATOR: f64 = 0.01;
 
 /// How one input column becomes feature columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +140,7 @@ impl Preprocessor {
                 match &column.data {
                     ColumnData::Numbers(values) => fit_numeric(name, values, rows),
                     ColumnData::Text { codes, values } => {
-                        Ok(fit_one_hot(name, codes, values, rows, max_categories))
+                        fit_one_hot(name, codes, values, rows, max_categories)
                     }
                 }
             })
@@ -274,7 +280,7 @@ fn fit_numeric(name: &str, values: &[f64], rows: &[usize]) -> Result<Encoding, F
         fill,
         mean,
         scale,
-        missing_indicator: missing > 0,
+        missing_indicator: missing as f64 >= MIN_MISSING_SHARE_FOR_INDICATOR * total,
     })
 }
 
@@ -285,7 +291,7 @@ fn fit_one_hot(
     values: &[String],
     rows: &[usize],
     max_categories: usize,
-) -> Encoding {
+) -> Result<Encoding, FeatureError> {
     let mut counts = vec![0u64; values.len()];
     for &r in rows {
         let code = codes[r];
@@ -299,9 +305,12 @@ fn fit_one_hot(
         .filter(|(n, _)| **n > 0)
         .map(|(n, v)| (*n, v))
         .collect();
+    if seen.is_empty() {
+        return Err(FeatureError::AllMissing(name.to_string()));
+    }
     seen.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     let other = seen.len() > max_categories;
-    Encoding::OneHot {
+    Ok(Encoding::OneHot {
         column: name.to_string(),
         categories: seen
             .into_iter()
@@ -309,7 +318,7 @@ fn fit_one_hot(
             .map(|(_, v)| v.clone())
             .collect(),
         other,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -116,6 +116,8 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
         return train_external(config, &plan, out);
     }
     let started = Instant::now();
+    // Hyperparameters are checked before the data is read, so a typo fails in milliseconds.
+    let params = plan.params()?;
     let rows = load_rows(config, &plan)?;
     let classes = plan.classes(
         &rows.train_table,
@@ -129,7 +131,6 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
         &rows.split.train,
         plan.max_categories,
     )?;
-    let params = plan.params()?;
     let x_train = preprocessor.transform(&rows.train_table, &rows.split.train)?;
     let train_features = Features {
         rows: rows.split.train.len(),
