@@ -1,21 +1,16 @@
-//! The README's demo (`mlgate validate --config examples/penguins/mlgate.yml`) works on a fresh
-//! clone: it passes, compares with the stored 2007 profile, and finds the `year` drift that
-//! comparing one season with three must find.
+//! The README's demo (`mlgate run --config examples/penguins/mlgate.yml`) works on a fresh
+//! clone: validation passes and finds the `year` drift that comparing one season with three
+//! must find, and the trained model passes the example's gate.
 
 use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn readme_demo_runs_and_reports_drift() {
+fn readme_demo_validates_trains_and_evaluates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_mlgate"))
-        .args([
-            "validate",
-            "--config",
-            "examples/penguins/mlgate.yml",
-            "--out",
-        ])
+        .args(["run", "--config", "examples/penguins/mlgate.yml", "--out"])
         .arg(out.path())
         .current_dir(root)
         .env_remove("GITHUB_ACTIONS")
@@ -49,4 +44,14 @@ fn readme_demo_runs_and_reports_drift() {
         .unwrap();
     assert_eq!(year["drifted"], true);
     assert_eq!(report["drift"]["dataset_drift"], false);
+    assert!(
+        stdout.contains("trained logistic_regression (3 classes)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("The candidate passes the gate"), "{stdout}");
+    let evaluation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("evaluation.json")).unwrap())
+            .unwrap();
+    assert_eq!(evaluation["passed"], true);
+    assert_eq!(evaluation["primary"], "f1_macro");
 }
