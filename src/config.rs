@@ -292,6 +292,28 @@ pub struct ModelConfig {
     /// External trainer: the command that scores a saved model on given rows.
     #[serde(default)]
     pub predict: Option<CommandConfig>,
+    /// Hyperparameter search by k-fold cross-validation on the training rows.
+    #[serde(default)]
+    pub grid: Option<GridConfig>,
+}
+
+/// The `model.grid:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridConfig {
+    /// Values to try per parameter; every combination is cross-validated.
+    pub params: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    /// Folds.
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+    /// The metric to optimise (default: the gate's primary metric).
+    #[serde(default)]
+    pub metric: Option<Metric>,
+}
+
+/// Default number of cross-validation folds.
+fn default_folds() -> usize {
+    5
 }
 
 /// Classification or regression.
@@ -617,6 +639,37 @@ fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
             "`max_categories` must be at least 1".into(),
             None,
         ));
+    }
+    if let Some(grid) = &model.grid {
+        if model.kind == "external" {
+            return Err((
+                vec!["model", "grid"],
+                "`grid` searches built-in models; an external trainer tunes itself".into(),
+                None,
+            ));
+        }
+        if !(2..=20).contains(&grid.folds) {
+            return Err((
+                vec!["model", "grid", "folds"],
+                format!("`folds` must be from 2 to 20, not {}", grid.folds),
+                None,
+            ));
+        }
+        let combinations = grid
+            .params
+            .values()
+            .map(Vec::len)
+            .try_fold(1usize, |acc, n| acc.checked_mul(n))
+            .unwrap_or(usize::MAX);
+        if grid.params.is_empty() || combinations == 0 || combinations > 1000 {
+            return Err((
+                vec!["model", "grid", "params"],
+                format!(
+                    "`grid.params` must list at least one value per parameter and at most 1000 combinations in all, not {combinations}"
+                ),
+                None,
+            ));
+        }
     }
     if model.kind == "external" && model.train.is_none() {
         return Err((

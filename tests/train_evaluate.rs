@@ -436,3 +436,77 @@ awk -F, -v t="$MLGATE_TARGET" 'NR==1 { for (i=1;i<=NF;i++) { if ($i==t) c=i; if 
         1.0
     );
 }
+
+#[test]
+fn a_grid_search_picks_the_best_combination_whatever_the_thread_count() {
+    let project = penguins(
+        "model:\n  kind: decision_tree\n  seed: 5\n  grid:\n    params: { max_depth: [1, 4], min_samples_leaf: [1, 5] }\n    folds: 4\n",
+        GATE,
+    );
+    let train = |out: &str, threads: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"))
+            .args(["train", "--out", out])
+            .env("MLGATE_THREADS", threads)
+            .current_dir(project.path())
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let stdout = train("one", "1");
+    train("two", "2");
+    assert!(
+        stdout.contains("grid search: 4 combinations x 4 folds"),
+        "{stdout}"
+    );
+    let grid = &project.json("one/model/manifest.json")["grid"];
+    assert_eq!(grid["metric"], "accuracy");
+    let results = grid["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    let best = &results[grid["best"].as_u64().expect("best") as usize];
+    // One split cannot separate three species; depth 4 can.
+    assert_eq!(best["params"]["max_depth"], 4, "{grid}");
+    assert!(best["mean"].as_f64().expect("mean") > 0.9);
+    assert_eq!(
+        project.read("one/model/model.mlgate"),
+        project.read("two/model/model.mlgate")
+    );
+    assert_eq!(
+        project.json("one/model/manifest.json")["grid"],
+        project.json("two/model/manifest.json")["grid"]
+    );
+}
+
+#[test]
+fn a_bad_grid_is_a_config_error_at_its_line() {
+    let project = Project::new();
+    project.with_penguins();
+    let config = |grid: &str| {
+        format!("data:\n  path: data/penguins.csv\n  target: species\nmodel:\n  kind: decision_tree\n  grid:\n{grid}")
+    };
+    project.write(
+        "mlgate.yml",
+        config("    params: { max_depth: [1, 4] }\n    folds: 1\n"),
+    );
+    let run = project.mlgate(&["train"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("`folds` must be from 2 to 20, not 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("mlgate.yml:8:5"), "{}", run.stderr);
+    project.write("mlgate.yml", config("    params: { max_depth: [0] }\n"));
+    let run = project.mlgate(&["train"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("invalid `model.grid.params`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("max_depth"), "{}", run.stderr);
+}

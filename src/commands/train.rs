@@ -36,6 +36,23 @@ pub fn print_summary(trained: &Trained) -> anyhow::Result<()> {
             .map(|r| format!(" ({} rows/s)", crate::report::number(r)))
             .unwrap_or_default()
     )?;
+    if let Some(grid) = &m.grid {
+        let results = grid["results"].as_array().map_or(0, Vec::len);
+        let best = &grid["results"][grid["best"].as_u64().unwrap_or(0) as usize];
+        writeln!(
+            stdout,
+            "grid search: {results} combinations x {} folds; best {} with {} {} +/- {}",
+            grid["folds"],
+            best["params"],
+            grid["metric"].as_str().unwrap_or(""),
+            best["mean"]
+                .as_f64()
+                .map_or("-".into(), crate::report::number),
+            best["std"]
+                .as_f64()
+                .map_or("-".into(), crate::report::number),
+        )?;
+    }
     for file in &m.files {
         writeln!(
             stdout,

@@ -67,6 +67,9 @@ pub struct Manifest {
     pub total_seconds: f64,
     /// Model files in the directory.
     pub files: Vec<FileInfo>,
+    /// The hyperparameter search, when `model.grid` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<serde_json::Value>,
 }
 
 /// One input feature.
@@ -230,7 +233,14 @@ impl Manifest {
                     }]
                 })
                 .unwrap_or_default(),
+            grid: None,
         }
+    }
+
+    /// Records a hyperparameter search.
+    pub fn with_grid(mut self, search: Option<super::grid::GridSearch>) -> Manifest {
+        self.grid = search.and_then(|s| serde_json::to_value(s).ok());
+        self
     }
 
     /// Lists every file an external trainer left in the model directory, sorted by name.

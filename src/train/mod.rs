@@ -10,6 +10,7 @@
 pub mod artifact;
 pub mod external;
 pub mod features;
+pub mod grid;
 pub mod linear_svm;
 pub mod manifest;
 pub mod models;
@@ -117,7 +118,7 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
     }
     let started = Instant::now();
     // Hyperparameters are checked before the data is read, so a typo fails in milliseconds.
-    let params = plan.params()?;
+    let mut params = plan.params()?;
     let rows = load_rows(config, &plan)?;
     let classes = plan.classes(
         &rows.train_table,
@@ -125,6 +126,26 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
         rows.eval_table(),
         &rows.split.eval,
     )?;
+    let search = match &plan.grid {
+        Some(grid) => {
+            let metric = grid_metric(config, grid, plan.task);
+            let (search, chosen) = grid::search(
+                grid,
+                metric,
+                &grid::Inputs {
+                    plan: &plan,
+                    table: &rows.train_table,
+                    rows: &rows.split.train,
+                    classes: &classes,
+                    base: plan.raw_params(),
+                    threads: threads(),
+                },
+            )?;
+            params = chosen;
+            Some(search)
+        }
+        None => None,
+    };
     let preprocessor = Preprocessor::fit(
         &rows.train_table,
         &plan.features,
@@ -190,8 +211,36 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
         predict_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
         artifact: Some((MODEL_FILE, &bytes)),
-    });
+    })
+    .with_grid(search);
     publish(out, &[(MODEL_FILE, bytes)], &manifest, &predictions)
+}
+
+/// The metric a grid search optimises: its own, the gate's primary, the first rule's, or
+/// accuracy / RMSE.
+fn grid_metric(
+    config: &LoadedConfig,
+    grid: &crate::config::GridConfig,
+    task: TaskKind,
+) -> crate::evaluate::metrics::Metric {
+    use crate::evaluate::metrics::Metric;
+    let gate = config.config.gate.as_ref();
+    grid.metric
+        .or_else(|| gate.and_then(|g| g.primary))
+        .or_else(|| gate.and_then(|g| g.rules.first().map(|r| r.metric)))
+        .unwrap_or(match task {
+            TaskKind::Classification => Metric::Accuracy,
+            TaskKind::Regression => Metric::Rmse,
+        })
+}
+
+/// Threads for parallel training work: `MLGATE_THREADS`, else the cores.
+fn threads() -> usize {
+    std::env::var("MLGATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 /// Loads the data (and eval file) and splits it.

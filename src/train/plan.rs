@@ -47,6 +47,8 @@ pub struct Plan {
     pub train_command: Option<CommandConfig>,
     /// External predict command.
     pub predict_command: Option<CommandConfig>,
+    /// Hyperparameter search.
+    pub grid: Option<crate::config::GridConfig>,
     /// The schema the types came from.
     schema: Schema,
 }
@@ -114,6 +116,7 @@ impl Plan {
             params,
             train_command: model.train.clone(),
             predict_command: model.predict.clone(),
+            grid: model.grid.clone(),
             schema,
         })
     }
@@ -123,11 +126,21 @@ impl Plan {
         self.kind == "external"
     }
 
+    /// The built-in model's kind.
+    pub fn model_kind(&self) -> anyhow::Result<ModelKind> {
+        serde_json::from_value(serde_json::Value::String(self.kind.clone()))
+            .map_err(|_| anyhow::anyhow!("`{}` is not a built-in model", self.kind))
+    }
+
     /// The built-in model's validated hyperparameters.
     pub fn params(&self) -> anyhow::Result<Params> {
-        let kind: ModelKind = serde_json::from_value(serde_json::Value::String(self.kind.clone()))?;
-        models::params_from_map(kind, &self.params)
+        models::params_from_map(self.model_kind()?, &self.params)
             .map_err(|e| anyhow::anyhow!("invalid `model.params`: {e}"))
+    }
+
+    /// The hyperparameters as written.
+    pub fn raw_params(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.params
     }
 
     /// Switches the feature columns to those a saved model was trained on, so it can score
