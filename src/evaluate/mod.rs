@@ -8,6 +8,7 @@
 pub mod gate;
 pub mod metrics;
 pub mod paired;
+mod resample;
 
 /// The SciPy / scikit-learn / statsmodels reference values both modules' tests compare with,
 /// written by `tests/fixtures/reference/gen_evaluate_reference.py`.
