@@ -692,18 +692,10 @@ fn compare_one(
     };
     out.champion = Some(champion_value);
     out.delta = Some(value - champion_value);
-    let n = match candidate {
-        EvalData::Classification { labels, .. } => labels.len(),
-        EvalData::Regression { y_true, .. } => y_true.len(),
-    };
-    let result = paired::bootstrap_delta_ci_with_threads(
-        n,
-        |rows| {
-            Some((
-                metrics::compute_on_rows(metric, champion, rows)?,
-                metrics::compute_on_rows(metric, candidate, rows)?,
-            ))
-        },
+    let result = paired::paired_bootstrap_with_threads(
+        metric,
+        champion,
+        candidate,
         bootstrap.resamples,
         bootstrap.seed,
         bootstrap.confidence,

@@ -342,14 +342,18 @@ pub fn accuracy(labels: &[usize], predicted: &[usize]) -> Option<f64> {
 }
 
 /// Per-class counts behind precision, recall, F1 and balanced accuracy.
+///
+/// Crate-visible so that the bootstrap's count-based evaluators
+/// ([`super::resample`]) finish a resample through the same code as
+/// [`compute`] and so get bit-identical values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct ClassCounts {
+pub(crate) struct ClassCounts {
     /// Rows of this class predicted as this class.
-    true_positive: u64,
+    pub(crate) true_positive: u64,
     /// Rows whose label is this class (the class's support).
-    actual: u64,
+    pub(crate) actual: u64,
     /// Rows predicted as this class.
-    predicted: u64,
+    pub(crate) predicted: u64,
 }
 
 impl ClassCounts {
@@ -379,12 +383,13 @@ fn ratio_or_zero(num: u64, den: u64) -> f64 {
     }
 }
 
-/// Counts per class for every class that occurs in `labels` or `predicted`.
+/// Counts per class for every class that occurs in `labels` or `predicted`,
+/// in increasing class order.
 ///
 /// A map rather than a vector indexed by class keeps a stray huge class index
 /// from allocating memory proportional to its value. `None` for empty or
 /// mismatched input.
-fn tally(labels: &[usize], predicted: &[usize]) -> Option<BTreeMap<usize, ClassCounts>> {
+fn tally(labels: &[usize], predicted: &[usize]) -> Option<Vec<(usize, ClassCounts)>> {
     if labels.is_empty() || labels.len() != predicted.len() {
         return None;
     }
@@ -396,7 +401,7 @@ fn tally(labels: &[usize], predicted: &[usize]) -> Option<BTreeMap<usize, ClassC
             table.entry(y).or_default().true_positive += 1;
         }
     }
-    Some(table)
+    Some(table.into_iter().collect())
 }
 
 /// Which of the three per-class ratios to average.
@@ -412,7 +417,15 @@ enum Ratio {
 
 /// Shared averaging logic of [`precision`], [`recall`] and [`f1`].
 fn averaged(labels: &[usize], predicted: &[usize], average: Average, ratio: Ratio) -> Option<f64> {
-    let table = tally(labels, predicted)?;
+    averaged_counts(&tally(labels, predicted)?, average, ratio)
+}
+
+/// [`averaged`] from the per-class counts of the classes that occur (as
+/// [`tally`] lists them), which is all the metric depends on.
+fn averaged_counts(table: &[(usize, ClassCounts)], average: Average, ratio: Ratio) -> Option<f64> {
+    if table.is_empty() {
+        return None;
+    }
     let score = |c: ClassCounts| match ratio {
         Ratio::Precision => c.precision(),
         Ratio::Recall => c.recall(),
@@ -422,24 +435,54 @@ fn averaged(labels: &[usize], predicted: &[usize], average: Average, ratio: Rati
         Average::Binary => {
             // scikit-learn refuses average="binary" on multiclass data rather
             // than silently reporting class 1 only.
-            if table.keys().any(|&c| c > 1) {
+            if table.iter().any(|&(c, _)| c > 1) {
                 return None;
             }
-            Some(score(table.get(&1).copied().unwrap_or_default()))
+            let positive = table
+                .iter()
+                .find(|&&(c, _)| c == 1)
+                .map(|&(_, counts)| counts);
+            Some(score(positive.unwrap_or_default()))
         }
         Average::Macro => {
-            let sum: f64 = table.values().map(|&c| score(c)).sum();
+            let sum: f64 = table.iter().map(|&(_, c)| score(c)).sum();
             Some(sum / table.len() as f64)
         }
         Average::Weighted => {
-            let support: u64 = table.values().map(|c| c.actual).sum();
+            let support: u64 = table.iter().map(|(_, c)| c.actual).sum();
             if support == 0 {
                 return None;
             }
-            let sum: f64 = table.values().map(|&c| c.actual as f64 * score(c)).sum();
+            let sum: f64 = table.iter().map(|&(_, c)| c.actual as f64 * score(c)).sum();
             Some(sum / support as f64)
         }
     }
+}
+
+/// A confusion-count metric (accuracy, balanced accuracy, precision, recall
+/// or F1 with any averaging) from the per-class counts of the classes that
+/// occur in the labels or the predictions, in increasing class order.
+///
+/// This is the whole of what those metrics depend on, so the bootstrap can
+/// count a resample's classes instead of gathering its rows; [`compute`]
+/// goes through the same arithmetic. `None` for other metrics or no rows.
+pub(crate) fn from_class_counts(metric: Metric, table: &[(usize, ClassCounts)]) -> Option<f64> {
+    let ratio = match metric {
+        Metric::Accuracy => return accuracy_counts(table),
+        Metric::BalancedAccuracy => return balanced_accuracy_counts(table),
+        Metric::Precision | Metric::PrecisionMacro | Metric::PrecisionWeighted => Ratio::Precision,
+        Metric::Recall | Metric::RecallMacro | Metric::RecallWeighted => Ratio::Recall,
+        Metric::F1 | Metric::F1Macro | Metric::F1Weighted => Ratio::F1,
+        _ => return None,
+    };
+    averaged_counts(table, metric.average()?, ratio)
+}
+
+/// Accuracy as correct rows over all rows, from per-class counts.
+fn accuracy_counts(table: &[(usize, ClassCounts)]) -> Option<f64> {
+    let correct: u64 = table.iter().map(|(_, c)| c.true_positive).sum();
+    let rows: u64 = table.iter().map(|(_, c)| c.actual).sum();
+    (rows > 0).then(|| correct as f64 / rows as f64)
 }
 
 /// Precision, as scikit-learn's `precision_score(average=...)`.
@@ -473,11 +516,15 @@ pub fn f1(labels: &[usize], predicted: &[usize], average: Average) -> Option<f64
 ///
 /// `None` for empty or mismatched input.
 pub fn balanced_accuracy(labels: &[usize], predicted: &[usize]) -> Option<f64> {
-    let table = tally(labels, predicted)?;
+    balanced_accuracy_counts(&tally(labels, predicted)?)
+}
+
+/// [`balanced_accuracy`] from per-class counts.
+fn balanced_accuracy_counts(table: &[(usize, ClassCounts)]) -> Option<f64> {
     let recalls: Vec<f64> = table
-        .values()
-        .filter(|c| c.actual > 0)
-        .map(|c| c.recall())
+        .iter()
+        .filter(|(_, c)| c.actual > 0)
+        .map(|(_, c)| c.recall())
         .collect();
     if recalls.is_empty() {
         return None;
@@ -516,7 +563,7 @@ fn labels_fit(labels: &[usize], scores: &ScoreMatrix<'_>) -> bool {
 
 /// Sort key that makes `-0.0` and `0.0` the same value, so that sorting with
 /// `total_cmp` groups ties exactly as `==` (and scikit-learn) does.
-fn tie_key(x: f64) -> f64 {
+pub(crate) fn tie_key(x: f64) -> f64 {
     x + 0.0
 }
 
@@ -564,6 +611,13 @@ fn auc_of_pairs(mut pairs: Vec<(f64, bool)>) -> Option<f64> {
         n_pos += pos;
         n_neg += neg;
     }
+    auc_from_counts(twice_u, n_pos, n_neg)
+}
+
+/// ROC AUC from twice the Mann-Whitney U statistic and the class sizes;
+/// `None` when either class is absent. Shared with the bootstrap's weighted
+/// pass so both round identically.
+pub(crate) fn auc_from_counts(twice_u: u128, n_pos: u128, n_neg: u128) -> Option<f64> {
     if n_pos == 0 || n_neg == 0 {
         return None;
     }
@@ -591,10 +645,17 @@ fn average_precision_of_pairs(mut pairs: Vec<(f64, bool)>) -> Option<f64> {
         tp += pos;
         fp += neg;
         if pos > 0 {
-            ap += (pos as f64 / total_pos as f64) * (tp as f64 / (tp + fp) as f64);
+            ap += average_precision_term(pos, total_pos, tp, fp);
         }
     }
     Some(ap)
+}
+
+/// The contribution of one score threshold to the average precision: the
+/// recall gained there times the precision at it. Shared with the
+/// bootstrap's weighted pass so both round identically.
+pub(crate) fn average_precision_term(pos: u64, total_pos: u64, tp: u64, fp: u64) -> f64 {
+    (pos as f64 / total_pos as f64) * (tp as f64 / (tp + fp) as f64)
 }
 
 /// Binary ROC AUC of `scores` against boolean labels (true = positive), as
@@ -682,13 +743,19 @@ pub fn log_loss(labels: &[usize], scores: &ScoreMatrix<'_>) -> Option<f64> {
     if !labels_fit(labels, scores) || !scores.all_probabilities() {
         return None;
     }
-    let eps = f64::EPSILON;
     let total: f64 = scores
         .rows()
         .zip(labels)
-        .map(|(row, &y)| -row[y].clamp(eps, 1.0 - eps).ln())
+        .map(|(row, &y)| log_loss_term(row, y))
         .sum();
     Some(total / labels.len() as f64)
+}
+
+/// One row's log loss, `−ln p_y` with `p_y` clipped to `[ε, 1 − ε]`
+/// (callers pass `y < row.len()`). Shared with the bootstrap.
+pub(crate) fn log_loss_term(row: &[f64], y: usize) -> f64 {
+    let eps = f64::EPSILON;
+    -row[y].clamp(eps, 1.0 - eps).ln()
 }
 
 /// Brier score, as scikit-learn's `brier_score_loss` (≥ 1.7, checked against
@@ -704,25 +771,26 @@ pub fn brier(labels: &[usize], scores: &ScoreMatrix<'_>) -> Option<f64> {
     if !labels_fit(labels, scores) || !scores.all_probabilities() {
         return None;
     }
-    let total: f64 = if scores.n_classes() == 2 {
-        scores
-            .rows()
-            .zip(labels)
-            .map(|(row, &y)| (row[1] - if y == 1 { 1.0 } else { 0.0 }).powi(2))
-            .sum()
-    } else {
-        scores
-            .rows()
-            .zip(labels)
-            .map(|(row, &y)| {
-                row.iter()
-                    .enumerate()
-                    .map(|(j, &p)| (p - if j == y { 1.0 } else { 0.0 }).powi(2))
-                    .sum::<f64>()
-            })
-            .sum()
-    };
+    let total: f64 = scores
+        .rows()
+        .zip(labels)
+        .map(|(row, &y)| brier_term(row, y))
+        .sum();
     Some(total / labels.len() as f64)
+}
+
+/// One row's Brier term: `(p₁ − [y = 1])²` for two columns, otherwise
+/// `Σ_j (p_j − [y = j])²` (callers pass `y < row.len()`). Shared with the
+/// bootstrap.
+pub(crate) fn brier_term(row: &[f64], y: usize) -> f64 {
+    if row.len() == 2 {
+        (row[1] - if y == 1 { 1.0 } else { 0.0 }).powi(2)
+    } else {
+        row.iter()
+            .enumerate()
+            .map(|(j, &p)| (p - if j == y { 1.0 } else { 0.0 }).powi(2))
+            .sum::<f64>()
+    }
 }
 
 /// Expected calibration error of the top-class confidence (Guo et al. 2017).
@@ -747,40 +815,61 @@ pub fn expected_calibration_error(
     if n_bins == 0 || !labels_fit(labels, scores) || !scores.all_probabilities() {
         return None;
     }
-    let bins_f = n_bins as f64;
     // Per bin: (rows, correct rows, sum of confidences). A map keeps memory
     // proportional to the occupied bins whatever `n_bins` is.
     let mut bins: BTreeMap<usize, (u64, u64, f64)> = BTreeMap::new();
     for (row, &y) in scores.rows().zip(labels) {
-        let (mut top, mut conf) = (0usize, row[0]);
-        for (j, &p) in row.iter().enumerate().skip(1) {
-            if p > conf {
-                top = j;
-                conf = p;
-            }
-        }
-        // First guess from the product, then corrected against the exact
-        // boundaries so that rounding in `conf * n_bins` cannot misplace a
-        // row that sits on a boundary.
-        let mut bin = ((conf * bins_f).ceil() as usize)
-            .saturating_sub(1)
-            .min(n_bins - 1);
-        while bin > 0 && conf <= bin as f64 / bins_f {
-            bin -= 1;
-        }
-        while bin + 1 < n_bins && conf > (bin + 1) as f64 / bins_f {
-            bin += 1;
-        }
+        let (top, conf) = top_class(row);
+        let bin = ece_bin(conf, n_bins);
         let entry = bins.entry(bin).or_insert((0, 0, 0.0));
         entry.0 += 1;
         entry.1 += u64::from(top == y);
         entry.2 += conf;
     }
+    Some(ece_from_bins(bins.into_values(), labels.len()))
+}
+
+/// The first class with the highest score and that score (NumPy's
+/// `argmax`), the prediction and confidence ECE bins a row by.
+pub(crate) fn top_class(row: &[f64]) -> (usize, f64) {
+    let (mut top, mut conf) = (0usize, row.first().copied().unwrap_or(f64::NAN));
+    for (j, &p) in row.iter().enumerate().skip(1) {
+        if p > conf {
+            top = j;
+            conf = p;
+        }
+    }
+    (top, conf)
+}
+
+/// The ECE bin of a confidence in `[0, 1]` (`n_bins > 0`): bin `b` covers
+/// `(b / n_bins, (b + 1) / n_bins]` and bin 0 also takes 0.
+///
+/// First guess from the product, then corrected against the exact
+/// boundaries so that rounding in `conf * n_bins` cannot misplace a row that
+/// sits on a boundary.
+pub(crate) fn ece_bin(conf: f64, n_bins: usize) -> usize {
+    let bins_f = n_bins as f64;
+    let mut bin = ((conf * bins_f).ceil() as usize)
+        .saturating_sub(1)
+        .min(n_bins.saturating_sub(1));
+    while bin > 0 && conf <= bin as f64 / bins_f {
+        bin -= 1;
+    }
+    while bin + 1 < n_bins && conf > (bin + 1) as f64 / bins_f {
+        bin += 1;
+    }
+    bin
+}
+
+/// ECE from per-bin `(rows, correct rows, sum of confidences)` of the
+/// occupied bins in increasing bin order, over `n` rows. Shared with the
+/// bootstrap.
+pub(crate) fn ece_from_bins(bins: impl Iterator<Item = (u64, u64, f64)>, n: usize) -> f64 {
     let gap: f64 = bins
-        .values()
-        .map(|&(_, correct, conf_sum)| (correct as f64 - conf_sum).abs())
+        .map(|(_, correct, conf_sum)| (correct as f64 - conf_sum).abs())
         .sum();
-    Some(gap / labels.len() as f64)
+    gap / n as f64
 }
 
 /// Checks regression input: equal non-zero lengths and finite values
@@ -798,7 +887,11 @@ pub fn mae(y_true: &[f64], y_pred: &[f64]) -> Option<f64> {
     if !regression_ok(y_true, y_pred) {
         return None;
     }
-    let sum: f64 = y_true.iter().zip(y_pred).map(|(t, p)| (t - p).abs()).sum();
+    let sum: f64 = y_true
+        .iter()
+        .zip(y_pred)
+        .map(|(&t, &p)| absolute_error(t, p))
+        .sum();
     Some(sum / y_true.len() as f64)
 }
 
@@ -812,7 +905,7 @@ pub fn rmse(y_true: &[f64], y_pred: &[f64]) -> Option<f64> {
     let sum: f64 = y_true
         .iter()
         .zip(y_pred)
-        .map(|(t, p)| (t - p).powi(2))
+        .map(|(&t, &p)| squared_error(t, p))
         .sum();
     Some((sum / y_true.len() as f64).sqrt())
 }
@@ -835,17 +928,24 @@ pub fn r2(y_true: &[f64], y_pred: &[f64]) -> Option<f64> {
     let ss_res: f64 = y_true
         .iter()
         .zip(y_pred)
-        .map(|(t, p)| (t - p).powi(2))
+        .map(|(&t, &p)| squared_error(t, p))
         .sum();
     let constant = y_true.iter().all(|&t| t == y_true[0]);
     let mean = y_true.iter().sum::<f64>() / y_true.len() as f64;
     let ss_tot: f64 = y_true.iter().map(|t| (t - mean).powi(2)).sum();
+    Some(r2_from_sums(ss_res, ss_tot, constant))
+}
+
+/// R² from the residual and total sums of squares, with scikit-learn's
+/// `force_finite` conventions for a perfect fit and a constant target.
+/// Shared with the bootstrap.
+pub(crate) fn r2_from_sums(ss_res: f64, ss_tot: f64, constant: bool) -> f64 {
     if ss_res == 0.0 {
-        Some(1.0)
+        1.0
     } else if constant || ss_tot == 0.0 {
-        Some(0.0)
+        0.0
     } else {
-        Some(1.0 - ss_res / ss_tot)
+        1.0 - ss_res / ss_tot
     }
 }
 
@@ -865,9 +965,25 @@ pub fn mape(y_true: &[f64], y_pred: &[f64]) -> Option<f64> {
     let sum: f64 = y_true
         .iter()
         .zip(y_pred)
-        .map(|(t, p)| (p - t).abs() / t.abs().max(f64::EPSILON))
+        .map(|(&t, &p)| absolute_percentage_error(t, p))
         .sum();
     Some(sum / y_true.len() as f64)
+}
+
+/// One row's absolute error, shared by MAE and the bootstrap.
+pub(crate) fn absolute_error(t: f64, p: f64) -> f64 {
+    (t - p).abs()
+}
+
+/// One row's squared error, shared by RMSE, R² and the bootstrap.
+pub(crate) fn squared_error(t: f64, p: f64) -> f64 {
+    (t - p).powi(2)
+}
+
+/// One row's absolute percentage error `|ŷ − y| / max(|y|, ε)`, shared by
+/// MAPE and the bootstrap.
+pub(crate) fn absolute_percentage_error(t: f64, p: f64) -> f64 {
+    (p - t).abs() / t.abs().max(f64::EPSILON)
 }
 
 /// Everything needed to evaluate one model on one dataset.

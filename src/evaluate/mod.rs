@@ -1,7 +1,7 @@
-//! Evaluation building blocks: model metrics and paired statistics for comparing a candidate
-//! with the champion on the same rows.
+//! `mlgate evaluate`: model metrics and paired statistics for comparing a candidate with the
+//! champion on the same rows, the gate, and `evaluation.json`.
 //!
-//! `mlgate evaluate` (the gate, `evaluation.json`) is built on these; the maths is kept apart
+//! [`evaluation`] wires the pieces over the [`predictions`] contract; the maths is kept apart
 //! from I/O so it can be checked against scikit-learn, SciPy and statsmodels reference values
 //! (`tests/fixtures/reference/gen_evaluate_reference.py`).
 
@@ -10,6 +10,7 @@ pub mod gate;
 pub mod metrics;
 pub mod paired;
 pub mod predictions;
+mod resample;
 
 /// The SciPy / scikit-learn / statsmodels reference values both modules' tests compare with,
 /// written by `tests/fixtures/reference/gen_evaluate_reference.py`.

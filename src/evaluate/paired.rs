@@ -18,6 +18,8 @@
 //! file needs nothing beyond `std` and `serde`; they agree with SciPy to
 //! 1e-15 relative for moderate arguments and 1e-13 in the far tail.
 
+use super::metrics::{compute_on_rows, EvalData, Metric};
+use super::resample;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -188,6 +190,9 @@ impl Xoshiro256StarStar {
 /// Returns `None` when `n_rows` or `resamples` is 0, `confidence` is not
 /// strictly between 0 and 1, the point estimate is undefined or non-finite,
 /// or fewer than two resamples are usable.
+///
+/// For a [`Metric`] of two [`EvalData`] prefer [`paired_bootstrap`], which
+/// gives the same result without gathering the rows of every resample.
 pub fn bootstrap_delta_ci<F>(
     n_rows: usize,
     metric_fn: F,
@@ -198,8 +203,14 @@ pub fn bootstrap_delta_ci<F>(
 where
     F: Fn(&[usize]) -> Option<(f64, f64)> + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    bootstrap_delta_ci_with_threads(n_rows, metric_fn, resamples, seed, confidence, threads)
+    bootstrap_delta_ci_with_threads(
+        n_rows,
+        metric_fn,
+        resamples,
+        seed,
+        confidence,
+        default_threads(),
+    )
 }
 
 /// [`bootstrap_delta_ci`] with an explicit upper bound on the number of
@@ -215,18 +226,269 @@ pub fn bootstrap_delta_ci_with_threads<F>(
 where
     F: Fn(&[usize]) -> Option<(f64, f64)> + Sync,
 {
-    if n_rows == 0 || resamples == 0 || !(confidence > 0.0 && confidence < 1.0) {
+    let statistic = GatheredRows { n_rows, metric_fn };
+    run_bootstrap(&statistic, resamples, seed, confidence, threads)
+}
+
+/// Paired bootstrap confidence interval for `metric(candidate) −
+/// metric(champion)`, both models scored on the same rows.
+///
+/// The result is the one [`bootstrap_delta_ci`] gives with
+/// [`compute_on_rows`] as the metric function — the same resample indices,
+/// the same point estimate, the same skipped resamples — but for the common
+/// case (both models share their labels or targets, and the metric is a sum
+/// over rows, a function of class counts, or a ranking statistic) each
+/// resample is evaluated from per-row terms or row counts prepared once,
+/// without copying the rows out (`evaluate::resample`). Each resample's
+/// value equals [`compute_on_rows`] on the same indices bit for bit (terms
+/// are added in draw order, the order of the gathered rows), so the result
+/// is identical; anything else falls back to the generic path.
+///
+/// `None` as for [`bootstrap_delta_ci`], and when the two datasets have
+/// different numbers of rows.
+pub fn paired_bootstrap(
+    metric: Metric,
+    champion: &EvalData<'_>,
+    candidate: &EvalData<'_>,
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+) -> Option<BootstrapResult> {
+    paired_bootstrap_with_threads(
+        metric,
+        champion,
+        candidate,
+        resamples,
+        seed,
+        confidence,
+        default_threads(),
+    )
+}
+
+/// [`paired_bootstrap`] with an explicit upper bound on the number of
+/// threads (0 is treated as 1); the result does not depend on it.
+pub fn paired_bootstrap_with_threads(
+    metric: Metric,
+    champion: &EvalData<'_>,
+    candidate: &EvalData<'_>,
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+    threads: usize,
+) -> Option<BootstrapResult> {
+    let n_rows = eval_rows(champion);
+    if n_rows != eval_rows(candidate) || !valid_request(n_rows, resamples, confidence) {
         return None;
     }
-    let all_rows: Vec<usize> = (0..n_rows).collect();
-    let delta = paired_delta(&metric_fn, &all_rows)?;
+    if let Some(statistic) = resample::fast_statistic(metric, champion, candidate) {
+        return statistic.run(resamples, seed, confidence, threads);
+    }
+    let metric_fn = |rows: &[usize]| {
+        Some((
+            compute_on_rows(metric, champion, rows)?,
+            compute_on_rows(metric, candidate, rows)?,
+        ))
+    };
+    bootstrap_delta_ci_with_threads(n_rows, metric_fn, resamples, seed, confidence, threads)
+}
+
+/// Rows of a dataset: the labels of a classification, the targets of a
+/// regression (what [`compute`](super::metrics::compute) measures `n` by).
+fn eval_rows(data: &EvalData<'_>) -> usize {
+    match data {
+        EvalData::Classification { labels, .. } => labels.len(),
+        EvalData::Regression { y_true, .. } => y_true.len(),
+    }
+}
+
+/// Threads the public entry points use: every core, as the resamples are
+/// independent.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Whether a bootstrap request can produce an interval at all; checked
+/// before any work so a bad request costs nothing.
+fn valid_request(n_rows: usize, resamples: usize, confidence: f64) -> bool {
+    n_rows > 0 && resamples > 0 && confidence > 0.0 && confidence < 1.0
+}
+
+/// The indices of one resample: `n_rows` draws from the chunk's generator,
+/// handed to a [`PairedStatistic`] as an iterator so that it can consume
+/// them one at a time instead of from a gathered buffer.
+///
+/// Every resample consumes exactly `n_rows` draws whatever the statistic
+/// does — [`run_bootstrap`] drains what a statistic leaves — so resample `r`
+/// sees the same indices on every path.
+pub(crate) struct Draws<'a> {
+    /// The chunk's generator.
+    rng: &'a mut Xoshiro256StarStar,
+    /// Exclusive upper bound of an index (the number of rows).
+    bound: u64,
+    /// Draws left in this resample.
+    left: usize,
+}
+
+impl Iterator for Draws<'_> {
+    type Item = usize;
+
+    /// Next row index of the resample.
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(self.rng.below(self.bound) as usize)
+    }
+
+    /// Exact: the remaining draws.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Draws<'_> {}
+
+/// A paired metric that the bootstrap can evaluate on all rows and on a
+/// stream of resampled row indices.
+///
+/// Implementations differ only in speed: each must return what the metric
+/// of `(champion, candidate)` is on the rows the draws name, in order.
+pub(crate) trait PairedStatistic: Sync {
+    /// Per-thread buffers reused from one resample to the next, so that a
+    /// resample allocates nothing.
+    type Scratch;
+
+    /// Number of rows the indices are drawn from.
+    fn n_rows(&self) -> usize;
+
+    /// Fresh buffers for one worker thread.
+    fn scratch(&self) -> Self::Scratch;
+
+    /// `(champion, candidate)` on all rows, the point estimate.
+    fn point(&self) -> Option<(f64, f64)>;
+
+    /// `(champion, candidate)` on the resample whose indices `draws` yields.
+    fn resample(&self, draws: &mut Draws<'_>, scratch: &mut Self::Scratch) -> Option<(f64, f64)>;
+}
+
+/// Object-safe face of [`run_bootstrap`], so that the fast-path selector in
+/// [`super::resample`] can hand back whichever statistic it built without
+/// the caller naming its type.
+pub(crate) trait DynStatistic {
+    /// [`run_bootstrap`] on `self`.
+    fn run(
+        &self,
+        resamples: usize,
+        seed: u64,
+        confidence: f64,
+        threads: usize,
+    ) -> Option<BootstrapResult>;
+
+    /// The first resample of each generator stream of `seed` in `streams`,
+    /// one scratch reused throughout as in a worker: its indices and the
+    /// statistic's value (tests only, to check a fast statistic resample by
+    /// resample against the metric on the gathered rows).
+    #[cfg(test)]
+    fn probe(&self, seed: u64, streams: std::ops::Range<u64>) -> Vec<Probe>;
+}
+
+impl<S: PairedStatistic> DynStatistic for S {
+    /// Runs the shared engine.
+    fn run(
+        &self,
+        resamples: usize,
+        seed: u64,
+        confidence: f64,
+        threads: usize,
+    ) -> Option<BootstrapResult> {
+        run_bootstrap(self, resamples, seed, confidence, threads)
+    }
+
+    /// Draws each stream's first resample from a copy of its generator
+    /// too, to report the indices the statistic saw.
+    #[cfg(test)]
+    fn probe(&self, seed: u64, streams: std::ops::Range<u64>) -> Vec<Probe> {
+        let n = self.n_rows();
+        let mut scratch = self.scratch();
+        streams
+            .map(|stream| {
+                let mut rng = Xoshiro256StarStar::for_stream(seed, stream);
+                let mut copy = rng.clone();
+                let rows = (0..n).map(|_| copy.below(n as u64) as usize).collect();
+                let mut draws = Draws {
+                    rng: &mut rng,
+                    bound: n as u64,
+                    left: n,
+                };
+                let value = self.resample(&mut draws, &mut scratch);
+                (rows, value)
+            })
+            .collect()
+    }
+}
+
+/// A resample's indices and what a statistic made of them (tests only).
+#[cfg(test)]
+pub(crate) type Probe = (Vec<usize>, Option<(f64, f64)>);
+
+/// The generic statistic behind [`bootstrap_delta_ci`]: gathers each
+/// resample's indices into a buffer and calls the caller's function on it.
+struct GatheredRows<F> {
+    /// Number of rows.
+    n_rows: usize,
+    /// The caller's `(champion, candidate)` function of row indices.
+    metric_fn: F,
+}
+
+impl<F> PairedStatistic for GatheredRows<F>
+where
+    F: Fn(&[usize]) -> Option<(f64, f64)> + Sync,
+{
+    type Scratch = Vec<usize>;
+
+    fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    fn scratch(&self) -> Vec<usize> {
+        Vec::with_capacity(self.n_rows)
+    }
+
+    fn point(&self) -> Option<(f64, f64)> {
+        let all_rows: Vec<usize> = (0..self.n_rows).collect();
+        (self.metric_fn)(&all_rows)
+    }
+
+    fn resample(&self, draws: &mut Draws<'_>, rows: &mut Vec<usize>) -> Option<(f64, f64)> {
+        rows.clear();
+        rows.extend(draws);
+        (self.metric_fn)(rows)
+    }
+}
+
+/// The bootstrap engine shared by every statistic: point estimate, chunked
+/// resamples spread over up to `threads` threads, percentile interval.
+fn run_bootstrap<S: PairedStatistic>(
+    statistic: &S,
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+    threads: usize,
+) -> Option<BootstrapResult> {
+    let n_rows = statistic.n_rows();
+    if !valid_request(n_rows, resamples, confidence) {
+        return None;
+    }
+    let delta = finite_delta(statistic.point())?;
 
     let n_chunks = resamples.div_ceil(BOOTSTRAP_CHUNK);
     let workers = threads.clamp(1, n_chunks);
     let next_chunk = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
-        let mut rows = vec![0usize; n_rows];
+        let mut scratch = statistic.scratch();
         loop {
             let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
             if chunk >= n_chunks {
@@ -237,10 +499,15 @@ where
             let mut rng = Xoshiro256StarStar::for_stream(seed, chunk as u64);
             let deltas: Vec<Option<f64>> = (0..count)
                 .map(|_| {
-                    for row in rows.iter_mut() {
-                        *row = rng.below(n_rows as u64) as usize;
-                    }
-                    paired_delta(&metric_fn, &rows)
+                    let mut draws = Draws {
+                        rng: &mut rng,
+                        bound: n_rows as u64,
+                        left: n_rows,
+                    };
+                    let value = statistic.resample(&mut draws, &mut scratch);
+                    // Keep the stream aligned for the next resample.
+                    draws.for_each(drop);
+                    finite_delta(value)
                 })
                 .collect();
             done.push((chunk, deltas));
@@ -260,15 +527,27 @@ where
         for helper in helpers {
             match helper.join() {
                 Ok(done) => chunks.extend(done),
-                // Only `metric_fn` can panic in a worker; re-raise its panic
-                // rather than report an interval from a partial set of chunks.
+                // Only the statistic can panic in a worker; re-raise its
+                // panic rather than report an interval from a partial set of
+                // chunks.
                 Err(payload) => std::panic::resume_unwind(payload),
             }
         }
     });
     chunks.sort_unstable_by_key(|&(chunk, _)| chunk);
+    let deltas: Vec<f64> = chunks.into_iter().flat_map(|(_, d)| d).flatten().collect();
+    summarise(deltas, delta, resamples, seed, confidence)
+}
 
-    let mut deltas: Vec<f64> = chunks.into_iter().flat_map(|(_, d)| d).flatten().collect();
+/// The percentile interval and standard error of the usable bootstrap
+/// deltas (in resample order, which fixes the summation order of the mean).
+fn summarise(
+    mut deltas: Vec<f64>,
+    delta: f64,
+    resamples: usize,
+    seed: u64,
+    confidence: f64,
+) -> Option<BootstrapResult> {
     let skipped = resamples - deltas.len();
     if deltas.len() < 2 {
         return None;
@@ -290,12 +569,9 @@ where
     })
 }
 
-/// `candidate − champion` on `rows`, or `None` when undefined or non-finite.
-fn paired_delta<F>(metric_fn: &F, rows: &[usize]) -> Option<f64>
-where
-    F: Fn(&[usize]) -> Option<(f64, f64)>,
-{
-    let (champion, candidate) = metric_fn(rows)?;
+/// `candidate − champion`, or `None` when undefined or non-finite.
+fn finite_delta(pair: Option<(f64, f64)>) -> Option<f64> {
+    let (champion, candidate) = pair?;
     let delta = candidate - champion;
     delta.is_finite().then_some(delta)
 }
