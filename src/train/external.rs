@@ -5,7 +5,8 @@
 //! Python trainer's worker processes included), first politely (SIGTERM), then for good
 //! (SIGKILL). Its stdout passes straight through to our log; its stderr passes through too, and
 //! its last lines are kept for the error message, because in CI the reason a trainer died is
-//! almost always on its last lines of stderr.
+//! almost always on its last lines of stderr. When the main process exits, whatever it left
+//! running in its group is stopped too, so nothing outlives the job or its time limit.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -136,7 +137,17 @@ pub fn run(job: &Job<'_>) -> Result<(), ExternalError> {
             });
         }
     };
+    // Processes the command left behind (a worker pool, `cmd &`) would hold its stderr open
+    // and keep running past the time limit; the job is over when its main process is.
+    stop_group(child.id());
     if let Some(relay) = relay {
+        let deadline = Instant::now() + KILL_GRACE;
+        while !relay.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        if !relay.is_finished() {
+            kill_group(child.id());
+        }
         let _ = relay.join();
     }
     if status.success() {
@@ -274,6 +285,25 @@ mod tests {
         let err = run(&j).expect_err("times out");
         assert!(matches!(err, ExternalError::TimedOut { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(3500));
+        assert!(!dir.path().join("survived").exists());
+    }
+
+    #[test]
+    fn processes_left_behind_are_stopped_when_the_command_exits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let j = job(
+            "(sleep 3; touch survived) & exit 0",
+            dir.path(),
+            Duration::from_secs(30),
+        );
+        let started = Instant::now();
+        run(&j).expect("the command itself succeeded");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
         std::thread::sleep(Duration::from_millis(3500));
         assert!(!dir.path().join("survived").exists());
     }

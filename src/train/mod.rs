@@ -246,11 +246,13 @@ fn threads() -> usize {
 /// Loads the data (and eval file) and splits it.
 fn load_rows(config: &LoadedConfig, plan: &Plan) -> anyhow::Result<Rows> {
     let train_table = plan.load(config, &config.data_path())?;
+    plan.check_ids(&train_table)?;
     let usable = plan.rows_with_target(&train_table);
     let dropped = train_table.rows - usable.len();
     let (eval_table, split, method) = match &plan.eval_path {
         Some(path) => {
             let eval_table = plan.load(config, path)?;
+            plan.check_ids(&eval_table)?;
             let eval = plan.rows_with_target(&eval_table);
             (
                 Some(eval_table),
@@ -430,16 +432,23 @@ fn train_external(config: &LoadedConfig, plan: &Plan, out: &Path) -> anyhow::Res
         ("MLGATE_MODEL_DIR", staging.display().to_string()),
     ]);
     let fit_started = Instant::now();
-    external::run(&external::Job {
+    let trained = external::run(&external::Job {
         role: "train",
         command: &command.command,
         dir: &config.dir,
         env,
         timeout: std::time::Duration::from_secs(command.timeout_seconds),
-    })?;
+    })
+    .map_err(anyhow::Error::from)
+    .and_then(|()| read_external_predictions(&written, plan, rows.eval_table(), &rows.split.eval));
+    let predictions = match trained {
+        Ok(predictions) => predictions,
+        Err(err) => {
+            let _ = fs_err::remove_dir_all(&staging);
+            return Err(err);
+        }
+    };
     let training_seconds = fit_started.elapsed().as_secs_f64();
-    let predictions =
-        read_external_predictions(&written, plan, rows.eval_table(), &rows.split.eval)?;
     let manifest = Manifest::build(manifest::Inputs {
         config,
         plan,
@@ -498,17 +507,28 @@ pub fn read_external_predictions(
         .iter()
         .filter(|id| !by_id.contains_key(id.as_str()))
         .collect();
-    if !missing.is_empty() || predictions.len() != expected_ids.len() {
+    if let Some(id) = missing.first() {
         anyhow::bail!(
-            "`{}` has {} rows but the evaluation set has {}; {} evaluation id(s) are missing{}",
+            "`{}` lacks {} of the {} evaluation rows, e.g. id `{id}`; write one row per row of $MLGATE_INPUT_PATH",
+            path.display(),
+            missing.len(),
+            expected_ids.len()
+        );
+    }
+    if predictions.len() != expected_ids.len() {
+        let expected: std::collections::HashSet<&str> =
+            expected_ids.iter().map(String::as_str).collect();
+        let extra = predictions
+            .ids
+            .iter()
+            .find(|id| !expected.contains(id.as_str()))
+            .map(|id| format!(", e.g. id `{id}`"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "`{}` has {} rows but the evaluation set has {}: it holds ids that are not evaluation rows{extra}",
             path.display(),
             predictions.len(),
-            expected_ids.len(),
-            missing.len(),
-            missing
-                .first()
-                .map(|id| format!(", e.g. `{id}`"))
-                .unwrap_or_default()
+            expected_ids.len()
         );
     }
     // Reorder to the evaluation rows' order and check labels.

@@ -182,6 +182,28 @@ impl Plan {
         table::load(path, &label, &options, &self.loads)
     }
 
+    /// Every row needs an id: it decides the split and joins predictions, so a missing one
+    /// would silently fall back to the row number and could collide with a real id.
+    pub fn check_ids(&self, table: &Table) -> anyhow::Result<()> {
+        let Some(id) = &self.id else {
+            return Ok(());
+        };
+        let Some(ColumnData::Text { codes, .. }) = table.column(id).map(|c| &c.data) else {
+            return Ok(());
+        };
+        let missing: Vec<usize> = (0..table.rows)
+            .filter(|&r| codes[r] == table::NULL_CODE)
+            .collect();
+        if let Some(first) = missing.first() {
+            anyhow::bail!(
+                "the id column `{id}` is missing in {} row(s), first in row {}; every row needs an id (it decides the train/eval split)",
+                missing.len(),
+                first + 1
+            );
+        }
+        Ok(())
+    }
+
     /// Rows whose target is present.
     pub fn rows_with_target(&self, table: &Table) -> Vec<usize> {
         let Some(column) = table.column(&self.target) else {
