@@ -12,6 +12,7 @@ pub mod external;
 pub mod features;
 pub mod grid;
 pub mod linear_svm;
+pub mod logreg;
 pub mod manifest;
 pub mod models;
 mod plan;
