@@ -92,15 +92,19 @@ pub fn search(
     let scores: Vec<Mutex<Option<anyhow::Result<f64>>>> =
         (0..jobs).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    let workers = inputs.threads.clamp(1, jobs.max(1));
+    // Each worker's fits get their share of the threads (tree models only), so
+    // workers x tree threads stays near `threads`; models do not depend on it.
+    let model_threads = (inputs.threads / workers).max(1);
     std::thread::scope(|scope| {
-        for _ in 0..inputs.threads.clamp(1, jobs.max(1)) {
+        for _ in 0..workers {
             scope.spawn(|| loop {
                 let job = next.fetch_add(1, Ordering::Relaxed);
                 if job >= jobs {
                     break;
                 }
                 let (combo, fold) = (job / grid.folds, job % grid.folds);
-                let score = score_fold(&params[combo], metric, inputs, &folds, fold);
+                let score = score_fold(&params[combo], metric, inputs, &folds, fold, model_threads);
                 if let Ok(mut slot) = scores[job].lock() {
                     *slot = Some(score);
                 }
@@ -189,6 +193,7 @@ fn score_fold(
     inputs: &Inputs<'_>,
     folds: &[usize],
     fold: usize,
+    threads: usize,
 ) -> anyhow::Result<f64> {
     let (fit_rows, held_rows): (Vec<usize>, Vec<usize>) = {
         let mut fit = Vec::new();
@@ -224,7 +229,7 @@ fn score_fold(
                 labels: &labels,
                 n_classes: k as u32,
             };
-            let model = models::fit(params, &fit_x, &target, plan.seed)?;
+            let model = models::fit_with_threads(params, &fit_x, &target, plan.seed, threads)?;
             let Prediction::Classes { predicted, scores } = model.predict(&held_x)? else {
                 anyhow::bail!("a classifier returned numbers");
             };
@@ -246,7 +251,8 @@ fn score_fold(
         }
         TaskKind::Regression => {
             let y = plan.numeric_target(inputs.table, &fit_rows);
-            let model = models::fit(params, &fit_x, &Target::Values(&y), plan.seed)?;
+            let model =
+                models::fit_with_threads(params, &fit_x, &Target::Values(&y), plan.seed, threads)?;
             let Prediction::Values(predicted) = model.predict(&held_x)? else {
                 anyhow::bail!("a regressor returned classes");
             };

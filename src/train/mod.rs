@@ -10,6 +10,7 @@
 pub mod artifact;
 pub mod external;
 pub mod features;
+pub mod forest;
 pub mod grid;
 pub mod linear_svm;
 pub mod logreg;

@@ -6,13 +6,16 @@
 //! matrix (imputation, scaling and one-hot encoding happen upstream) and on
 //! class labels already encoded as `0..n_classes`.
 //!
-//! Implementations: smartcore 0.7 fits logistic regression, decision trees,
-//! random forests, Gaussian naive Bayes, k-nearest neighbours, linear, ridge
-//! and elastic-net regression; the linear SVM is our own dual coordinate
-//! descent solver ([`super::linear_svm`]). Where smartcore cannot give class
-//! probabilities (logistic regression, naive Bayes, forests) we keep the
-//! fitted parameters in our own structs and compute scores ourselves, so every
-//! classifier returns per-class scores that sum to 1.
+//! Implementations: decision trees and random forests (classification and
+//! regression) are our histogram CART ([`super::forest`]), linear in rows and
+//! grown on `MLGATE_THREADS` (else all cores) threads without the result
+//! depending on the count; smartcore 0.7 fits logistic regression, Gaussian
+//! naive Bayes, k-nearest neighbours, linear, ridge and elastic-net
+//! regression; the linear SVM is our own dual coordinate descent solver
+//! ([`super::linear_svm`]). Where smartcore cannot give class probabilities
+//! (logistic regression, naive Bayes) we keep the fitted parameters in our own
+//! structs and compute scores ourselves, so every classifier returns per-class
+//! scores that sum to 1.
 //!
 //! Determinism: the same inputs and seed give byte-identical
 //! `serde_json::to_vec(&fitted)` and identical predictions. Nothing that is
@@ -23,12 +26,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use smartcore::ensemble::random_forest_classifier::{
-    RandomForestClassifier, RandomForestClassifierParameters,
-};
-use smartcore::ensemble::random_forest_regressor::{
-    RandomForestRegressor, RandomForestRegressorParameters,
-};
 use smartcore::error::Failed;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::elastic_net::{ElasticNet, ElasticNetParameters};
@@ -39,24 +36,15 @@ use smartcore::metrics::distance::euclidian::Euclidian;
 use smartcore::naive_bayes::gaussian::{GaussianNB, GaussianNBParameters};
 use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
 use smartcore::neighbors::KNNWeightFunction;
-use smartcore::tree::decision_tree_classifier::{
-    DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion,
-};
-use smartcore::tree::decision_tree_regressor::{
-    DecisionTreeRegressor, DecisionTreeRegressorParameters,
-};
 use thiserror::Error;
 
+use super::forest::{self as cart, Forest, ForestError};
 use super::linear_svm::{softmax, LinearSvm, RowMajor, SvmLoss, SvmSettings};
 
 /// smartcore's dense matrix over `f64`, the only matrix type we feed it.
 type Matrix = DenseMatrix<f64>;
 /// smartcore k-NN classifier as stored in fitted models.
 type SmartKnn = KNNClassifier<f64, u32, Matrix, Vec<u32>, Euclidian<f64>>;
-/// smartcore regression tree as stored in fitted models.
-type SmartTreeRegressor = DecisionTreeRegressor<f64, f64, Matrix, Vec<f64>>;
-/// smartcore regression forest as stored in fitted models.
-type SmartForestRegressor = RandomForestRegressor<f64, f64, Matrix, Vec<f64>>;
 
 /// Row-major dense features, already imputed/scaled/one-hot encoded by the caller.
 #[derive(Clone, Copy, Debug)]
@@ -89,9 +77,9 @@ pub enum Target<'a> {
 pub enum ModelKind {
     /// L2-regularised logistic regression (smartcore, L-BFGS).
     LogisticRegression,
-    /// CART classification tree (smartcore).
+    /// CART classification tree (our histogram CART, [`super::forest`]).
     DecisionTree,
-    /// Random forest classifier (smartcore trees, our probability averaging).
+    /// Random forest classifier (our histogram CART, averaged leaf class frequencies).
     RandomForest,
     /// Gaussian naive Bayes (smartcore statistics, our scoring).
     NaiveBayes,
@@ -105,9 +93,9 @@ pub enum ModelKind {
     Ridge,
     /// Elastic-net regression (smartcore interior point on centred data).
     ElasticNet,
-    /// CART regression tree (smartcore).
+    /// CART regression tree (our histogram CART).
     DecisionTreeRegressor,
-    /// Random forest regressor (smartcore).
+    /// Random forest regressor (our histogram CART).
     RandomForestRegressor,
 }
 
@@ -511,14 +499,21 @@ pub struct FittedModel {
 }
 
 /// The estimator behind a [`FittedModel`]: smartcore models where they can
-/// predict everything we need, our own compact forms otherwise.
+/// predict everything we need, our own compact forms otherwise. Trees keep
+/// [`Forest`]'s own serde form (flat per-tree arrays), nested as JSON, never
+/// re-encoded as a string or byte array.
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(rename_all = "snake_case")]
 enum Inner {
     /// Logistic regression weights (scores computed by us).
     Logistic(LinearClassifier),
     /// Classification tree or forest with leaf class distributions.
-    Trees(TreeEnsemble),
+    Trees {
+        /// Sorted labels present at training; the forest's class indices.
+        classes: Vec<u32>,
+        /// The fitted trees.
+        forest: Forest,
+    },
     /// Gaussian naive Bayes statistics.
     NaiveBayes(GaussianNb),
     /// smartcore k-NN classifier plus the labels present at training.
@@ -537,10 +532,8 @@ enum Inner {
     },
     /// Linear, ridge and elastic-net regression weights.
     LinearRegressor(LinearRegressor),
-    /// smartcore regression tree.
-    TreeRegressor(Box<SmartTreeRegressor>),
-    /// smartcore regression forest.
-    ForestRegressor(Box<SmartForestRegressor>),
+    /// Regression tree or forest with leaf means.
+    TreeRegressor(Forest),
 }
 
 // ---------------------------------------------------------------------------
@@ -1072,14 +1065,6 @@ fn resolve_max_features(
     Ok(n.clamp(1, cols))
 }
 
-/// smartcore's split criterion for ours.
-fn split_criterion(c: Criterion) -> SplitCriterion {
-    match c {
-        Criterion::Gini => SplitCriterion::Gini,
-        Criterion::Entropy => SplitCriterion::Entropy,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Own model forms
 // ---------------------------------------------------------------------------
@@ -1147,193 +1132,6 @@ impl GaussianNb {
     }
 }
 
-/// One classification tree in struct-of-arrays form. Node `i` is a leaf when
-/// `left[i] == 0` (the root is never a child); then `feature[i]` is the
-/// leaf's row in `leaf_probs`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct Tree {
-    /// Split feature, or leaf index for leaves.
-    feature: Vec<usize>,
-    /// Split threshold: go left when `x[feature] <= threshold`.
-    threshold: Vec<f64>,
-    /// Left child, 0 for leaves.
-    left: Vec<usize>,
-    /// Right child, 0 for leaves.
-    right: Vec<usize>,
-    /// Class distribution per leaf, `n_leaves * n_present_classes`.
-    leaf_probs: Vec<f64>,
-}
-
-/// Trees plus the labels their columns refer to; a decision tree is an
-/// ensemble of one.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct TreeEnsemble {
-    /// Sorted labels present at training.
-    classes: Vec<u32>,
-    /// The trees.
-    trees: Vec<Tree>,
-}
-
-/// smartcore's private tree node, mirrored field-for-field for decoding.
-#[derive(Deserialize)]
-struct MirrorNode {
-    /// Majority class index at this node.
-    output: usize,
-    /// Split feature.
-    split_feature: usize,
-    /// Split threshold (None for leaves).
-    split_value: Option<f64>,
-    /// Child for `x <= threshold`.
-    true_child: Option<usize>,
-    /// Child for `x > threshold`.
-    false_child: Option<usize>,
-}
-
-/// smartcore's private `DecisionTreeClassifier` layout (only what we need).
-#[derive(Deserialize)]
-struct MirrorTree {
-    /// Nodes, root first, children after parents.
-    nodes: Vec<MirrorNode>,
-}
-
-/// smartcore's private `RandomForestClassifier` layout (only what we need).
-#[derive(Deserialize)]
-struct MirrorForest {
-    /// The trees.
-    trees: Option<Vec<MirrorTree>>,
-    /// In-bag masks, one per tree (needs `keep_samples`).
-    samples: Option<Vec<Vec<bool>>>,
-}
-
-impl Tree {
-    /// Converts a decoded smartcore tree, checking its structure so that our
-    /// traversal always terminates, then fills leaf class distributions from
-    /// the training rows selected by `in_bag`.
-    fn from_mirror(
-        kind: ModelKind,
-        m: &MirrorTree,
-        x: &Features<'_>,
-        y_compact: &[usize],
-        k: usize,
-        in_bag: Option<&[bool]>,
-    ) -> Result<Tree, ModelError> {
-        let n = m.nodes.len();
-        let corrupt = |message: String| ModelError::Corrupt {
-            kind: kind.name(),
-            message,
-        };
-        let mut t = Tree {
-            feature: vec![0; n],
-            threshold: vec![0.0; n],
-            left: vec![0; n],
-            right: vec![0; n],
-            leaf_probs: Vec::new(),
-        };
-        let mut leaf_output = Vec::new();
-        for (i, node) in m.nodes.iter().enumerate() {
-            match (node.true_child, node.false_child, node.split_value) {
-                (Some(l), Some(r), Some(v))
-                    if l > i && r > i && l < n && r < n && node.split_feature < x.cols =>
-                {
-                    t.feature[i] = node.split_feature;
-                    t.threshold[i] = v;
-                    t.left[i] = l;
-                    t.right[i] = r;
-                }
-                (None, None, _) => {
-                    t.feature[i] = leaf_output.len();
-                    leaf_output.push(node.output);
-                }
-                _ => {
-                    return Err(corrupt(format!(
-                        "node {i} of a smartcore tree has an unusable split"
-                    )));
-                }
-            }
-        }
-        if n == 0 {
-            return Err(corrupt("smartcore returned an empty tree".to_string()));
-        }
-        t.fill_leaves(x, y_compact, k, in_bag, &leaf_output);
-        Ok(t)
-    }
-
-    /// Leaf class frequencies of the (in-bag) training rows; a leaf no row
-    /// reaches falls back to smartcore's majority class.
-    fn fill_leaves(
-        &mut self,
-        x: &Features<'_>,
-        y: &[usize],
-        k: usize,
-        in_bag: Option<&[bool]>,
-        outputs: &[usize],
-    ) {
-        let mut counts = vec![0.0; outputs.len() * k];
-        for (i, &label) in y.iter().enumerate() {
-            if in_bag.is_some_and(|b| !b.get(i).copied().unwrap_or(false)) {
-                continue;
-            }
-            let row = x.values.get(i * x.cols..(i + 1) * x.cols).unwrap_or(&[]);
-            if let Some(c) = self
-                .leaf(row)
-                .and_then(|leaf| counts.get_mut(leaf * k + label))
-            {
-                *c += 1.0;
-            }
-        }
-        for (leaf, chunk) in counts.chunks_mut(k).enumerate() {
-            let total: f64 = chunk.iter().sum();
-            if total > 0.0 {
-                chunk.iter_mut().for_each(|c| *c /= total);
-            } else if let Some(c) = outputs.get(leaf).and_then(|&o| chunk.get_mut(o)) {
-                *c = 1.0;
-            }
-        }
-        self.leaf_probs = counts;
-    }
-
-    /// Index of the leaf `row` falls into; `None` only for a corrupt tree.
-    fn leaf(&self, row: &[f64]) -> Option<usize> {
-        let mut node = 0;
-        for _ in 0..=self.left.len() {
-            let left = *self.left.get(node)?;
-            let feature = *self.feature.get(node)?;
-            if left == 0 {
-                return Some(feature);
-            }
-            node = if *row.get(feature)? <= *self.threshold.get(node)? {
-                left
-            } else {
-                *self.right.get(node)?
-            };
-        }
-        None
-    }
-
-    /// Class distribution for `row`, `k` values.
-    fn probs(&self, row: &[f64], k: usize) -> Option<&[f64]> {
-        let leaf = self.leaf(row)?;
-        self.leaf_probs.get(leaf * k..(leaf + 1) * k)
-    }
-}
-
-impl TreeEnsemble {
-    /// Average of the trees' leaf distributions.
-    fn scores(&self, kind: ModelKind, row: &[f64]) -> Result<Vec<f64>, ModelError> {
-        let k = self.classes.len();
-        let mut acc = vec![0.0; k];
-        for tree in &self.trees {
-            let p = tree.probs(row, k).ok_or_else(|| ModelError::Corrupt {
-                kind: kind.name(),
-                message: "a tree does not lead to a valid leaf".to_string(),
-            })?;
-            acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
-        let n = self.trees.len().max(1) as f64;
-        Ok(acc.into_iter().map(|a| a / n).collect())
-    }
-}
-
 /// Linear regression weights shared by OLS, ridge and elastic net.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct LinearRegressor {
@@ -1366,7 +1164,18 @@ impl LinearRegressor {
 // Fitting
 // ---------------------------------------------------------------------------
 
-/// Fits the model described by `params` on `x` and `y`.
+/// Threads for growing trees: `MLGATE_THREADS`, else the available cores
+/// (the rule of the rest of `mlgate train`). Fitted models never depend on it.
+pub fn default_threads() -> usize {
+    std::env::var("MLGATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// Fits the model described by `params` on `x` and `y`, growing trees on
+/// [`default_threads`] threads.
 ///
 /// `seed` drives every random choice (bootstrap, feature sampling, SVM
 /// permutation); the same inputs and seed give a byte-identical serialised
@@ -1377,17 +1186,31 @@ pub fn fit(
     y: &Target<'_>,
     seed: u64,
 ) -> Result<FittedModel, ModelError> {
+    fit_with_threads(params, x, y, seed, default_threads())
+}
+
+/// [`fit`] with an explicit thread count for the tree kinds (callers that
+/// already run fits in parallel pass their share); the other kinds run on
+/// one thread. The model is identical for every `threads`.
+pub fn fit_with_threads(
+    params: &Params,
+    x: &Features<'_>,
+    y: &Target<'_>,
+    seed: u64,
+    threads: usize,
+) -> Result<FittedModel, ModelError> {
     check_features(x)?;
+    let threads = threads.max(1);
     let kind = params.kind();
     let (inner, n_classes) = if kind.is_classifier() {
         let (labels, n_classes, present) = class_target(kind, y, x.rows)?;
         (
-            fit_classifier(params, x, labels, present, seed)?,
+            fit_classifier(params, x, labels, present, seed, threads)?,
             Some(n_classes),
         )
     } else {
         (
-            fit_regressor(params, x, value_target(kind, y, x.rows)?, seed)?,
+            fit_regressor(params, x, value_target(kind, y, x.rows)?, seed, threads)?,
             None,
         )
     };
@@ -1407,15 +1230,18 @@ fn fit_classifier(
     labels: &[u32],
     present: Vec<u32>,
     seed: u64,
+    threads: usize,
 ) -> Result<Inner, ModelError> {
     let kind = params.kind();
     match params {
         Params::LogisticRegression { c } => fit_logistic(x, labels, present, *c),
         Params::DecisionTree { tree, criterion } => {
-            fit_tree(x, labels, present, tree, *criterion, seed)
+            let p = cart_params(kind, tree, None, *criterion, x.cols)?;
+            fit_tree_classifier(kind, x, labels, present, &p, derive_seed(seed, 1), threads)
         }
         Params::RandomForest { forest, criterion } => {
-            fit_forest(x, labels, present, forest, *criterion, seed)
+            let p = cart_params(kind, &forest.tree, Some(forest), *criterion, x.cols)?;
+            fit_tree_classifier(kind, x, labels, present, &p, derive_seed(seed, 2), threads)
         }
         Params::NaiveBayes { var_smoothing } => fit_naive_bayes(x, labels, present, *var_smoothing),
         Params::Knn { k, weights } => fit_knn(x, labels, present, *k, *weights),
@@ -1471,103 +1297,84 @@ fn compact_labels(labels: &[u32], classes: &[u32]) -> Vec<usize> {
         .collect()
 }
 
-/// Single classification tree via smartcore, converted to our form.
-fn fit_tree(
-    x: &Features<'_>,
-    labels: &[u32],
-    classes: Vec<u32>,
-    tree: &TreeParams,
-    criterion: Criterion,
-    seed: u64,
-) -> Result<Inner, ModelError> {
-    let kind = ModelKind::DecisionTree;
-    let m = to_matrix(kind, x)?;
-    let y = labels.to_vec();
-    let p = DecisionTreeClassifierParameters {
-        criterion: split_criterion(criterion),
-        max_depth: tree.max_depth,
-        min_samples_leaf: tree.min_samples_leaf,
-        min_samples_split: tree.min_samples_split,
-        seed: Some(derive_seed(seed, 1)),
-    };
-    let model = guarded(kind, || {
-        DecisionTreeClassifier::<f64, u32, Matrix, Vec<u32>>::fit(&m, &y, p)
-    })?;
-    let mirror: MirrorTree = decode(kind, &model)?;
-    let yc = compact_labels(labels, &classes);
-    let t = Tree::from_mirror(kind, &mirror, x, &yc, classes.len(), None)?;
-    Ok(Inner::Trees(TreeEnsemble {
-        classes,
-        trees: vec![t],
-    }))
-}
-
-/// Re-reads a smartcore model through its serde form into a mirror of its
-/// private layout (smartcore exposes neither nodes nor forest trees).
-fn decode<S: Serialize, M: serde::de::DeserializeOwned>(
+/// The [`cart`] settings for our tree parameters: a single tree (`ensemble`
+/// `None`) sees every feature and every row once, as scikit-learn's
+/// `DecisionTree*`; a forest bootstraps and draws `max_features` per node.
+fn cart_params(
     kind: ModelKind,
-    model: &S,
-) -> Result<M, ModelError> {
-    let corrupt = |e: serde_json::Error| ModelError::Corrupt {
-        kind: kind.name(),
-        message: format!("cannot read smartcore's tree layout ({e}); smartcore version changed?"),
+    tree: &TreeParams,
+    ensemble: Option<&ForestParams>,
+    criterion: Criterion,
+    cols: usize,
+) -> Result<cart::ForestParams, ModelError> {
+    let (n_trees, max_features, bootstrap) = match ensemble {
+        None => (1, cart::MaxFeatures::All, false),
+        Some(f) => (
+            usize::from(f.n_estimators),
+            cart::MaxFeatures::Count(resolve_max_features(kind, f.max_features, cols)?),
+            true,
+        ),
     };
-    let bytes = serde_json::to_vec(model).map_err(corrupt)?;
-    serde_json::from_slice(&bytes).map_err(corrupt)
+    Ok(cart::ForestParams {
+        n_trees,
+        max_depth: tree.max_depth.map(usize::from),
+        min_samples_split: tree.min_samples_split,
+        min_samples_leaf: tree.min_samples_leaf,
+        max_features,
+        bootstrap,
+        criterion: match criterion {
+            Criterion::Gini => cart::Criterion::Gini,
+            Criterion::Entropy => cart::Criterion::Entropy,
+        },
+    })
 }
 
-/// Random forest via smartcore; trees re-read and leaf distributions filled
-/// from each tree's in-bag rows, so scores average per-tree probabilities.
-fn fit_forest(
+/// Borrows our features as a [`cart::Matrix`] (same row-major layout).
+fn cart_matrix<'a>(x: &Features<'a>) -> cart::Matrix<'a> {
+    cart::Matrix {
+        values: x.values,
+        rows: x.rows,
+        cols: x.cols,
+    }
+}
+
+/// Names the model in a [`ForestError`]; a damaged or mismatched forest is
+/// [`ModelError::Corrupt`], anything else a backend failure.
+fn cart_error(kind: ModelKind, e: ForestError) -> ModelError {
+    match e {
+        ForestError::Corrupt(message) => ModelError::Corrupt {
+            kind: kind.name(),
+            message,
+        },
+        ForestError::WrongKind(message) => ModelError::Corrupt {
+            kind: kind.name(),
+            message: message.to_string(),
+        },
+        other => ModelError::Backend {
+            kind: kind.name(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Classification tree or forest on labels compacted to the present
+/// `classes`, so leaves store only classes seen in training.
+fn fit_tree_classifier(
+    kind: ModelKind,
     x: &Features<'_>,
     labels: &[u32],
     classes: Vec<u32>,
-    forest: &ForestParams,
-    criterion: Criterion,
+    p: &cart::ForestParams,
     seed: u64,
+    threads: usize,
 ) -> Result<Inner, ModelError> {
-    let kind = ModelKind::RandomForest;
-    let mtry = resolve_max_features(kind, forest.max_features, x.cols)?;
-    let m = to_matrix(kind, x)?;
-    let y = labels.to_vec();
-    let p = RandomForestClassifierParameters {
-        criterion: split_criterion(criterion),
-        max_depth: forest.tree.max_depth,
-        min_samples_leaf: forest.tree.min_samples_leaf,
-        min_samples_split: forest.tree.min_samples_split,
-        n_trees: forest.n_estimators,
-        m: Some(mtry),
-        keep_samples: true,
-        seed: derive_seed(seed, 2),
-    };
-    let model = guarded(kind, || {
-        RandomForestClassifier::<f64, u32, Matrix, Vec<u32>>::fit(&m, &y, p)
-    })?;
-    drop(m);
-    let mirror: MirrorForest = decode(kind, &model)?;
-    drop(model);
-    let corrupt = |message: &str| ModelError::Corrupt {
-        kind: kind.name(),
-        message: message.to_string(),
-    };
-    let mirror_trees = mirror
-        .trees
-        .ok_or_else(|| corrupt("smartcore forest has no trees"))?;
-    let samples = mirror
-        .samples
-        .ok_or_else(|| corrupt("smartcore forest kept no in-bag masks"))?;
-    if samples.len() != mirror_trees.len() {
-        return Err(corrupt(
-            "smartcore forest has a different number of trees and in-bag masks",
-        ));
-    }
-    let yc = compact_labels(labels, &classes);
-    let trees = mirror_trees
+    let compact: Vec<u32> = labels
         .iter()
-        .zip(&samples)
-        .map(|(t, s)| Tree::from_mirror(kind, t, x, &yc, classes.len(), Some(s)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Inner::Trees(TreeEnsemble { classes, trees }))
+        .map(|l| classes.binary_search(l).unwrap_or(0) as u32)
+        .collect();
+    let forest = cart::fit_classifier(cart_matrix(x), &compact, classes.len(), p, seed, threads)
+        .map_err(|e| cart_error(kind, e))?;
+    Ok(Inner::Trees { classes, forest })
 }
 
 /// Gaussian naive Bayes: class statistics from smartcore, smoothing and
@@ -1683,6 +1490,7 @@ fn fit_regressor(
     x: &Features<'_>,
     y: &[f64],
     seed: u64,
+    threads: usize,
 ) -> Result<Inner, ModelError> {
     let kind = params.kind();
     match params {
@@ -1702,8 +1510,14 @@ fn fit_regressor(
                 .with_normalize(false);
             fit_elastic_net(x, y, p)
         }
-        Params::DecisionTreeRegressor { tree } => fit_tree_regressor(x, y, tree, seed),
-        Params::RandomForestRegressor { forest } => fit_forest_regressor(x, y, forest, seed),
+        Params::DecisionTreeRegressor { tree } => {
+            let p = cart_params(kind, tree, None, Criterion::Gini, x.cols)?;
+            fit_tree_regressor(kind, x, y, &p, derive_seed(seed, 4), threads)
+        }
+        Params::RandomForestRegressor { forest } => {
+            let p = cart_params(kind, &forest.tree, Some(forest), Criterion::Gini, x.cols)?;
+            fit_tree_regressor(kind, x, y, &p, derive_seed(seed, 5), threads)
+        }
         _ => Err(ModelError::Corrupt {
             kind: kind.name(),
             message: "not a regressor".to_string(),
@@ -1831,48 +1645,18 @@ fn fit_elastic_net(
     ))
 }
 
-/// Regression tree via smartcore, stored as is.
+/// Regression tree or forest (leaf means).
 fn fit_tree_regressor(
+    kind: ModelKind,
     x: &Features<'_>,
     y: &[f64],
-    tree: &TreeParams,
+    p: &cart::ForestParams,
     seed: u64,
+    threads: usize,
 ) -> Result<Inner, ModelError> {
-    let kind = ModelKind::DecisionTreeRegressor;
-    let m = to_matrix(kind, x)?;
-    let yv = y.to_vec();
-    let p = DecisionTreeRegressorParameters {
-        max_depth: tree.max_depth,
-        min_samples_leaf: tree.min_samples_leaf,
-        min_samples_split: tree.min_samples_split,
-        seed: Some(derive_seed(seed, 4)),
-    };
-    let model = guarded(kind, || SmartTreeRegressor::fit(&m, &yv, p))?;
-    Ok(Inner::TreeRegressor(Box::new(model)))
-}
-
-/// Regression forest via smartcore, stored as is.
-fn fit_forest_regressor(
-    x: &Features<'_>,
-    y: &[f64],
-    forest: &ForestParams,
-    seed: u64,
-) -> Result<Inner, ModelError> {
-    let kind = ModelKind::RandomForestRegressor;
-    let mtry = resolve_max_features(kind, forest.max_features, x.cols)?;
-    let m = to_matrix(kind, x)?;
-    let yv = y.to_vec();
-    let p = RandomForestRegressorParameters {
-        max_depth: forest.tree.max_depth,
-        min_samples_leaf: forest.tree.min_samples_leaf,
-        min_samples_split: forest.tree.min_samples_split,
-        n_trees: usize::from(forest.n_estimators),
-        m: Some(mtry),
-        keep_samples: false,
-        seed: derive_seed(seed, 5),
-    };
-    let model = guarded(kind, || SmartForestRegressor::fit(&m, &yv, p))?;
-    Ok(Inner::ForestRegressor(Box::new(model)))
+    cart::fit_regressor(cart_matrix(x), y, p, seed, threads)
+        .map(Inner::TreeRegressor)
+        .map_err(|e| cart_error(kind, e))
 }
 
 // ---------------------------------------------------------------------------
@@ -1887,7 +1671,20 @@ impl FittedModel {
         let rows = || x.values.chunks(x.cols);
         match &self.inner {
             Inner::Logistic(m) => self.classes(&m.classes, rows().map(|r| Ok(m.scores(r)))),
-            Inner::Trees(m) => self.classes(&m.classes, rows().map(|r| m.scores(kind, r))),
+            Inner::Trees { classes, forest } => {
+                let k = classes.len();
+                let proba = forest
+                    .predict_proba(cart_matrix(x))
+                    .map_err(|e| cart_error(kind, e))?;
+                if k == 0 || proba.len() != x.rows * k {
+                    return Err(ModelError::Corrupt {
+                        kind: kind.name(),
+                        message: "the trees' class count does not match the stored classes"
+                            .to_string(),
+                    });
+                }
+                self.classes(classes, proba.chunks(k).map(|r| Ok(r.to_vec())))
+            }
             Inner::NaiveBayes(m) => self.classes(&m.classes, rows().map(|r| Ok(m.scores(r)))),
             Inner::LinearSvm { classes, model } => {
                 self.classes(classes, rows().map(|r| Ok(model.scores(r))))
@@ -1900,14 +1697,10 @@ impl FittedModel {
             Inner::LinearRegressor(m) => {
                 Ok(Prediction::Values(rows().map(|r| m.predict(r)).collect()))
             }
-            Inner::TreeRegressor(m) => {
-                let mx = to_matrix(kind, x)?;
-                Ok(Prediction::Values(guarded(kind, || m.predict(&mx))?))
-            }
-            Inner::ForestRegressor(m) => {
-                let mx = to_matrix(kind, x)?;
-                Ok(Prediction::Values(guarded(kind, || m.predict(&mx))?))
-            }
+            Inner::TreeRegressor(forest) => forest
+                .predict_values(cart_matrix(x))
+                .map(Prediction::Values)
+                .map_err(|e| cart_error(kind, e)),
         }
     }
 
@@ -2225,6 +2018,61 @@ mod tests {
             );
             assert_eq!(bytes, serde_json::to_vec(&back).unwrap(), "{:?}", m.kind);
         }
+    }
+
+    #[test]
+    fn tree_models_do_not_depend_on_threads() {
+        let (xc, yc) = blobs(300, 3, 2.0, 7);
+        let (xr, yr) = linear_data(300, 8);
+        let labels = Target::Classes {
+            labels: &yc,
+            n_classes: 3,
+        };
+        for kind in [
+            ModelKind::DecisionTree,
+            ModelKind::RandomForest,
+            ModelKind::DecisionTreeRegressor,
+            ModelKind::RandomForestRegressor,
+        ] {
+            let (x, y) = if kind.is_classifier() {
+                (feats(&xc), labels)
+            } else {
+                (feats(&xr), Target::Values(&yr))
+            };
+            let few = json_map(if kind.name().starts_with("random_forest") {
+                r#"{"n_estimators": 20}"#
+            } else {
+                "{}"
+            });
+            let p = params_from_map(kind, &few).unwrap();
+            let bytes = |threads| {
+                let m = fit_with_threads(&p, &x, &y, 5, threads).unwrap();
+                serde_json::to_vec(&m).unwrap()
+            };
+            let one = bytes(1);
+            assert!(one == bytes(3) && one == bytes(8), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn damaged_trees_are_refused_at_load() {
+        let (x, y) = blobs(200, 2, 2.0, 1);
+        let m = fit_default(
+            ModelKind::DecisionTree,
+            &feats(&x),
+            &Target::Classes {
+                labels: &y,
+                n_classes: 2,
+            },
+        );
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains("\"left\":[1,"), "{text}");
+        let bad = text.replacen("\"left\":[1,", "\"left\":[99999,", 1);
+        let err = serde_json::from_str::<FittedModel>(&bad).unwrap_err();
+        assert!(
+            err.to_string().contains("tree 0: node 0 is invalid"),
+            "{err}"
+        );
     }
 
     #[test]
