@@ -24,13 +24,13 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::logreg::LogRegParams;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use smartcore::error::Failed;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::elastic_net::{ElasticNet, ElasticNetParameters};
 use smartcore::linear::linear_regression::{LinearRegression, LinearRegressionParameters};
-use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 use smartcore::linear::ridge_regression::{RidgeRegression, RidgeRegressionParameters};
 use smartcore::metrics::distance::euclidian::Euclidian;
 use smartcore::naive_bayes::gaussian::{GaussianNB, GaussianNBParameters};
@@ -207,11 +207,14 @@ pub struct ForestParams {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Params {
-    /// Logistic regression; `c` is scikit-learn's inverse regularisation
-    /// strength, passed to smartcore as `alpha = 1 / c`.
+    /// Logistic regression with scikit-learn's lbfgs objective and defaults.
     LogisticRegression {
         /// Inverse L2 strength (> 0), default 1.0.
         c: f64,
+        /// L-BFGS iterations at most, default 100.
+        max_iter: usize,
+        /// Stop when the largest gradient entry is at most this, default 1e-4.
+        tol: f64,
     },
     /// Classification tree.
     DecisionTree {
@@ -584,7 +587,7 @@ struct ParamReader<'m> {
 fn valid_names(kind: ModelKind) -> &'static [&'static str] {
     const TREE: &[&str] = &["max_depth", "min_samples_split", "min_samples_leaf"];
     match kind {
-        ModelKind::LogisticRegression => &["c"],
+        ModelKind::LogisticRegression => &["c", "max_iter", "tol"],
         ModelKind::DecisionTree => &[
             "criterion",
             "max_depth",
@@ -811,6 +814,8 @@ pub fn params_from_map(kind: ModelKind, map: &Map<String, Value>) -> Result<Para
     Ok(match kind {
         ModelKind::LogisticRegression => Params::LogisticRegression {
             c: r.float("c", 1.0, FloatRange::Positive)?,
+            max_iter: to_usize(r.int("max_iter", 100, 1, 1_000_000)?),
+            tol: r.float("tol", 1e-4, FloatRange::Positive)?,
         },
         ModelKind::DecisionTree => Params::DecisionTree {
             tree: r.tree()?,
@@ -1081,8 +1086,8 @@ struct LinearClassifier {
 }
 
 impl LinearClassifier {
-    /// Scores over `classes` for one row: sigmoid when binary (smartcore's
-    /// binary model scores class index 1), softmax over rows otherwise.
+    /// Scores over `classes` for one row: sigmoid when binary (the single weight
+    /// row scores class index 1), softmax over rows otherwise.
     fn scores(&self, row: &[f64]) -> Vec<f64> {
         let z: Vec<f64> = self
             .coef
@@ -1234,7 +1239,14 @@ fn fit_classifier(
 ) -> Result<Inner, ModelError> {
     let kind = params.kind();
     match params {
-        Params::LogisticRegression { c } => fit_logistic(x, labels, present, *c),
+        Params::LogisticRegression { c, max_iter, tol } => {
+            let settings = LogRegParams {
+                c: *c,
+                max_iter: *max_iter,
+                tol: *tol,
+            };
+            fit_logistic(x, labels, present, &settings, threads)
+        }
         Params::DecisionTree { tree, criterion } => {
             let p = cart_params(kind, tree, None, *criterion, x.cols)?;
             fit_tree_classifier(kind, x, labels, present, &p, derive_seed(seed, 1), threads)
@@ -1253,39 +1265,35 @@ fn fit_classifier(
     }
 }
 
-/// Logistic regression via smartcore; keeps only the weights.
+/// Logistic regression with our L-BFGS ([`super::logreg`]): smartcore's fixed 1000-iteration
+/// solver was 5x slower than scikit-learn on 100k rows; ours matches scikit-learn's objective
+/// and is faster than it. Only the weights are kept.
 fn fit_logistic(
     x: &Features<'_>,
     labels: &[u32],
     classes: Vec<u32>,
-    c: f64,
+    settings: &LogRegParams,
+    threads: usize,
 ) -> Result<Inner, ModelError> {
     let kind = ModelKind::LogisticRegression;
-    let m = to_matrix(kind, x)?;
-    let y = labels.to_vec();
-    let p = LogisticRegressionParameters::default().with_alpha(1.0 / c);
-    let model = guarded(kind, || {
-        LogisticRegression::<f64, u32, Matrix, Vec<u32>>::fit(&m, &y, p)
+    let n_classes = classes.last().map_or(0, |c| c + 1);
+    let model = super::logreg::fit(
+        x.values, x.rows, x.cols, labels, n_classes, settings, threads,
+    )
+    .map_err(|e| ModelError::Backend {
+        kind: kind.name(),
+        message: e.to_string(),
     })?;
-    let coef = matrix_rows(model.coefficients());
-    let intercept = matrix_flat(model.intercept());
-    if coef
-        .iter()
-        .flatten()
-        .chain(&intercept)
-        .any(|v| !v.is_finite())
-    {
-        return Err(ModelError::Backend {
-            kind: kind.name(),
-            message:
-                "L-BFGS produced non-finite weights; try a smaller c (stronger regularisation)"
-                    .to_string(),
-        });
-    }
+    let cols = x.cols.max(1);
+    let coef: Vec<Vec<f64>> = if x.cols == 0 {
+        vec![Vec::new(); model.intercepts().len()]
+    } else {
+        model.weights().chunks(cols).map(<[f64]>::to_vec).collect()
+    };
     Ok(Inner::Logistic(LinearClassifier {
         classes,
         coef,
-        intercept,
+        intercept: model.intercepts().to_vec(),
     }))
 }
 

@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use objective::{Problem, dot, log1pexp_sigmoid};
+use objective::{dot, log1pexp_sigmoid, Problem};
 
 /// Hyperparameters, named and defaulted like scikit-learn's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
