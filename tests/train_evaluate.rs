@@ -21,6 +21,22 @@ fn penguins(model: &str, gate: &str) -> Project {
 /// The standard gate of these tests.
 const GATE: &str = "gate:\n  primary: accuracy\n  rules:\n    - { metric: accuracy, min: 0.8 }\n    - { metric: accuracy, max_regression: 0.02 }\n  bootstrap: { resamples: 500 }\n";
 
+/// Runs `mlgate train --out OUT` with `MLGATE_THREADS=THREADS`, expecting success; returns stdout.
+fn train_with_threads(project: &Project, out: &str, threads: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"))
+        .args(["train", "--out", out])
+        .env("MLGATE_THREADS", threads)
+        .current_dir(project.path())
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A metric's candidate value from `evaluation.json`.
 fn metric(evaluation: &serde_json::Value, name: &str) -> f64 {
     evaluation["metrics"]
@@ -163,21 +179,8 @@ fn same_data_config_and_seed_give_byte_identical_models_and_metrics() {
         "model:\n  kind: random_forest\n  seed: 11\n  params: { n_estimators: 20 }\n",
         GATE,
     );
-    let train = |out: &str, threads: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"))
-            .args(["train", "--out", out])
-            .env("MLGATE_THREADS", threads)
-            .current_dir(project.path())
-            .output()
-            .expect("run");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    train("a", "1");
-    train("b", "4");
+    train_with_threads(&project, "a", "1");
+    train_with_threads(&project, "b", "4");
     for file in ["model/model.mlgate", "predictions.csv"] {
         assert_eq!(
             project.read(&format!("a/{file}")),
@@ -443,22 +446,8 @@ fn a_grid_search_picks_the_best_combination_whatever_the_thread_count() {
         "model:\n  kind: decision_tree\n  seed: 5\n  grid:\n    params: { max_depth: [1, 4], min_samples_leaf: [1, 5] }\n    folds: 4\n",
         GATE,
     );
-    let train = |out: &str, threads: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"))
-            .args(["train", "--out", out])
-            .env("MLGATE_THREADS", threads)
-            .current_dir(project.path())
-            .output()
-            .expect("run");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let stdout = train("one", "1");
-    train("two", "2");
+    let stdout = train_with_threads(&project, "one", "1");
+    train_with_threads(&project, "two", "2");
     assert!(
         stdout.contains("grid search: 4 combinations x 4 folds"),
         "{stdout}"
