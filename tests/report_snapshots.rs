@@ -38,3 +38,27 @@ fn validation_markdown_and_table() {
     insta::assert_snapshot!("validation_md", project.read(".mlgate/validation.md"));
     insta::assert_snapshot!("validation_table", run.stdout);
 }
+
+/// Penguins whose Chinstrap label is a markdown-injection attempt, a champion trained on the
+/// measurements and a candidate on `year`, `sex` and `island` only: a failing gate with
+/// slices.
+#[test]
+fn evaluation_markdown_and_table() {
+    let project = Project::new();
+    let csv = penguins_csv().replace("Chinstrap,", "<img src=x>@team|Chin,");
+    project.write("data/penguins.csv", csv);
+    let config = |features: &str| {
+        format!(
+            "data:\n  path: data/penguins.csv\n  target: species\nmodel:\n  kind: logistic_regression\n{features}gate:\n  primary: accuracy\n  rules:\n    - {{ metric: accuracy, min: 0.9 }}\n    - {{ metric: accuracy, max_regression: 0.02 }}\n    - {{ metric: roc_auc, max_regression: 0.05 }}\n  bootstrap: {{ resamples: 500 }}\n  slices: {{ columns: [island], min_rows: 15 }}\n"
+        )
+    };
+    project.write("mlgate.yml", config(""));
+    assert_eq!(project.mlgate(&["validate", "--infer"]).code, 0);
+    assert_eq!(project.mlgate(&["train", "--out", "champion"]).code, 0);
+    project.write("mlgate.yml", config("  features: [year, sex, island]\n"));
+    assert_eq!(project.mlgate(&["train"]).code, 0);
+    let run = project.mlgate(&["evaluate", "--baseline", "champion/model"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    insta::assert_snapshot!("evaluation_md", project.read(".mlgate/evaluation.md"));
+    insta::assert_snapshot!("evaluation_table", run.stdout);
+}
