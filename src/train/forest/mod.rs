@@ -512,6 +512,19 @@ pub fn fit_regressor(
     })
 }
 
+/// Rows per scoring block: large enough to amortise a thread, small enough to spread 100k
+/// rows over the cores.
+const PREDICT_BLOCK_ROWS: usize = 4096;
+
+/// Scoring threads: `MLGATE_THREADS`, else the cores.
+fn prediction_threads() -> usize {
+    std::env::var("MLGATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
 impl Forest {
     /// Classifier or regressor.
     pub fn kind(&self) -> Kind {
@@ -544,8 +557,20 @@ impl Forest {
         self.average(&x)
     }
 
-    /// Mean of the trees' leaf outputs; trees outer so each tree stays in cache.
+    /// Mean of the trees' leaf outputs. Rows are cut into fixed blocks scored on all cores;
+    /// within a block the trees are the outer loop so each tree stays in cache. Every row
+    /// adds its trees' outputs in tree order whatever the block or thread, so the result is
+    /// bit-identical on any number of threads.
     fn average(&self, x: &Matrix<'_>) -> Result<Vec<f64>, ForestError> {
+        self.average_with_threads(x, prediction_threads())
+    }
+
+    /// [`Forest::average`] on at most `threads` threads.
+    fn average_with_threads(
+        &self,
+        x: &Matrix<'_>,
+        threads: usize,
+    ) -> Result<Vec<f64>, ForestError> {
         check_matrix(x)?;
         if x.cols != self.n_features {
             return Err(ForestError::Shape(format!(
@@ -555,8 +580,53 @@ impl Forest {
         }
         let k = self.outputs;
         let mut out = vec![0.0; x.rows * k];
+        if x.rows == 0 {
+            return Ok(out);
+        }
+        let blocks: Vec<(&[f64], &mut [f64])> = x
+            .values
+            .chunks(PREDICT_BLOCK_ROWS * x.cols.max(1))
+            .zip(out.chunks_mut(PREDICT_BLOCK_ROWS * k))
+            .collect();
+        let threads = threads.clamp(1, blocks.len());
+        let per_thread = blocks.len().div_ceil(threads);
+        let mut groups: Vec<Vec<(&[f64], &mut [f64])>> = Vec::new();
+        let mut blocks = blocks.into_iter().peekable();
+        while blocks.peek().is_some() {
+            groups.push(blocks.by_ref().take(per_thread).collect());
+        }
+        let results: Vec<Result<(), ForestError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .into_iter()
+                .map(|group| {
+                    scope.spawn(move || {
+                        for (rows, acc) in group {
+                            self.accumulate(rows, acc, x.cols.max(1))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ForestError::Internal("a scoring thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<(), _>>()?;
+        let n = self.trees.len().max(1) as f64;
+        out.iter_mut().for_each(|v| *v /= n);
+        Ok(out)
+    }
+
+    /// Adds every tree's leaf output to each row of one block.
+    fn accumulate(&self, rows: &[f64], out: &mut [f64], cols: usize) -> Result<(), ForestError> {
+        let k = self.outputs;
         for tree in &self.trees {
-            for (row, acc) in x.values.chunks_exact(x.cols).zip(out.chunks_exact_mut(k)) {
+            for (row, acc) in rows.chunks_exact(cols).zip(out.chunks_exact_mut(k)) {
                 let leaf = tree
                     .leaf(row)
                     .and_then(|l| tree.values.get(l * k..(l + 1) * k))
@@ -564,9 +634,7 @@ impl Forest {
                 acc.iter_mut().zip(leaf).for_each(|(a, v)| *a += v);
             }
         }
-        let n = self.trees.len().max(1) as f64;
-        out.iter_mut().for_each(|v| *v /= n);
-        Ok(out)
+        Ok(())
     }
 
     /// Compact JSON bytes (exact float round trip).

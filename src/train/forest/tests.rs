@@ -278,3 +278,19 @@ fn input_errors() {
         Err(ForestError::Corrupt(_))
     ));
 }
+
+/// Scoring on several blocks gives the same bits on one thread as on several.
+#[test]
+fn predictions_do_not_depend_on_scoring_threads() {
+    let (x, y) = data(1000, 3);
+    let forest = fit_classifier(m(&x, 1000), &y, 2, &small(), 1, 2).expect("fit");
+    let (test, _) = data(10_000, 4);
+    let one = forest
+        .average_with_threads(&m(&test, 10_000), 1)
+        .expect("score");
+    let three = forest
+        .average_with_threads(&m(&test, 10_000), 3)
+        .expect("score");
+    assert_eq!(one, three);
+    assert_eq!(one, forest.predict_proba(m(&test, 10_000)).expect("score"));
+}
