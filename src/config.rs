@@ -594,31 +594,31 @@ impl Config {
     }
 }
 
-/// The model kinds `model.kind` accepts.
-pub const MODEL_KINDS: [&str; 12] = [
-    "logistic_regression",
-    "decision_tree",
-    "random_forest",
-    "naive_bayes",
-    "knn",
-    "linear_svm",
-    "linear",
-    "ridge",
-    "elastic_net",
-    "decision_tree_regressor",
-    "random_forest_regressor",
-    "external",
-];
+/// The value of `model.kind` that hands training to the user's own command.
+pub const EXTERNAL_KIND: &str = "external";
+
+/// The model kinds `model.kind` accepts: every built-in model, then `external`.
+pub fn model_kinds() -> impl Iterator<Item = &'static str> + Clone {
+    crate::train::models::ModelKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(std::iter::once(EXTERNAL_KIND))
+}
 
 /// A config problem: key path, message, hint.
 type KeyedProblem = (Vec<&'static str>, String, Option<String>);
 
 /// Checks model values serde accepted.
 fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
-    if !MODEL_KINDS.contains(&model.kind.as_str()) {
-        let hint = closest(&model.kind, MODEL_KINDS.iter().copied())
+    if !model_kinds().any(|k| k == model.kind) {
+        let hint = closest(&model.kind, model_kinds())
             .map(|k| format!("did you mean `{k}`?"))
-            .or_else(|| Some(format!("one of: {}", MODEL_KINDS.join(", "))));
+            .or_else(|| {
+                Some(format!(
+                    "one of: {}",
+                    model_kinds().collect::<Vec<_>>().join(", ")
+                ))
+            });
         return Err((
             vec!["model", "kind"],
             format!("unknown model kind `{}`", model.kind),
@@ -641,7 +641,7 @@ fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
         ));
     }
     if let Some(grid) = &model.grid {
-        if model.kind == "external" {
+        if model.kind == EXTERNAL_KIND {
             return Err((
                 vec!["model", "grid"],
                 "`grid` searches built-in models; an external trainer tunes itself".into(),
@@ -671,14 +671,14 @@ fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
             ));
         }
     }
-    if model.kind == "external" && model.train.is_none() {
+    if model.kind == EXTERNAL_KIND && model.train.is_none() {
         return Err((
             vec!["model", "kind"],
             "`kind: external` needs `model.train.command`".into(),
             Some("see docs/external-trainers.md".into()),
         ));
     }
-    if model.kind != "external" && (model.train.is_some() || model.predict.is_some()) {
+    if model.kind != EXTERNAL_KIND && (model.train.is_some() || model.predict.is_some()) {
         return Err((
             vec!["model", "train"],
             format!(

@@ -15,6 +15,7 @@ pub mod fsx;
 pub mod git;
 pub mod report;
 pub mod stats;
+pub mod threads;
 pub mod train;
 pub mod validate;
 pub mod workflow;

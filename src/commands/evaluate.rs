@@ -68,13 +68,14 @@ pub fn evaluate(
     let settings = Settings {
         task: plan.task,
         gate,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads: crate::threads::budget(),
     };
     let mut evaluation = evaluation::evaluate(&settings, &candidate, champion.as_ref(), &slices)?;
-    let candidate_manifest = candidate
-        .source
-        .strip_suffix(PREDICTIONS_FILE)
-        .map(|dir| Path::new(dir).join(MODEL_DIR).join(MANIFEST_FILE))
+    // A run directory's predictions sit beside the model that made them.
+    let candidate_manifest = Some(&candidate_path)
+        .filter(|p| p.file_name().is_some_and(|n| n == PREDICTIONS_FILE))
+        .and_then(|p| p.parent())
+        .map(|dir| dir.join(MODEL_DIR).join(MANIFEST_FILE))
         .filter(|p| p.exists())
         .and_then(|p| Manifest::read(&p).ok());
     evaluation.operational = operational(candidate_manifest.as_ref(), champion_manifest.as_ref());
@@ -109,7 +110,7 @@ fn load_champion(
     }
     if manifest
         .as_ref()
-        .is_some_and(|m| m.model_kind == "external")
+        .is_some_and(|m| m.model_kind == crate::config::EXTERNAL_KIND)
     {
         let predictions = train::rescore_external(config, baseline, out)
             .with_context(|| format!("cannot re-score the champion in `{}`", baseline.display()))?;

@@ -262,14 +262,10 @@ pub(super) fn scan<R: Read, S: RowSink>(
     })
 }
 
-/// Worker threads: `MLGATE_THREADS` if set (to share a CI runner politely), else the cores,
-/// at most eight (beyond that the single reading thread is the bottleneck).
+/// Worker threads: the thread budget, at most eight (beyond that the single reading thread is
+/// the bottleneck).
 fn worker_count() -> usize {
-    std::env::var("MLGATE_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, 8)
+    crate::threads::budget().min(8)
 }
 
 /// Sends blocks to worker threads and folds their sinks into `sink` in file order.

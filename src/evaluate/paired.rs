@@ -209,7 +209,7 @@ where
         resamples,
         seed,
         confidence,
-        default_threads(),
+        crate::threads::budget(),
     )
 }
 
@@ -261,7 +261,7 @@ pub fn paired_bootstrap(
         resamples,
         seed,
         confidence,
-        default_threads(),
+        crate::threads::budget(),
     )
 }
 
@@ -299,12 +299,6 @@ fn eval_rows(data: &EvalData<'_>) -> usize {
         EvalData::Classification { labels, .. } => labels.len(),
         EvalData::Regression { y_true, .. } => y_true.len(),
     }
-}
-
-/// Threads the public entry points use: every core, as the resamples are
-/// independent.
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Whether a bootstrap request can produce an interval at all; checked

@@ -128,29 +128,19 @@ pub struct FileInfo {
 }
 
 /// What [`Manifest::build`] needs.
-pub struct Inputs<'a> {
+pub(super) struct Inputs<'a> {
     /// The config.
     pub config: &'a LoadedConfig,
     /// The plan.
     pub plan: &'a Plan,
+    /// The data that was read and how it was split.
+    pub rows: &'a super::Rows,
     /// The fitted preprocessing (built-in models).
     pub payload_features: Option<&'a Preprocessor>,
     /// Classes.
     pub classes: &'a [String],
     /// Resolved hyperparameters.
     pub params: serde_json::Value,
-    /// The training data's scan.
-    pub data: &'a ScanSummary,
-    /// The eval file's scan.
-    pub eval_file: Option<&'a ScanSummary>,
-    /// Split method.
-    pub split_method: &'static str,
-    /// Training rows.
-    pub train_rows: usize,
-    /// Evaluation rows.
-    pub eval_rows: usize,
-    /// Rows dropped.
-    pub dropped_rows: usize,
     /// Evaluation predictions.
     pub predictions: &'a Predictions,
     /// Fit seconds.
@@ -165,25 +155,22 @@ pub struct Inputs<'a> {
 
 impl Manifest {
     /// Builds the manifest.
-    pub fn build(inputs: Inputs<'_>) -> Manifest {
+    pub(super) fn build(inputs: Inputs<'_>) -> Manifest {
         let Inputs {
             config,
             plan,
+            rows,
             payload_features,
             classes,
             params,
-            data,
-            eval_file,
-            split_method,
-            train_rows,
-            eval_rows,
-            dropped_rows,
             predictions,
             training_seconds,
             predict_seconds,
             total_seconds,
             artifact,
         } = inputs;
+        let (train_rows, eval_rows) = (rows.split.train.len(), rows.split.eval.len());
+        let split_method = rows.method;
         let features = feature_infos(plan, payload_features);
         let feature_schema_hash = hash_features(&features);
         let data_path = config.config.data.path.display().to_string();
@@ -204,14 +191,18 @@ impl Manifest {
             params,
             features,
             feature_schema_hash,
-            data: data_info(data_path, data),
-            eval_data: eval_file.zip(eval_path).map(|(s, p)| data_info(p, s)),
+            data: data_info(data_path, &rows.train_table.summary),
+            eval_data: rows
+                .eval_table
+                .as_ref()
+                .zip(eval_path)
+                .map(|(t, p)| data_info(p, &t.summary)),
             split: SplitInfo {
                 method: split_method.into(),
                 eval_fraction: (split_method != "file").then_some(plan.eval_fraction),
                 train_rows,
                 eval_rows,
-                dropped_rows,
+                dropped_rows: rows.dropped,
                 eval_set_hash: eval_set_hash(predictions),
             },
             config_sha256: fs_err::read(&config.path)

@@ -140,7 +140,7 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
                     rows: &rows.split.train,
                     classes: &classes,
                     base: plan.raw_params(),
-                    threads: threads(),
+                    threads: crate::threads::budget(),
                 },
             )?;
             params = chosen;
@@ -199,15 +199,10 @@ pub fn train(config: &LoadedConfig, out: &Path) -> anyhow::Result<Trained> {
     let manifest = Manifest::build(manifest::Inputs {
         config,
         plan: &plan,
+        rows: &rows,
         payload_features: Some(&payload.preprocessor),
         classes: &payload.classes,
         params: serde_json::to_value(&payload.model.params)?,
-        data: &rows.train_table.summary,
-        eval_file: rows.eval_table.as_ref().map(|t| &t.summary),
-        split_method: rows.method,
-        train_rows: rows.split.train.len(),
-        eval_rows: rows.split.eval.len(),
-        dropped_rows: rows.dropped,
         predictions: &predictions,
         training_seconds,
         predict_seconds,
@@ -234,15 +229,6 @@ fn grid_metric(
             TaskKind::Classification => Metric::Accuracy,
             TaskKind::Regression => Metric::Rmse,
         })
-}
-
-/// Threads for parallel training work: `MLGATE_THREADS`, else the cores.
-fn threads() -> usize {
-    std::env::var("MLGATE_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
 }
 
 /// Loads the data (and eval file) and splits it.
@@ -454,15 +440,10 @@ fn train_external(config: &LoadedConfig, plan: &Plan, out: &Path) -> anyhow::Res
     let manifest = Manifest::build(manifest::Inputs {
         config,
         plan,
+        rows: &rows,
         payload_features: None,
         classes: &plan.external_classes(&predictions),
         params: serde_json::Value::Null,
-        data: &rows.train_table.summary,
-        eval_file: rows.eval_table.as_ref().map(|t| &t.summary),
-        split_method: rows.method,
-        train_rows: rows.split.train.len(),
-        eval_rows: rows.split.eval.len(),
-        dropped_rows: rows.dropped,
         predictions: &predictions,
         training_seconds,
         predict_seconds: 0.0,

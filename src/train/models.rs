@@ -1169,18 +1169,8 @@ impl LinearRegressor {
 // Fitting
 // ---------------------------------------------------------------------------
 
-/// Threads for growing trees: `MLGATE_THREADS`, else the available cores
-/// (the rule of the rest of `mlgate train`). Fitted models never depend on it.
-pub fn default_threads() -> usize {
-    std::env::var("MLGATE_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
-}
-
 /// Fits the model described by `params` on `x` and `y`, growing trees on
-/// [`default_threads`] threads.
+/// [`crate::threads::budget`] threads (fitted models never depend on it).
 ///
 /// `seed` drives every random choice (bootstrap, feature sampling, SVM
 /// permutation); the same inputs and seed give a byte-identical serialised
@@ -1191,7 +1181,7 @@ pub fn fit(
     y: &Target<'_>,
     seed: u64,
 ) -> Result<FittedModel, ModelError> {
-    fit_with_threads(params, x, y, seed, default_threads())
+    fit_with_threads(params, x, y, seed, crate::threads::budget())
 }
 
 /// [`fit`] with an explicit thread count for the tree kinds (callers that

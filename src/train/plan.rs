@@ -79,7 +79,7 @@ impl Plan {
         let task = resolve_task(config, &model.kind, model.task, target_type)?;
         let id = config.config.data.id.clone();
         let features = choose_features(config, &schema, &target, id.as_deref())?;
-        let external = model.kind == "external";
+        let external = model.kind == crate::config::EXTERNAL_KIND;
         let mut loads = Vec::new();
         if let Some(id) = &id {
             loads.push((id.clone(), Load::Text));
@@ -123,13 +123,13 @@ impl Plan {
 
     /// Whether the user's own program trains.
     pub fn is_external(&self) -> bool {
-        self.kind == "external"
+        self.kind == crate::config::EXTERNAL_KIND
     }
 
     /// The built-in model's kind.
     pub fn model_kind(&self) -> anyhow::Result<ModelKind> {
-        serde_json::from_value(serde_json::Value::String(self.kind.clone()))
-            .map_err(|_| anyhow::anyhow!("`{}` is not a built-in model", self.kind))
+        built_in(&self.kind)
+            .ok_or_else(|| anyhow::anyhow!("`{}` is not a built-in model", self.kind))
     }
 
     /// The built-in model's validated hyperparameters.
@@ -353,6 +353,11 @@ impl Plan {
     }
 }
 
+/// The built-in model called `name`.
+fn built_in(name: &str) -> Option<ModelKind> {
+    ModelKind::ALL.into_iter().find(|k| k.name() == name)
+}
+
 /// How a column of a schema type is loaded for a built-in model.
 fn load_for(ty: ColumnType) -> Load {
     match ty {
@@ -379,14 +384,12 @@ fn resolve_task(
     target_type: ColumnType,
 ) -> anyhow::Result<TaskKind> {
     let implied = match kind {
-        "external" => None,
-        k => Some(
-            match serde_json::from_value::<ModelKind>(serde_json::Value::String(k.to_string())) {
-                Ok(kind) if kind.is_classifier() => TaskKind::Classification,
-                Ok(_) => TaskKind::Regression,
-                Err(_) => anyhow::bail!("unknown model kind `{k}`"),
-            },
-        ),
+        crate::config::EXTERNAL_KIND => None,
+        k => Some(match built_in(k) {
+            Some(kind) if kind.is_classifier() => TaskKind::Classification,
+            Some(_) => TaskKind::Regression,
+            None => anyhow::bail!("unknown model kind `{k}`"),
+        }),
     };
     match (implied, written) {
         (Some(implied), Some(written)) if implied != written => Err(config

@@ -437,6 +437,21 @@ fn fit(
     Ok(all.into_iter().map(|(_, t)| t).collect())
 }
 
+/// A training matrix must be finite, non-empty, and have one target per row.
+fn check_training_shape(x: &Matrix<'_>, targets: usize, what: &str) -> Result<(), ForestError> {
+    check_matrix(x)?;
+    if x.rows == 0 || x.cols == 0 {
+        return Err(ForestError::Empty);
+    }
+    if targets != x.rows {
+        return Err(ForestError::Shape(format!(
+            "{targets} {what} for {} rows",
+            x.rows
+        )));
+    }
+    Ok(())
+}
+
 /// Fits a random forest classifier (or, with [`ForestParams::single_tree`],
 /// a decision tree) on labels in `0..n_classes`. The model is a pure
 /// function of the inputs and `seed`; `threads` only changes speed.
@@ -448,17 +463,7 @@ pub fn fit_classifier(
     seed: u64,
     threads: usize,
 ) -> Result<Forest, ForestError> {
-    check_matrix(&x)?;
-    if x.rows == 0 || x.cols == 0 {
-        return Err(ForestError::Empty);
-    }
-    if labels.len() != x.rows {
-        return Err(ForestError::Shape(format!(
-            "{} labels for {} rows",
-            labels.len(),
-            x.rows
-        )));
-    }
+    check_training_shape(&x, labels.len(), "labels")?;
     if n_classes == 0 {
         return Err(ForestError::Param("n_classes must be >= 1".into()));
     }
@@ -490,17 +495,7 @@ pub fn fit_regressor(
     seed: u64,
     threads: usize,
 ) -> Result<Forest, ForestError> {
-    check_matrix(&x)?;
-    if x.rows == 0 || x.cols == 0 {
-        return Err(ForestError::Empty);
-    }
-    if y.len() != x.rows {
-        return Err(ForestError::Shape(format!(
-            "{} targets for {} rows",
-            y.len(),
-            x.rows
-        )));
-    }
+    check_training_shape(&x, y.len(), "targets")?;
     if let Some(row) = y.iter().position(|v| !v.is_finite()) {
         return Err(ForestError::NonFinite { row });
     }
@@ -515,15 +510,6 @@ pub fn fit_regressor(
 /// Rows per scoring block: large enough to amortise a thread, small enough to spread 100k
 /// rows over the cores.
 const PREDICT_BLOCK_ROWS: usize = 4096;
-
-/// Scoring threads: `MLGATE_THREADS`, else the cores.
-fn prediction_threads() -> usize {
-    std::env::var("MLGATE_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
-}
 
 impl Forest {
     /// Classifier or regressor.
@@ -562,7 +548,7 @@ impl Forest {
     /// adds its trees' outputs in tree order whatever the block or thread, so the result is
     /// bit-identical on any number of threads.
     fn average(&self, x: &Matrix<'_>) -> Result<Vec<f64>, ForestError> {
-        self.average_with_threads(x, prediction_threads())
+        self.average_with_threads(x, crate::threads::budget())
     }
 
     /// [`Forest::average`] on at most `threads` threads.
