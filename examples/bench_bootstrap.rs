@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_bootstrap -- [--rows N] [--resamples B]
-//!     [--baseline] [--metrics accuracy,roc_auc,...]
+//!     [--baseline] [--metrics accuracy,roc_auc,...] [--datasets binary,3-class,regression]
 //! ```
 //!
 //! `--baseline` times the generic path (`bootstrap_delta_ci` over
@@ -29,6 +29,8 @@ struct Args {
     baseline: bool,
     /// Metric names to time; every metric when empty.
     metrics: Vec<String>,
+    /// Dataset labels to build and time (`binary`, `3-class`, `regression`); all when empty.
+    datasets: Vec<String>,
 }
 
 /// Parses the flags; unknown flags abort with a usage line.
@@ -38,6 +40,7 @@ fn parse_args() -> Args {
         resamples: 1000,
         baseline: false,
         metrics: Vec::new(),
+        datasets: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +49,7 @@ fn parse_args() -> Args {
             "--rows" => args.rows = value().parse().unwrap_or_else(|_| usage()),
             "--resamples" => args.resamples = value().parse().unwrap_or_else(|_| usage()),
             "--metrics" => args.metrics = value().split(',').map(str::to_owned).collect(),
+            "--datasets" => args.datasets = value().split(',').map(str::to_owned).collect(),
             "--baseline" => args.baseline = true,
             _ => usage(),
         }
@@ -55,7 +59,7 @@ fn parse_args() -> Args {
 
 /// Prints the usage line and exits.
 fn usage() -> ! {
-    eprintln!("usage: bench_bootstrap [--rows N] [--resamples B] [--baseline] [--metrics a,b,...]");
+    eprintln!("usage: bench_bootstrap [--rows N] [--resamples B] [--baseline] [--metrics a,b,...] [--datasets binary,3-class,regression]");
     std::process::exit(2)
 }
 
@@ -187,14 +191,20 @@ fn main() {
         if args.baseline { "baseline" } else { "fast" },
         std::thread::available_parallelism().map_or(1, |t| t.get())
     );
-    let (labels, [a, b]) = classification(n, 2, 1);
-    let (da, db) = (model_data(2, &labels, &a), model_data(2, &labels, &b));
-    bench_dataset("binary", [&da, &db], n, &args);
-
-    let (labels3, [a3, b3]) = classification(n, 3, 2);
-    let (ma, mb) = (model_data(3, &labels3, &a3), model_data(3, &labels3, &b3));
-    bench_dataset("3-class", [&ma, &mb], n, &args);
-
+    let wanted = |label: &str| args.datasets.is_empty() || args.datasets.iter().any(|d| d == label);
+    if wanted("binary") {
+        let (labels, [a, b]) = classification(n, 2, 1);
+        let (da, db) = (model_data(2, &labels, &a), model_data(2, &labels, &b));
+        bench_dataset("binary", [&da, &db], n, &args);
+    }
+    if wanted("3-class") {
+        let (labels3, [a3, b3]) = classification(n, 3, 2);
+        let (ma, mb) = (model_data(3, &labels3, &a3), model_data(3, &labels3, &b3));
+        bench_dataset("3-class", [&ma, &mb], n, &args);
+    }
+    if !wanted("regression") {
+        return;
+    }
     let (y, [pa, pb]) = regression(n, 3);
     let ra = EvalData::Regression {
         y_true: &y,

@@ -5,11 +5,13 @@
 //! from I/O so it can be checked against scikit-learn, SciPy and statsmodels reference values
 //! (`tests/fixtures/reference/gen_evaluate_reference.py`).
 
+mod counts;
 pub mod evaluation;
 pub mod gate;
 pub mod metrics;
 pub mod paired;
 pub mod predictions;
+mod random;
 mod resample;
 
 /// The SciPy / scikit-learn / statsmodels reference values both modules' tests compare with,

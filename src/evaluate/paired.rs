@@ -18,7 +18,8 @@
 //! file needs nothing beyond `std` and `serde`; they agree with SciPy to
 //! 1e-15 relative for moderate arguments and 1e-13 in the far tail.
 
-use super::metrics::{compute_on_rows, EvalData, Metric};
+use super::metrics::{EvalData, Metric};
+use super::random::Xoshiro256StarStar;
 use super::resample;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -92,77 +93,6 @@ pub struct DeLongResult {
     pub confidence: f64,
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014), used only to expand a 64-bit seed
-/// into xoshiro state, as its authors recommend: consecutive outputs are
-/// well mixed even for seeds like 0, 1, 2.
-#[derive(Debug, Clone)]
-struct SplitMix64 {
-    /// Weyl-sequence counter.
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// Next 64-bit output.
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// xoshiro256** 1.0 (Blackman & Vigna 2018): small, fast, and defined purely
-/// by 64-bit integer operations, so its stream is identical everywhere.
-#[derive(Debug, Clone)]
-struct Xoshiro256StarStar {
-    /// Generator state; never all zero.
-    s: [u64; 4],
-}
-
-impl Xoshiro256StarStar {
-    /// Generator for stream `stream` of `seed`.
-    ///
-    /// The state is four SplitMix64 outputs started from
-    /// `seed ^ splitmix64_first_output(stream)`, so streams of one seed start
-    /// from unrelated states and the state can never be all zero (SplitMix64
-    /// outputs are a bijection of distinct counters).
-    fn for_stream(seed: u64, stream: u64) -> Self {
-        let key = SplitMix64 { state: stream }.next_u64();
-        let mut sm = SplitMix64 { state: seed ^ key };
-        Xoshiro256StarStar {
-            s: [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()],
-        }
-    }
-
-    /// Next 64-bit output.
-    fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform integer in `0..bound` (`bound > 0`) by Lemire's (2019)
-    /// multiply-and-reject method, which is exactly unbiased and, unlike a
-    /// float-based draw, involves no rounding that could differ by platform.
-    fn below(&mut self, bound: u64) -> u64 {
-        let mut product = u128::from(self.next_u64()) * u128::from(bound);
-        if (product as u64) < bound {
-            let threshold = bound.wrapping_neg() % bound;
-            while (product as u64) < threshold {
-                product = u128::from(self.next_u64()) * u128::from(bound);
-            }
-        }
-        (product >> 64) as u64
-    }
-}
-
 /// Paired bootstrap confidence interval for `candidate − champion`, using up
 /// to [`std::thread::available_parallelism`] threads.
 ///
@@ -233,16 +163,22 @@ where
 /// Paired bootstrap confidence interval for `metric(candidate) −
 /// metric(champion)`, both models scored on the same rows.
 ///
-/// The result is the one [`bootstrap_delta_ci`] gives with
-/// [`compute_on_rows`] as the metric function — the same resample indices,
-/// the same point estimate, the same skipped resamples — but for the common
-/// case (both models share their labels or targets, and the metric is a sum
-/// over rows, a function of class counts, or a ranking statistic) each
-/// resample is evaluated from per-row terms or row counts prepared once,
-/// without copying the rows out (`evaluate::resample`). Each resample's
-/// value equals [`compute_on_rows`] on the same indices bit for bit (terms
-/// are added in draw order, the order of the gathered rows), so the result
-/// is identical; anything else falls back to the generic path.
+/// Each resample is a vector of row multiplicities (how often each row was
+/// drawn, a multinomial of n draws over n rows), drawn once per resample in
+/// two levels from `(seed, resample)` and shared by both models and every
+/// metric of the same data (`evaluate::counts`): first the totals of the
+/// cells of rows with the same label, champion prediction and candidate
+/// prediction, then, for metrics that need them, the rows within each cell.
+/// Count-based metrics are computed from the cell totals alone, ranking
+/// metrics by one weighted pass over rows sorted once, per-row means as
+/// weighted sums (`evaluate::resample`); anything else gathers the drawn
+/// rows and calls [`compute_on_rows`](super::metrics::compute_on_rows).
+///
+/// The interval is the percentile interval of the deltas, as for
+/// [`bootstrap_delta_ci`], which has the same distribution (both resample
+/// rows uniformly with replacement) but other draws. The result is a pure
+/// function of the inputs, identical across runs, platforms and thread
+/// counts.
 ///
 /// `None` as for [`bootstrap_delta_ci`], and when the two datasets have
 /// different numbers of rows.
@@ -280,16 +216,7 @@ pub fn paired_bootstrap_with_threads(
     if n_rows != eval_rows(candidate) || !valid_request(n_rows, resamples, confidence) {
         return None;
     }
-    if let Some(statistic) = resample::fast_statistic(metric, champion, candidate) {
-        return statistic.run(resamples, seed, confidence, threads);
-    }
-    let metric_fn = |rows: &[usize]| {
-        Some((
-            compute_on_rows(metric, champion, rows)?,
-            compute_on_rows(metric, candidate, rows)?,
-        ))
-    };
-    bootstrap_delta_ci_with_threads(n_rows, metric_fn, resamples, seed, confidence, threads)
+    resample::statistic(metric, champion, candidate)?.run(resamples, seed, confidence, threads)
 }
 
 /// Rows of a dataset: the labels of a classification, the targets of a
@@ -303,7 +230,7 @@ fn eval_rows(data: &EvalData<'_>) -> usize {
 
 /// Whether a bootstrap request can produce an interval at all; checked
 /// before any work so a bad request costs nothing.
-fn valid_request(n_rows: usize, resamples: usize, confidence: f64) -> bool {
+pub(super) fn valid_request(n_rows: usize, resamples: usize, confidence: f64) -> bool {
     n_rows > 0 && resamples > 0 && confidence > 0.0 && confidence < 1.0
 }
 
@@ -314,7 +241,7 @@ fn valid_request(n_rows: usize, resamples: usize, confidence: f64) -> bool {
 /// Every resample consumes exactly `n_rows` draws whatever the statistic
 /// does — [`run_bootstrap`] drains what a statistic leaves — so resample `r`
 /// sees the same indices on every path.
-pub(crate) struct Draws<'a> {
+struct Draws<'a> {
     /// The chunk's generator.
     rng: &'a mut Xoshiro256StarStar,
     /// Exclusive upper bound of an index (the number of rows).
@@ -349,7 +276,7 @@ impl ExactSizeIterator for Draws<'_> {}
 ///
 /// Implementations differ only in speed: each must return what the metric
 /// of `(champion, candidate)` is on the rows the draws name, in order.
-pub(crate) trait PairedStatistic: Sync {
+trait PairedStatistic: Sync {
     /// Per-thread buffers reused from one resample to the next, so that a
     /// resample allocates nothing.
     type Scratch;
@@ -366,66 +293,6 @@ pub(crate) trait PairedStatistic: Sync {
     /// `(champion, candidate)` on the resample whose indices `draws` yields.
     fn resample(&self, draws: &mut Draws<'_>, scratch: &mut Self::Scratch) -> Option<(f64, f64)>;
 }
-
-/// Object-safe face of [`run_bootstrap`], so that the fast-path selector in
-/// [`super::resample`] can hand back whichever statistic it built without
-/// the caller naming its type.
-pub(crate) trait DynStatistic {
-    /// [`run_bootstrap`] on `self`.
-    fn run(
-        &self,
-        resamples: usize,
-        seed: u64,
-        confidence: f64,
-        threads: usize,
-    ) -> Option<BootstrapResult>;
-
-    /// The first resample of each generator stream of `seed` in `streams`,
-    /// one scratch reused throughout as in a worker: its indices and the
-    /// statistic's value (tests only, to check a fast statistic resample by
-    /// resample against the metric on the gathered rows).
-    #[cfg(test)]
-    fn probe(&self, seed: u64, streams: std::ops::Range<u64>) -> Vec<Probe>;
-}
-
-impl<S: PairedStatistic> DynStatistic for S {
-    /// Runs the shared engine.
-    fn run(
-        &self,
-        resamples: usize,
-        seed: u64,
-        confidence: f64,
-        threads: usize,
-    ) -> Option<BootstrapResult> {
-        run_bootstrap(self, resamples, seed, confidence, threads)
-    }
-
-    /// Draws each stream's first resample from a copy of its generator
-    /// too, to report the indices the statistic saw.
-    #[cfg(test)]
-    fn probe(&self, seed: u64, streams: std::ops::Range<u64>) -> Vec<Probe> {
-        let n = self.n_rows();
-        let mut scratch = self.scratch();
-        streams
-            .map(|stream| {
-                let mut rng = Xoshiro256StarStar::for_stream(seed, stream);
-                let mut copy = rng.clone();
-                let rows = (0..n).map(|_| copy.below(n as u64) as usize).collect();
-                let mut draws = Draws {
-                    rng: &mut rng,
-                    bound: n as u64,
-                    left: n,
-                };
-                let value = self.resample(&mut draws, &mut scratch);
-                (rows, value)
-            })
-            .collect()
-    }
-}
-
-/// A resample's indices and what a statistic made of them (tests only).
-#[cfg(test)]
-pub(crate) type Probe = (Vec<usize>, Option<(f64, f64)>);
 
 /// The generic statistic behind [`bootstrap_delta_ci`]: gathers each
 /// resample's indices into a buffer and calls the caller's function on it.
@@ -478,64 +345,85 @@ fn run_bootstrap<S: PairedStatistic>(
     let delta = finite_delta(statistic.point())?;
 
     let n_chunks = resamples.div_ceil(BOOTSTRAP_CHUNK);
-    let workers = threads.clamp(1, n_chunks);
-    let next_chunk = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        let mut scratch = statistic.scratch();
-        loop {
-            let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
-            if chunk >= n_chunks {
-                break;
-            }
+    let per_chunk = in_parallel(
+        n_chunks,
+        threads,
+        || statistic.scratch(),
+        |chunk, scratch| {
             let first = chunk * BOOTSTRAP_CHUNK;
             let count = BOOTSTRAP_CHUNK.min(resamples - first);
             let mut rng = Xoshiro256StarStar::for_stream(seed, chunk as u64);
-            let deltas: Vec<Option<f64>> = (0..count)
+            (0..count)
                 .map(|_| {
                     let mut draws = Draws {
                         rng: &mut rng,
                         bound: n_rows as u64,
                         left: n_rows,
                     };
-                    let value = statistic.resample(&mut draws, &mut scratch);
+                    let value = statistic.resample(&mut draws, scratch);
                     // Keep the stream aligned for the next resample.
                     draws.for_each(drop);
                     finite_delta(value)
                 })
-                .collect();
-            done.push((chunk, deltas));
+                .collect::<Vec<_>>()
+        },
+    );
+    let deltas: Vec<f64> = per_chunk.into_iter().flatten().flatten().collect();
+    summarise(deltas, delta, resamples, seed, confidence)
+}
+
+/// `unit(i, scratch)` for every `i` in `0..units`, on up to `threads` threads (0 is treated
+/// as 1) that claim units in turn, each with its own `scratch()`; the results come back in
+/// unit order, so they do not depend on the number of threads or on who ran what.
+pub(super) fn in_parallel<T, W>(
+    units: usize,
+    threads: usize,
+    scratch: impl Fn() -> W + Sync,
+    unit: impl Fn(usize, &mut W) -> T + Sync,
+) -> Vec<T>
+where
+    T: Send,
+{
+    let workers = threads.clamp(1, units.max(1));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        let mut own = scratch();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= units {
+                break;
+            }
+            done.push((i, unit(i, &mut own)));
         }
         done
     };
-
-    let mut chunks = Vec::new();
+    let mut results = Vec::with_capacity(units);
     std::thread::scope(|scope| {
         // A thread that cannot be spawned is simply not used: the shared
-        // chunk counter lets the remaining workers (at least this one) take
-        // over its chunks, so the result is unchanged.
+        // counter lets the remaining workers (at least this one) take over
+        // its units, so the result is unchanged.
         let helpers: Vec<_> = (1..workers)
             .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
             .collect();
-        chunks.extend(work());
+        results.extend(work());
         for helper in helpers {
             match helper.join() {
-                Ok(done) => chunks.extend(done),
+                Ok(done) => results.extend(done),
                 // Only the statistic can panic in a worker; re-raise its
                 // panic rather than report an interval from a partial set of
-                // chunks.
+                // units.
                 Err(payload) => std::panic::resume_unwind(payload),
             }
         }
     });
-    chunks.sort_unstable_by_key(|&(chunk, _)| chunk);
-    let deltas: Vec<f64> = chunks.into_iter().flat_map(|(_, d)| d).flatten().collect();
-    summarise(deltas, delta, resamples, seed, confidence)
+    results.sort_unstable_by_key(|&(i, _)| i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The percentile interval and standard error of the usable bootstrap
 /// deltas (in resample order, which fixes the summation order of the mean).
-fn summarise(
+pub(super) fn summarise(
     mut deltas: Vec<f64>,
     delta: f64,
     resamples: usize,
@@ -564,7 +452,7 @@ fn summarise(
 }
 
 /// `candidate − champion`, or `None` when undefined or non-finite.
-fn finite_delta(pair: Option<(f64, f64)>) -> Option<f64> {
+pub(super) fn finite_delta(pair: Option<(f64, f64)>) -> Option<f64> {
     let (champion, candidate) = pair?;
     let delta = candidate - champion;
     delta.is_finite().then_some(delta)
@@ -1139,6 +1027,7 @@ pub fn normal_sf(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evaluate::random::SplitMix64;
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -1354,43 +1243,6 @@ mod tests {
         assert_ne!(other_seed.ci_low, reference.ci_low);
     }
 
-    /// Golden values: the generator and the resampling scheme are part of the
-    /// result's definition, so any change to them must be deliberate.
-    #[test]
-    fn generators_match_reference_vectors() {
-        // Published SplitMix64 outputs for seed 1234567.
-        let mut sm = SplitMix64 { state: 1_234_567 };
-        let got: Vec<u64> = (0..5).map(|_| sm.next_u64()).collect();
-        assert_eq!(
-            got,
-            [
-                6_457_827_717_110_365_317,
-                3_203_168_211_198_807_973,
-                9_817_491_932_198_370_423,
-                4_593_380_528_125_082_431,
-                16_408_922_859_458_223_821,
-            ]
-        );
-        // Reference xoshiro256** outputs for state [1, 2, 3, 4].
-        let mut x = Xoshiro256StarStar { s: [1, 2, 3, 4] };
-        let got: Vec<u64> = (0..10).map(|_| x.next_u64()).collect();
-        assert_eq!(
-            got,
-            [
-                11520,
-                0,
-                1_509_978_240,
-                1_215_971_899_390_074_240,
-                1_216_172_134_540_287_360,
-                607_988_272_756_665_600,
-                16_172_922_978_634_559_625,
-                8_476_171_486_693_032_832,
-                10_595_114_339_597_558_777,
-                2_904_607_092_377_533_576,
-            ]
-        );
-    }
-
     /// Identical models give a zero delta with a degenerate interval.
     #[test]
     fn bootstrap_of_identical_models_is_zero() {
@@ -1443,7 +1295,7 @@ mod tests {
         let n = 400;
         let diff: Vec<f64> = (0..n)
             .map(|i| {
-                let mut sm = SplitMix64 { state: i as u64 };
+                let mut sm = SplitMix64::new(i as u64);
                 (sm.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.4
             })
             .collect();
