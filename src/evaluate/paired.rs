@@ -10,10 +10,10 @@
 //!
 //! Results must be reproducible bit for bit — a gate that passes on one
 //! machine and fails on another is worse than no gate — so the bootstrap
-//! draws from a small generator implemented here (xoshiro256**, seeded
+//! draws from the small generator of [`super::random`] (xoshiro256**, seeded
 //! through SplitMix64) whose output does not depend on the platform, the
 //! standard library version or the number of threads. The normal
-//! distribution functions are likewise implemented here (Cody's rational
+//! distribution functions are implemented here (Cody's rational
 //! approximations for the tail, Wichura's AS241 for the quantile) so this
 //! file needs nothing beyond `std` and `serde`; they agree with SciPy to
 //! 1e-15 relative for moderate arguments and 1e-13 in the far tail.
