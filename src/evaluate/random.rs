@@ -205,6 +205,8 @@ pub(crate) fn binomial(rng: &mut Xoshiro256StarStar, n: u64, p: f64) -> u64 {
     } else {
         binomial_btpe(rng, n, r)
     };
+    // Both algorithms stay within 0..=n; the clamp keeps that true whatever the rounding.
+    let draw = draw.min(n);
     if flipped {
         n - draw
     } else {
