@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod github_server;
+pub mod openapi;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
