@@ -6,6 +6,7 @@
 //! GitHub, so everything else runs locally with no network and no token.
 
 pub mod client;
+pub mod context;
 pub mod error;
 pub mod link;
 pub mod retry;
