@@ -5,7 +5,10 @@
 //! write files in the run directory, and only the commands that publish those files talk to
 //! GitHub, so everything else runs locally with no network and no token.
 
+pub mod artifact;
+pub mod check;
 pub mod client;
+pub mod comment;
 pub mod context;
 pub mod error;
 pub mod link;

@@ -694,6 +694,8 @@ impl Context<'_> {
                     let mut pull = self.spec.example("pull-request");
                     pull["number"] = json!(self.number("pull_number"));
                     pull["head"]["sha"] = json!(sha);
+                    // GitHub's own example lists a team without the `type` its schema requires.
+                    pull["requested_teams"] = json!([]);
                     Reply::json(200, &pull)
                 }
                 None => Reply::error(404, "Not Found"),
