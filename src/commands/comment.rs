@@ -34,7 +34,8 @@ pub fn run(args: &CommentArgs) -> anyhow::Result<Status> {
     if let Some(pr) = target.pr {
         let author = match &args.author {
             Some(author) => author.clone(),
-            None => token_author(&client).context("could not find out who the token is")?,
+            None => token_author(&client)
+                .context("could not find out who the token is (pass `--author LOGIN` to say)")?,
         };
         let posted = upsert(
             &client,

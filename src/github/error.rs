@@ -72,7 +72,7 @@ pub enum ApiError {
         reason: String,
     },
     /// Retries ran out (attempts or the bounded total wait); `last` is the final failure.
-    #[error("gave up after {attempts} attempts and {waited:?} of waiting: {last}")]
+    #[error("gave up after {attempts} attempt(s) and {:.1} s of waiting: {last}", waited.as_secs_f64())]
     GaveUp {
         /// How many requests were sent.
         attempts: u32,
