@@ -446,3 +446,37 @@ fn check_run_is_created_once_with_batched_annotations() {
         "a re-run adds no annotations"
     );
 }
+
+#[test]
+fn a_refused_check_run_update_is_an_outside_service_failure() {
+    let setup = Setup::new();
+    setup.project.write(
+        ".mlgate/evaluation.json",
+        json!({"verdict": "inconclusive", "passed": true}).to_string(),
+    );
+    setup.server.fault(
+        "PATCH",
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+        Fault::Unprocessable("Invalid request"),
+    );
+    let run = setup.comment(&["--check"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: could not create or update the check run on {HEAD}\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    // The comment went up before the check run failed; the re-run completes the check run.
+    assert_eq!(setup.ours().len(), 1);
+    let run = setup.comment(&["--check"]);
+    assert!(
+        ok(&run).contains("check run `mlgate` updated"),
+        "{}",
+        run.stdout
+    );
+    let state = setup.server.state();
+    assert_eq!(state.check_runs.len(), 1);
+    assert_eq!(state.check_runs[0]["conclusion"], "neutral");
+}

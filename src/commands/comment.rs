@@ -66,13 +66,15 @@ pub fn run(args: &CommentArgs) -> anyhow::Result<Status> {
             .head_sha
             .as_deref()
             .context("no commit for the check run: `GITHUB_SHA` is not set")?;
+        let failed = format!("could not create or update the check run on {sha}");
         match post_check(&client, &context, args, sha, &target.report) {
             Ok(()) => {}
-            Err(e) if e.is_read_only() => return read_only_fallback(&workflow, &target.report, e),
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("could not create or update the check run on {sha}")))
+            Err(CheckError::Api(e)) if e.is_read_only() => {
+                return read_only_fallback(&workflow, &target.report, e)
             }
+            // The API error itself goes into the chain so that it maps to exit code 3.
+            Err(CheckError::Api(e)) => return Err(anyhow::Error::new(e).context(failed)),
+            Err(CheckError::Input(e)) => return Err(e.context(failed)),
         }
     }
     Ok(Status::Passed)
@@ -192,21 +194,12 @@ fn post_check(
 }
 
 /// A check-run failure: bad run-directory files, or GitHub.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 enum CheckError {
     /// The run directory.
-    #[error(transparent)]
     Input(anyhow::Error),
     /// GitHub.
-    #[error(transparent)]
     Api(ApiError),
-}
-
-impl CheckError {
-    /// True for a read-only token.
-    fn is_read_only(&self) -> bool {
-        matches!(self, CheckError::Api(e) if e.is_read_only())
-    }
 }
 
 /// Prints what the upsert did.
