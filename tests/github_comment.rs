@@ -431,6 +431,16 @@ fn check_run_is_created_once_with_batched_annotations() {
         2
     );
 
+    let run = rerun_updates_the_one_check_run(&setup);
+    assert_eq!(
+        setup.server.state().annotations[&run["id"].as_u64().unwrap()].len(),
+        60,
+        "a re-run adds no annotations"
+    );
+}
+
+/// Runs `comment --check` again and returns the one check run, which it must have updated.
+fn rerun_updates_the_one_check_run(setup: &Setup) -> serde_json::Value {
     let run = setup.comment(&["--check"]);
     assert!(
         ok(&run).contains("check run `mlgate` updated"),
@@ -439,12 +449,7 @@ fn check_run_is_created_once_with_batched_annotations() {
     );
     let state = setup.server.state();
     assert_eq!(state.check_runs.len(), 1);
-    let id = state.check_runs[0]["id"].as_u64().unwrap();
-    assert_eq!(
-        state.annotations[&id].len(),
-        60,
-        "a re-run adds no annotations"
-    );
+    state.check_runs[0].clone()
 }
 
 #[test]
@@ -470,13 +475,8 @@ fn a_refused_check_run_update_is_an_outside_service_failure() {
     );
     // The comment went up before the check run failed; the re-run completes the check run.
     assert_eq!(setup.ours().len(), 1);
-    let run = setup.comment(&["--check"]);
-    assert!(
-        ok(&run).contains("check run `mlgate` updated"),
-        "{}",
-        run.stdout
+    assert_eq!(
+        rerun_updates_the_one_check_run(&setup)["conclusion"],
+        "neutral"
     );
-    let state = setup.server.state();
-    assert_eq!(state.check_runs.len(), 1);
-    assert_eq!(state.check_runs[0]["conclusion"], "neutral");
 }
