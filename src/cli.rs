@@ -26,6 +26,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Validate, train and evaluate in one go, locally.
     Run(RunArgs),
+    /// Post the report as one sticky pull-request comment (created once, then updated), and
+    /// optionally a check run on the head commit.
+    Comment(CommentArgs),
 }
 
 /// Flags of `mlgate validate`.
@@ -125,6 +128,62 @@ pub struct RunArgs {
     /// The run directory.
     #[arg(long, default_value = ".mlgate", value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// Flags of `mlgate comment`.
+#[derive(Debug, Args)]
+pub struct CommentArgs {
+    /// The run directory: holds `report.md` and, for `--check`, `validation.json` /
+    /// `evaluation.json`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// The markdown to post (default: `report.md` in the run directory).
+    #[arg(long, value_name = "PATH", conflicts_with = "from_artifact")]
+    pub body: Option<PathBuf>,
+
+    /// Names the sticky comment, so that several independent ones can live on one pull request.
+    #[arg(long, default_value = "default", value_parser = crate::github::comment::Header::parse)]
+    pub header: crate::github::comment::Header,
+
+    /// The pull request (default: from the event).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pr: Option<u64>,
+
+    /// The login whose comment is ours (default: the token's user, or `github-actions[bot]` for
+    /// an Actions or App installation token).
+    #[arg(long, value_name = "LOGIN")]
+    pub author: Option<String>,
+
+    /// The GitHub token.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<crate::github::Token>,
+
+    /// Delete older duplicates of our comment (same header and author) instead of leaving them.
+    #[arg(long)]
+    pub delete_duplicates: bool,
+
+    /// Also create or update a check run named `mlgate` (or `mlgate / HEADER`) on the head
+    /// commit: the verdict as its conclusion, the report as its summary, failed data checks as
+    /// annotations.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Fork flow, `pull_request` job: write `report.md` and `pr.json` into DIR for upload as an
+    /// artifact, and post nothing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["from_artifact", "check"])]
+    pub write_pr_info: Option<PathBuf>,
+
+    /// Fork flow, `workflow_run` job: post the report from an artifact written by
+    /// `--write-pr-info`, after checking that the pull request's head is the commit the
+    /// triggering run built.
+    #[arg(long, value_name = "DIR", conflicts_with = "pr")]
+    pub from_artifact: Option<PathBuf>,
+}
+
+/// Wraps a token value so that it never prints.
+fn parse_token(value: &str) -> Result<crate::github::Token, String> {
+    crate::github::Token::new(value).ok_or_else(|| "the token is empty".to_string())
 }
 
 #[cfg(test)]

@@ -32,7 +32,10 @@ impl Status {
     /// Classifies an error: an outside-service failure anywhere in the chain wins, anything else
     /// is treated as bad input, because every error mlgate raises on its own is about its inputs.
     pub fn for_error(err: &anyhow::Error) -> Status {
-        if err.chain().any(|cause| cause.is::<ServiceError>()) {
+        let from_service = |cause: &(dyn std::error::Error + 'static)| {
+            cause.is::<ServiceError>() || cause.is::<crate::github::ApiError>()
+        };
+        if err.chain().any(from_service) {
             Status::ServiceFailed
         } else {
             Status::BadInput
@@ -74,6 +77,17 @@ mod tests {
             render_error(&err),
             "error: posting\n  caused by: GitHub answered 502"
         );
+    }
+
+    /// A GitHub API error is an outside-service failure too.
+    #[test]
+    fn github_api_error_maps_to_3() {
+        let api = crate::github::ApiError::Transport {
+            call: "GET /user".into(),
+            reason: "timed out".into(),
+        };
+        let err = anyhow::Error::new(api).context("finding the token's identity");
+        assert_eq!(Status::for_error(&err), Status::ServiceFailed);
     }
 
     /// Plain errors are input errors.

@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod exit;
 pub mod fsx;
 pub mod git;
+pub mod github;
 pub mod report;
 pub mod stats;
 pub mod threads;

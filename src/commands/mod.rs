@@ -1,5 +1,6 @@
 //! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
 
+mod comment;
 mod evaluate;
 mod run;
 mod train;
@@ -15,5 +16,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Comment(args) => comment::run(&args),
     }
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod github_server;
+pub mod openapi;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -55,14 +58,21 @@ impl Project {
 
     /// Runs `mlgate ARGS` in the project directory, outside any GitHub Actions environment.
     pub fn mlgate(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_mlgate"))
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_OUTPUT")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .output()
-            .expect("run mlgate");
+        self.mlgate_env(args, &[])
+    }
+
+    /// Runs `mlgate ARGS` outside GitHub Actions apart from the given variables (every other
+    /// `GITHUB_*` variable of the test's own environment is removed).
+    pub fn mlgate_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlgate"));
+        command.args(args).current_dir(self.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("GITHUB_") || name.starts_with("MLGATE_GITHUB_") {
+                command.env_remove(name);
+            }
+        }
+        command.envs(vars.iter().copied());
+        let output = command.output().expect("run mlgate");
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
