@@ -1,6 +1,7 @@
 //! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
 
 mod evaluate;
+mod report;
 mod run;
 mod train;
 mod validate;
@@ -15,5 +16,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }

@@ -55,12 +55,25 @@ impl Project {
 
     /// Runs `mlgate ARGS` in the project directory, outside any GitHub Actions environment.
     pub fn mlgate(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_mlgate"))
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_OUTPUT")
-            .env_remove("GITHUB_STEP_SUMMARY")
+        self.mlgate_with_env(args, &[])
+    }
+
+    /// Runs `mlgate ARGS` with only the given GitHub Actions variables set.
+    pub fn mlgate_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlgate"));
+        command.args(args).current_dir(self.path());
+        for name in [
+            "GITHUB_ACTIONS",
+            "GITHUB_OUTPUT",
+            "GITHUB_STEP_SUMMARY",
+            "GITHUB_SERVER_URL",
+            "GITHUB_REPOSITORY",
+            "GITHUB_RUN_ID",
+        ] {
+            command.env_remove(name);
+        }
+        let output = command
+            .envs(env.iter().copied())
             .output()
             .expect("run mlgate");
         Run {

@@ -1,0 +1,321 @@
+//! `mlgate report` and the report stage of `mlgate run`: snapshots of `report.md` for a first
+//! model, a pass, a failure, an inconclusive gate and a validation-only run; escaping of hostile
+//! names; fitting a huge run into GitHub's comment limit; the job summary.
+
+mod common;
+
+use common::{penguins_csv, Project};
+use serde_json::Value;
+
+/// A gate on macro F1 with slices, trained on every feature unless `features` says otherwise.
+fn config(features: &str, primary: &str, rules: &str) -> String {
+    format!(
+        "data:\n  path: data/penguins.csv\n  target: species\nmodel:\n  kind: logistic_regression\n{features}gate:\n  primary: {primary}\n  rules:\n{rules}  bootstrap: {{ resamples: 500 }}\n  slices: {{ columns: [island, sex], min_rows: 10 }}\n"
+    )
+}
+
+/// The default rules.
+const F1_RULES: &str =
+    "    - { metric: f1_macro, min: 0.9 }\n    - { metric: f1_macro, max_regression: 0.02 }\n";
+
+/// A penguins project with an inferred schema and `config` written.
+fn project(config: &str) -> Project {
+    let project = Project::new();
+    project.with_penguins();
+    project.write("mlgate.yml", config);
+    assert_eq!(project.mlgate(&["validate", "--infer"]).code, 0);
+    project
+}
+
+/// `report.md` without the numbers that change between identical runs (timings) or releases.
+fn stable(markdown: &str) -> String {
+    let timing =
+        regex::Regex::new(r"(?m)^\| (training_seconds|prediction_rows_per_second) (.) \|.*$")
+            .unwrap();
+    let version = regex::Regex::new(r"mlgate \d+\.\d+\.\d+[^<]*</sub>").unwrap();
+    let text = timing.replace_all(markdown, "| $1 $2 | [timing] | [timing] |");
+    version
+        .replace_all(&text, "mlgate [version]</sub>")
+        .into_owned()
+}
+
+/// Runs and returns `report.md`, checking the exit code.
+fn run_report(project: &Project, args: &[&str], code: i32, out: &str) -> String {
+    let run = project.mlgate(args);
+    assert_eq!(run.code, code, "{}\n{}", run.stdout, run.stderr);
+    let markdown = project.read(&format!("{out}/report.md"));
+    assert_well_formed(&markdown);
+    markdown
+}
+
+#[test]
+fn first_model_then_a_pass() {
+    let project = project(&config("", "f1_macro", F1_RULES));
+    let first = run_report(&project, &["run", "--no-drift"], 0, ".mlgate");
+    insta::assert_snapshot!("no_champion", stable(&first));
+    std::fs::copy(
+        project.path().join(".mlgate/profile.json"),
+        project.path().join("reference.json"),
+    )
+    .unwrap();
+    let pass = run_report(
+        &project,
+        &[
+            "run",
+            "--baseline",
+            ".mlgate/model",
+            "--reference",
+            "reference.json",
+            "--out",
+            "pass",
+            "--title",
+            "Retrain on the 2009 season",
+            "--run-url",
+            "https://github.com/o/r/actions/runs/42",
+        ],
+        0,
+        "pass",
+    );
+    insta::assert_snapshot!("pass", stable(&pass));
+}
+
+#[test]
+fn a_failing_gate() {
+    let project = project(&config("", "f1_macro", F1_RULES));
+    assert_eq!(project.mlgate(&["train", "--out", "champion"]).code, 0);
+    project.write(
+        "mlgate.yml",
+        config("  features: [year, sex, island]\n", "f1_macro", F1_RULES),
+    );
+    let failed = run_report(
+        &project,
+        &["run", "--no-drift", "--baseline", "champion/model"],
+        1,
+        ".mlgate",
+    );
+    insta::assert_snapshot!("fail", stable(&failed));
+}
+
+#[test]
+fn an_inconclusive_gate() {
+    let rules = "    - { metric: accuracy, max_regression: 0.01 }\n";
+    let project = project(&config("", "accuracy", rules));
+    assert_eq!(project.mlgate(&["train", "--out", "champion"]).code, 0);
+    project.write(
+        "mlgate.yml",
+        config(
+            "  features: [island, bill_length_mm, bill_depth_mm, sex]\n",
+            "accuracy",
+            rules,
+        ),
+    );
+    assert_eq!(project.mlgate(&["train"]).code, 0);
+    let run = project.mlgate(&["evaluate", "--baseline", "champion/model"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let inconclusive = run_report(&project, &["report"], 0, ".mlgate");
+    assert!(inconclusive.contains("### ⚠️ Model gate inconclusive"));
+    insta::assert_snapshot!("inconclusive", stable(&inconclusive));
+}
+
+#[test]
+fn a_failed_validation_reports_the_data_only() {
+    let project = project(&config("", "f1_macro", F1_RULES));
+    // A model from an earlier run must not be reported as this run's.
+    assert_eq!(project.mlgate(&["run", "--no-drift"]).code, 0);
+    let mut csv = penguins_csv();
+    csv.push_str("<b>@here</b> | [x](y),Biscoe,heavy,13.1,231,6300,male,2009\n");
+    project.write("data/penguins.csv", csv);
+    let markdown = run_report(&project, &["run", "--no-drift"], 1, ".mlgate");
+    assert!(!markdown.contains("Metric"), "{markdown}");
+    insta::assert_snapshot!("validation_only", stable(&markdown));
+}
+
+/// Every kind of untrusted text the report shows, as one hostile string.
+const HOSTILE: &str =
+    "@octocat <img src=x onerror=alert(1)> | ` [x](javascript:alert(1)) <!-- --> #1\nnext";
+
+/// Replaces names in a run's stage files with `name(i)`.
+fn rename_everything(project: &Project, out: &str, name: impl Fn(usize) -> String) {
+    let mut evaluation: Value = project.json(&format!("{out}/evaluation.json"));
+    let classes = evaluation["classes"].as_array().unwrap().len();
+    evaluation["classes"] = (0..classes).map(|i| Value::from(name(i))).collect();
+    for (i, s) in evaluation["slices"]["evaluated"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        s["column"] = name(i).into();
+        s["value"] = name(i + 1).into();
+    }
+    project.write(
+        &format!("{out}/evaluation.json"),
+        serde_json::to_string(&evaluation).unwrap(),
+    );
+    let mut validation: Value = project.json(&format!("{out}/validation.json"));
+    for (i, c) in validation["checks"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        if c.get("column").is_some() {
+            c["column"] = name(i).into();
+        }
+    }
+    for (i, c) in validation["drift"]["columns"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        c["column"] = name(i).into();
+    }
+    project.write(
+        &format!("{out}/validation.json"),
+        serde_json::to_string(&validation).unwrap(),
+    );
+}
+
+/// A run with drift, a champion and slices, in `.mlgate`.
+fn full_run() -> Project {
+    let project = project(&config("", "f1_macro", F1_RULES));
+    assert_eq!(project.mlgate(&["train", "--out", "champion"]).code, 0);
+    assert_eq!(project.mlgate(&["validate", "--no-drift"]).code, 0);
+    std::fs::copy(
+        project.path().join(".mlgate/profile.json"),
+        project.path().join("reference.json"),
+    )
+    .unwrap();
+    let run = project.mlgate(&[
+        "run",
+        "--baseline",
+        "champion/model",
+        "--reference",
+        "reference.json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    project
+}
+
+#[test]
+fn hostile_names_are_text() {
+    let project = full_run();
+    rename_everything(&project, ".mlgate", |_| HOSTILE.to_string());
+    let markdown = run_report(&project, &["report", "--title", HOSTILE], 0, ".mlgate");
+    assert!(markdown.contains("@&#8203;octocat"), "{markdown}");
+    for raw in [
+        "@octocat",
+        "<img",
+        "](javascript",
+        "<!-- -->",
+        " #1 ",
+        "` [",
+        "\nnext",
+    ] {
+        assert!(!markdown.contains(raw), "`{raw}` is in the report");
+    }
+    assert_eq!(markdown.matches("<!--").count(), 1, "only the marker");
+}
+
+#[test]
+fn a_huge_run_fits_a_comment_and_stays_well_formed() {
+    let project = full_run();
+    let long = |i: usize| format!("{i} {}", HOSTILE.repeat(4));
+    let mut evaluation: Value = project.json(".mlgate/evaluation.json");
+    let slice = evaluation["slices"]["evaluated"][0].clone();
+    evaluation["slices"]["evaluated"] = (0..5_000).map(|_| slice.clone()).collect();
+    project.write(
+        ".mlgate/evaluation.json",
+        serde_json::to_string(&evaluation).unwrap(),
+    );
+    let mut validation: Value = project.json(".mlgate/validation.json");
+    let column = validation["drift"]["columns"][0].clone();
+    validation["drift"]["columns"] = (0..10_000).map(|_| column.clone()).collect();
+    let check = validation["checks"][3].clone();
+    validation["checks"] = (0..10_000).map(|_| check.clone()).collect();
+    project.write(
+        ".mlgate/validation.json",
+        serde_json::to_string(&validation).unwrap(),
+    );
+    rename_everything(&project, ".mlgate", long);
+    let markdown = run_report(&project, &["report"], 0, ".mlgate");
+    let chars = markdown.chars().count();
+    assert!(chars <= 65_536 - 1_024, "{chars} characters");
+    assert!(chars > 30_000, "shortened far more than needed: {chars}");
+    assert!(markdown.contains("more rows (see `report.html`"));
+    assert!(markdown.contains("Shortened to fit GitHub's size limit"));
+    // The lowest-priority sections went first; the slices table stayed, shortened.
+    assert!(!markdown.contains("Every data check"));
+    assert!(markdown.contains("#### Slices"));
+}
+
+#[test]
+fn the_job_summary_gets_the_report_within_what_is_left() {
+    let project = full_run();
+    let summary = project.write("summary.md", "x".repeat(1024 * 1024 - 3_000));
+    let summary_path = summary.display().to_string();
+    let env = [
+        ("GITHUB_STEP_SUMMARY", summary_path.as_str()),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "o/r"),
+        ("GITHUB_RUN_ID", "7"),
+    ];
+    let run = project.mlgate_with_env(&["report"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = project.read(".mlgate/report.md");
+    assert!(report.contains("[workflow run](https://github.com/o/r/actions/runs/7)"));
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(written.len() <= 1024 * 1024, "{}", written.len());
+    let appended = &written[1024 * 1024 - 3_000..];
+    assert!(appended.starts_with("<!-- mlgate:report -->"), "{appended}");
+    assert!(appended.len() < report.len());
+    assert_well_formed(appended);
+    // A full summary gets nothing rather than a broken fragment.
+    let run = project.mlgate_with_env(&["report"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let again = std::fs::read_to_string(&summary).unwrap();
+    assert!(again.len() <= 1024 * 1024);
+}
+
+#[test]
+fn a_champion_measured_elsewhere_is_flagged_first() {
+    let project = full_run();
+    let mut evaluation: Value = project.json(".mlgate/evaluation.json");
+    evaluation["champion_rescored"] = false.into();
+    project.write(
+        ".mlgate/evaluation.json",
+        serde_json::to_string(&evaluation).unwrap(),
+    );
+    let markdown = run_report(&project, &["report"], 0, ".mlgate");
+    let warning = markdown.find("> [!WARNING]\n> The champion was not re\\-scored");
+    let table = markdown.find("| Metric |");
+    assert!(warning.is_some() && warning < table, "{markdown}");
+}
+
+/// The structure GitHub needs: the marker first, closed `<details>`, one HTML comment, and
+/// every table row with as many cells as its header.
+fn assert_well_formed(markdown: &str) {
+    assert!(
+        markdown.starts_with("<!-- mlgate:report -->\n"),
+        "{markdown}"
+    );
+    assert_eq!(
+        markdown.matches("<details>").count(),
+        markdown.matches("</details>").count()
+    );
+    assert_eq!(markdown.matches("<!--").count(), 1);
+    assert!(markdown.trim_end().ends_with("</sub>"), "{markdown}");
+    let mut header_cells = None;
+    for line in markdown.lines() {
+        let line = line.trim_end();
+        if !line.starts_with('|') {
+            header_cells = None;
+            continue;
+        }
+        assert!(line.ends_with('|'), "unterminated row: {line}");
+        let cells = line.matches('|').count();
+        let expected = *header_cells.get_or_insert(cells);
+        assert_eq!(cells, expected, "row with a different cell count: {line}");
+    }
+}
