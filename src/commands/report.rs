@@ -7,6 +7,7 @@ use crate::exit::Status;
 use crate::fsx::write_atomic;
 use crate::report::document::{self, ReportOptions};
 use crate::report::fit::Budget;
+use crate::report::html;
 use crate::report::run_dir::RunFiles;
 use crate::workflow::Workflow;
 
@@ -50,6 +51,10 @@ pub fn write(
         path.display(),
         markdown.chars().count()
     );
+    let page = html::render(files, options)?;
+    let html_path = out.join("report.html");
+    write_atomic(&html_path, page.as_bytes())?;
+    println!("wrote `{}` ({} bytes)", html_path.display(), page.len());
     if let Some(room) = workflow.summary_room() {
         let summary = if markdown.len() <= room {
             markdown

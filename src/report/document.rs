@@ -16,7 +16,7 @@ use super::evaluation::{
     tests_text, verdict_word, ConfusionRow, MetricView, RuleView, SliceView,
 };
 use super::fit::{fit, Budget, Limits};
-use super::markdown::{code, escape_capped, link_target};
+use super::markdown::{cap, code, escape_capped, link_target};
 use super::run_dir::RunFiles;
 use super::{check_view, drift_view, CheckView, DriftColumnView, DriftView};
 
@@ -74,7 +74,7 @@ fn cut<T>(rows: &[T], cap: usize) -> Cut<'_, T> {
 struct HashView {
     /// What it identifies.
     label: &'static str,
-    /// Markdown: a code span, or escaped text.
+    /// The hash as written in the stage file (untrusted: shown through `code`).
     value: String,
 }
 
@@ -100,8 +100,9 @@ struct SkippedSliceView {
     rows: usize,
 }
 
-/// Everything in the report, built once; renders cut it.
-struct Views {
+/// Everything in the report, built once, as raw text: the markdown and HTML templates escape
+/// it their own way, and markdown renders cut its tables.
+pub(super) struct Views {
     /// The heading's icon.
     icon: &'static str,
     /// The heading's words.
@@ -146,8 +147,16 @@ struct EvaluationViews {
     confusion_too_wide: bool,
     /// Operational metrics.
     operational: Vec<OperationalView>,
-    /// Rows, bootstrap and tests in one line.
-    details: String,
+    /// Evaluation rows.
+    rows: usize,
+    /// The eval-set hash.
+    eval_set_hash: String,
+    /// Bootstrap resamples.
+    resamples: usize,
+    /// Bootstrap seed.
+    seed: u64,
+    /// The significance tests in one line.
+    tests: String,
 }
 
 /// The slices' parts.
@@ -201,10 +210,7 @@ pub fn render(files: &RunFiles, options: &ReportOptions, budget: Budget) -> anyh
     let views = Views::build(files, options);
     let env = environment()?;
     let template = env.get_template("report.md")?;
-    let all = Limits {
-        sections: SECTIONS.len(),
-        rows: views.longest_table(),
-    };
+    let all = views.everything();
     let fitted = fit(all, budget, |limits| {
         template.render(views.context(limits, limits.shortened(all)))
     })?;
@@ -226,13 +232,14 @@ pub fn render(files: &RunFiles, options: &ReportOptions, budget: Budget) -> anyh
 fn environment() -> anyhow::Result<minijinja::Environment<'static>> {
     let mut env = minijinja::Environment::new();
     env.add_filter("md", |value: String| escape_capped(&value, VALUE_CHARS));
+    env.add_filter("code", |value: String| code(&cap(&value, VALUE_CHARS)));
     env.add_template("report.md", TEMPLATE)?;
     Ok(env)
 }
 
 impl Views {
     /// Builds every part from the files.
-    fn build(files: &RunFiles, options: &ReportOptions) -> Views {
+    pub(super) fn build(files: &RunFiles, options: &ReportOptions) -> Views {
         let evaluation = files.evaluation.as_ref();
         let validation = files.validation.as_ref();
         let (icon, verdict) = heading(validation, evaluation);
@@ -269,8 +276,16 @@ impl Views {
         .unwrap_or(0)
     }
 
+    /// Everything, uncut.
+    pub(super) fn everything(&self) -> Limits {
+        Limits {
+            sections: SECTIONS.len(),
+            rows: self.longest_table(),
+        }
+    }
+
     /// The template's context under `limits`.
-    fn context(&self, limits: Limits, shortened: bool) -> minijinja::Value {
+    pub(super) fn context(&self, limits: Limits, shortened: bool) -> minijinja::Value {
         let rows = limits.rows;
         let show: std::collections::BTreeMap<&str, bool> = SECTIONS
             .iter()
@@ -297,7 +312,11 @@ impl Views {
                 champion_confusion => e.champion_confusion,
                 confusion_too_wide => e.confusion_too_wide,
                 operational => e.operational,
-                details => e.details,
+                rows => e.rows,
+                eval_set_hash => e.eval_set_hash,
+                resamples => e.resamples,
+                seed => e.seed,
+                tests => e.tests,
             }
         });
         let validation = self.validation.as_ref().map(|v| {
@@ -361,19 +380,6 @@ impl EvaluationViews {
         let matrix = |m: Option<&crate::evaluate::evaluation::ConfusionMatrix>| {
             m.filter(|_| !wide).map(|m| confusion_rows(m, &e.classes))
         };
-        let tests = tests_text(e);
-        let mut details = format!(
-            "{} evaluation rows · eval set {} · bootstrap B = {}, seed {}, {} intervals",
-            e.rows,
-            code(&e.eval_set_hash),
-            e.bootstrap.resamples,
-            e.bootstrap.seed,
-            percent_label(e.bootstrap.confidence)
-        );
-        if !tests.is_empty() {
-            details.push_str(" · ");
-            details.push_str(&escape_capped(&tests, 2 * VALUE_CHARS));
-        }
         EvaluationViews {
             confidence: percent_label(e.bootstrap.confidence),
             key_metrics,
@@ -407,7 +413,11 @@ impl EvaluationViews {
             champion_confusion: matrix(e.champion_confusion_matrix.as_ref()),
             confusion_too_wide: wide && e.confusion_matrix.is_some(),
             operational: e.operational.iter().map(operational_view).collect(),
-            details,
+            rows: e.rows,
+            eval_set_hash: e.eval_set_hash.clone(),
+            resamples: e.bootstrap.resamples,
+            seed: e.bootstrap.seed,
+            tests: tests_text(e),
         }
     }
 }
@@ -538,12 +548,7 @@ fn hashes(files: &RunFiles) -> Vec<HashView> {
         ("model sha256", model),
     ]
     .into_iter()
-    .filter_map(|(label, value)| {
-        value.map(|v| HashView {
-            label,
-            value: code(&v),
-        })
-    })
+    .filter_map(|(label, value)| value.map(|value| HashView { label, value }))
     .collect()
 }
 

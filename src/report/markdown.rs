@@ -35,9 +35,14 @@ pub fn escape(text: &str) -> String {
 /// Escapes text, first shortening it to `max_chars` characters (with `…`), so that one hostile
 /// value cannot fill a whole comment.
 pub fn escape_capped(text: &str, max_chars: usize) -> String {
+    escape(&cap(text, max_chars))
+}
+
+/// `text` shortened to `max_chars` characters, with `…` when it was longer.
+pub fn cap(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(max_chars) {
-        Some((end, _)) => escape(&format!("{}…", &text[..end])),
-        None => escape(text),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 

@@ -4,12 +4,15 @@
 //! the file alone. Markdown comes from a minijinja template built into the binary; every piece
 //! of untrusted text passes through the `md` filter ([`markdown::escape`]).
 
+pub mod curves;
 pub mod document;
 pub mod evaluation;
 pub mod fit;
 pub mod history;
+pub mod html;
 pub mod markdown;
 pub mod run_dir;
+pub mod svg;
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! `mlgate report` and the report stage of `mlgate run`: snapshots of `report.md` for a first
 //! model, a pass, a failure, an inconclusive gate and a validation-only run; escaping of hostile
-//! names; fitting a huge run into GitHub's comment limit; the job summary.
+//! names; fitting a huge run into GitHub's comment limit; the job summary; `report.html` is
+//! self-contained, escaped, and small whatever the evaluation set's size.
 
 mod common;
 
@@ -318,4 +319,124 @@ fn assert_well_formed(markdown: &str) {
         let expected = *header_cells.get_or_insert(cells);
         assert_eq!(cells, expected, "row with a different cell count: {line}");
     }
+}
+
+/// Every `<svg>` element of a page.
+fn svgs(html: &str) -> Vec<&str> {
+    html.split("<svg").skip(1).collect()
+}
+
+/// The number of points of each `<polyline>` in a page.
+fn polyline_points(html: &str) -> Vec<usize> {
+    html.split("<polyline points=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().split(' ').count())
+        .collect()
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_escaped() {
+    let project = full_run();
+    rename_everything(&project, ".mlgate", |_| HOSTILE.to_string());
+    let run = project.mlgate(&[
+        "report",
+        "--title",
+        HOSTILE,
+        "--run-url",
+        "https://github.com/o/r/actions/runs/9\"><script>",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = project.read(".mlgate/report.html");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // Nothing is fetched: no scripts at all, no external sources, styles or fonts; the one
+    // outside link is the run's, with its quote encoded.
+    for banned in ["<script", "@import", "url(", "<link", "<img", "<iframe"] {
+        assert!(!html.contains(banned), "`{banned}` in report.html");
+    }
+    let tags = regex::Regex::new(r"<[^>]+>").unwrap();
+    for tag in tags.find_iter(&html) {
+        assert!(!tag.as_str().contains("src="), "{}", tag.as_str());
+    }
+    let links: Vec<&str> = html.split("href=\"").skip(1).collect();
+    assert_eq!(links.len(), 1, "only the run link");
+    assert!(
+        links[0].starts_with("https:&#x2f;&#x2f;github.com&#x2f;o&#x2f;r&#x2f;actions&#x2f;runs&#x2f;9%22%3E%3Cscript%3E\""),
+        "{}",
+        links[0]
+    );
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    // Every SVG is closed, and the namespace is the only http in it.
+    // The renamed classes match no score column, so only the heat maps are drawn.
+    assert!(html.contains("no score columns for every class"));
+    let charts = svgs(&html);
+    assert_eq!(charts.len(), 2, "two heat maps");
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    for svg in charts {
+        let svg = &svg[..svg.find("</svg>").expect("closed")];
+        assert_eq!(svg.matches("http").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+    }
+    assert!(html.contains("No history.json in the run directory"));
+}
+
+#[test]
+fn curves_over_many_rows_are_downsampled() {
+    let project = full_run();
+    // 60,000 rows of three-class scores in place of the real predictions, on both sides.
+    let classes = ["Adelie", "Chinstrap", "Gentoo"];
+    let mut csv = String::from("id,label,prediction,score_Adelie,score_Chinstrap,score_Gentoo\n");
+    let mut state = 7u64;
+    for i in 0..60_000 {
+        let mut draw = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 1000) as f64 + 1.0
+        };
+        let raw = [draw(), draw(), draw()];
+        let sum: f64 = raw.iter().sum();
+        let label = classes[i % 3];
+        csv.push_str(&format!(
+            "{i},{label},{label},{},{},{}\n",
+            raw[0] / sum,
+            raw[1] / sum,
+            raw[2] / sum
+        ));
+    }
+    project.write(".mlgate/predictions.csv", &csv);
+    project.write(".mlgate/champion_predictions.csv", &csv);
+    project.write(
+        ".mlgate/history.json",
+        r#"{"schema_version":1,"name":"penguins","metric":"f1_macro","versions":[
+            {"tag":"penguins@v1.0.0","version":"1.0.0","commit":"a","date":"2026-11-01T10:00:00Z","metrics":{"f1_macro":0.91}},
+            {"tag":"penguins@v1.1.0","version":"1.1.0","commit":"b","date":"2026-11-10T10:00:00Z","metrics":{"f1_macro":0.95}}]}"#,
+    );
+    let run = project.mlgate(&["report"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = project.read(".mlgate/report.html");
+    let points = polyline_points(&html);
+    // ROC and PR for two models, reliability for two, the history line.
+    assert_eq!(points.len(), 7, "{points:?}");
+    assert!(points.iter().all(|&n| (2..=200).contains(&n)), "{points:?}");
+    assert!(html.contains("micro-averaged"));
+    assert!(html.contains("across promoted versions of penguins"));
+    assert!(html.len() < 200_000, "{} bytes", html.len());
+}
+
+#[test]
+fn regression_gets_a_scatter_and_residuals() {
+    let project = Project::new();
+    project.with_penguins();
+    project.write(
+        "mlgate.yml",
+        "data:\n  path: data/penguins.csv\n  target: body_mass_g\nmodel:\n  kind: linear\n  features: [bill_length_mm, flipper_length_mm]\ngate:\n  primary: rmse\n",
+    );
+    assert_eq!(project.mlgate(&["validate", "--infer"]).code, 0);
+    let run = project.mlgate(&["run", "--no-drift"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let html = project.read(".mlgate/report.html");
+    assert!(html.contains("Predicted against actual"), "{html}");
+    assert!(html.contains("Residuals"));
+    assert!(!html.contains("ROC curve"));
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
 }
