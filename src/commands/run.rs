@@ -26,11 +26,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Status> {
     if validated != Status::Passed && !args.keep_going {
         println!("data validation failed; not training (pass `--keep-going` to train anyway)");
         // Model files in the directory belong to an earlier run: report the validation alone.
-        report(
-            args,
-            &workflow,
-            RunFiles::load(&args.out)?.validation_only(),
-        )?;
+        report(args, &workflow, RunFiles::load_validation(&args.out)?)?;
         return Ok(validated);
     }
     println!("\n== train");

@@ -81,14 +81,19 @@ impl RunFiles {
         Ok(files)
     }
 
-    /// Only the validation: what `mlgate run` reports when it stopped before training, so that
-    /// an older run's model files in the same directory are not mistaken for this run's.
-    pub fn validation_only(self) -> RunFiles {
-        RunFiles {
-            validation: self.validation,
+    /// Only `validation.json`: what `mlgate run` reports when it stopped before training, so
+    /// that an older run's model files in the same directory are neither read nor mistaken
+    /// for this run's.
+    pub fn load_validation(dir: &Path) -> anyhow::Result<RunFiles> {
+        let path = dir.join(VALIDATION_FILE);
+        Ok(RunFiles {
+            validation: Some(typed(
+                &path,
+                read_versioned(&path, VALIDATION_SCHEMA_VERSION)?,
+            )?),
             champion_rescored: true,
             ..RunFiles::default()
-        }
+        })
     }
 }
 
