@@ -440,3 +440,84 @@ fn regression_gets_a_scatter_and_residuals() {
     assert!(!html.contains("ROC curve"));
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
 }
+
+/// Debian's headless Chromium (`.ci/run` installs `chromium-headless-shell`), or `None`.
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium-headless-shell", "chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn a_browser_parses_the_html_report_as_written_and_paints_it() {
+    let Some(chromium) = chromium() else {
+        // CI sets MLGATE_REQUIRE_CHROMIUM so that a missing browser fails there.
+        assert!(
+            std::env::var_os("MLGATE_REQUIRE_CHROMIUM").is_none(),
+            "MLGATE_REQUIRE_CHROMIUM is set but no chromium-headless-shell is on PATH"
+        );
+        eprintln!(
+            "skipped: no chromium-headless-shell on PATH (apt-get install chromium-headless-shell)"
+        );
+        return;
+    };
+    let project = full_run();
+    project.write(
+        ".mlgate/history.json",
+        r#"{"schema_version":1,"name":"penguins","metric":"f1_macro","versions":[
+            {"tag":"penguins@v1.0.0","version":"1.0.0","commit":"a","date":"2026-11-01T10:00:00Z","metrics":{"f1_macro":0.91}}]}"#,
+    );
+    let run = project.mlgate(&["report", "--title", HOSTILE]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = project.path().join(".mlgate/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let browser = |args: &[&str]| {
+        let output = std::process::Command::new(&chromium)
+            .args(["--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+            .args(args)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("run chromium");
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    // The DOM the browser built has exactly the elements written: nothing was auto-closed,
+    // re-nested or dropped, and no chart swallowed the page after it.
+    let dom = String::from_utf8(browser(&["--dump-dom"])).unwrap();
+    for tag in [
+        "<svg",
+        "<polyline",
+        "<circle",
+        "<rect",
+        "<text",
+        "<table",
+        "<tr>",
+        "<figure",
+    ] {
+        assert_eq!(
+            dom.matches(tag).count(),
+            html.matches(tag).count(),
+            "`{tag}` in the browser's DOM"
+        );
+    }
+    for svg in dom.split("<svg").skip(1) {
+        let inside = &svg[..svg.find("</svg>").expect("closed in the DOM")];
+        for outer in ["<figcaption", "<table", "<h2", "<p>", "<p class"] {
+            assert!(!inside.contains(outer), "`{outer}` inside an <svg>");
+        }
+    }
+    assert!(!dom.contains("<script"));
+    // And it paints: a 1200-pixel-wide screenshot with real content (a blank page is a few
+    // hundred bytes of PNG).
+    let shot = project.path().join("shot.png");
+    browser(&[
+        "--window-size=1200,2400",
+        &format!("--screenshot={}", shot.display()),
+    ]);
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1200);
+    assert!(png.len() > 50_000, "{} bytes", png.len());
+}
