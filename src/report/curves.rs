@@ -20,11 +20,11 @@ pub const CALIBRATION_BINS: usize = 10;
 /// `(x, y)`.
 pub type Point = (f64, f64);
 
-/// Scores against outcomes, the input of every binary curve.
+/// Scores against outcomes, the input of every binary curve, sorted once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scored {
-    /// `(score, is_positive)` per row (per row and class when micro-averaged).
-    pub pairs: Vec<(f64, bool)>,
+    /// `(positives, negatives)` per distinct score, highest score first.
+    runs: Vec<(u64, u64)>,
 }
 
 impl Scored {
@@ -41,14 +41,43 @@ impl Scored {
                 .map(|c| column(c).map(|i| (i, c)))
                 .collect::<Option<_>>()?,
         };
-        let pairs = (0..p.ids.len())
+        let pairs: Vec<(f64, bool)> = (0..p.ids.len())
             .flat_map(|row| {
                 wanted
                     .iter()
                     .map(move |&(i, class)| (p.scores[row * k + i], &p.labels[row] == class))
             })
             .collect();
-        Some(Scored { pairs })
+        Some(Scored::new(pairs))
+    }
+
+    /// `(score, is_positive)` pairs, one per row (per row and class when micro-averaged).
+    pub fn new(mut pairs: Vec<(f64, bool)>) -> Scored {
+        pairs.retain(|(s, _)| s.is_finite());
+        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut runs: Vec<(f64, u64, u64)> = Vec::new();
+        for (score, positive) in pairs {
+            match runs.last_mut() {
+                Some(last) if last.0 == score => {
+                    last.1 += u64::from(positive);
+                    last.2 += u64::from(!positive);
+                }
+                _ => runs.push((score, u64::from(positive), u64::from(!positive))),
+            }
+        }
+        Scored {
+            runs: runs.into_iter().map(|(_, p, n)| (p, n)).collect(),
+        }
+    }
+
+    /// Rows (row-class pairs) scored.
+    pub fn len(&self) -> u64 {
+        self.runs.iter().map(|(p, n)| p + n).sum()
+    }
+
+    /// Whether nothing was scored.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
     }
 
     /// The ROC curve, `(false positive rate, true positive rate)` from `(0, 0)` to `(1, 1)`,
@@ -57,7 +86,7 @@ impl Scored {
         let (positives, negatives) = self.totals()?;
         let mut out = vec![(0.0, 0.0)];
         let (mut tp, mut fp) = (0u64, 0u64);
-        for (p, n) in self.runs() {
+        for &(p, n) in &self.runs {
             tp += p;
             fp += n;
             out.push((fp as f64 / negatives as f64, tp as f64 / positives as f64));
@@ -71,7 +100,7 @@ impl Scored {
         let (positives, _) = self.totals()?;
         let mut out = Vec::new();
         let (mut tp, mut fp) = (0u64, 0u64);
-        for (p, n) in self.runs() {
+        for &(p, n) in &self.runs {
             tp += p;
             fp += n;
             let precision = tp as f64 / (tp + fp) as f64;
@@ -85,31 +114,9 @@ impl Scored {
 
     /// Positives and negatives, when there are both.
     fn totals(&self) -> Option<(u64, u64)> {
-        let positives = self.pairs.iter().filter(|(_, y)| *y).count() as u64;
-        let negatives = self.pairs.len() as u64 - positives;
+        let positives: u64 = self.runs.iter().map(|(p, _)| p).sum();
+        let negatives: u64 = self.runs.iter().map(|(_, n)| n).sum();
         (positives > 0 && negatives > 0).then_some((positives, negatives))
-    }
-
-    /// `(positives, negatives)` per distinct score, highest score first.
-    fn runs(&self) -> Vec<(u64, u64)> {
-        let mut sorted: Vec<(f64, bool)> = self
-            .pairs
-            .iter()
-            .copied()
-            .filter(|(s, _)| s.is_finite())
-            .collect();
-        sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut runs: Vec<(f64, u64, u64)> = Vec::new();
-        for (score, positive) in sorted {
-            match runs.last_mut() {
-                Some(last) if last.0 == score => {
-                    last.1 += u64::from(positive);
-                    last.2 += u64::from(!positive);
-                }
-                _ => runs.push((score, u64::from(positive), u64::from(!positive))),
-            }
-        }
-        runs.into_iter().map(|(_, p, n)| (p, n)).collect()
     }
 }
 
@@ -271,9 +278,7 @@ mod tests {
     use approx::assert_relative_eq;
 
     fn scored(pairs: &[(f64, bool)]) -> Scored {
-        Scored {
-            pairs: pairs.to_vec(),
-        }
+        Scored::new(pairs.to_vec())
     }
 
     #[test]
@@ -370,8 +375,8 @@ mod tests {
         };
         let classes = ["a".to_string(), "b".into(), "c".into()];
         let s = Scored::from_predictions(&p, &classes).unwrap();
-        assert_eq!(s.pairs.len(), 6);
-        assert_eq!(s.pairs.iter().filter(|(_, y)| *y).count(), 2);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s.totals(), Some((2, 4)));
         assert_eq!(
             calibration_pairs(&p, &classes),
             vec![(0.7, true), (0.6, false)]
