@@ -283,7 +283,12 @@ fn the_job_summary_gets_the_report_within_what_is_left() {
 fn a_champion_measured_elsewhere_is_flagged_first() {
     let project = full_run();
     let mut evaluation: Value = project.json(".mlgate/evaluation.json");
-    evaluation["champion_rescored"] = false.into();
+    evaluation["champion"] = serde_json::json!({
+        "source": "recorded",
+        "tag": "penguins@v1.2.0",
+        "rescored": false,
+        "note": null
+    });
     project.write(
         ".mlgate/evaluation.json",
         serde_json::to_string(&evaluation).unwrap(),
@@ -292,6 +297,25 @@ fn a_champion_measured_elsewhere_is_flagged_first() {
     let warning = markdown.find("> [!WARNING]\n> The champion was not re\\-scored");
     let table = markdown.find("| Metric |");
     assert!(warning.is_some() && warning < table, "{markdown}");
+    assert!(
+        markdown.contains("champion penguins@&#8203;v1\\.2\\.0 · "),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn run_leaves_the_job_summary_to_its_report() {
+    let project = project(&config("", "f1_macro", F1_RULES));
+    let summary = project.path().join("summary.md");
+    let summary_path = summary.display().to_string();
+    let run = project.mlgate_with_env(
+        &["run", "--no-drift"],
+        &[("GITHUB_STEP_SUMMARY", summary_path.as_str())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(written, project.read(".mlgate/report.md"));
+    assert_eq!(written.matches("Model gate passed").count(), 1);
 }
 
 /// The structure GitHub needs: the marker first, closed `<details>`, one HTML comment, and

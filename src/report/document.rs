@@ -542,6 +542,7 @@ fn hashes(files: &RunFiles) -> Vec<HashView> {
             .map(|f| f.sha256.clone())
     });
     [
+        ("champion", files.champion_tag.clone()),
         ("data xxh3", data),
         ("eval set", eval_set),
         ("config sha256", manifest.map(|m| m.config_sha256.clone())),

@@ -22,8 +22,10 @@ pub struct History {
     pub schema_version: u32,
     /// The model's release name (`churn` in `churn@v1.2.0`).
     pub name: String,
-    /// The metric the chart shows.
-    pub metric: String,
+    /// The metric the chart shows; `null` when the champion finder knew none, and the report
+    /// then shows the evaluation's primary metric.
+    #[serde(default)]
+    pub metric: Option<String>,
     /// Promoted versions, oldest first.
     pub versions: Vec<PromotedVersion>,
 }
@@ -66,13 +68,13 @@ impl History {
         Ok(history)
     }
 
-    /// `(version, value)` of the chart's metric, skipping versions that did not record it.
-    pub fn series(&self) -> Vec<(&str, f64)> {
+    /// `(version, value)` of `metric`, skipping versions that did not record it.
+    pub fn series(&self, metric: &str) -> Vec<(&str, f64)> {
         self.versions
             .iter()
             .filter_map(|v| {
                 v.metrics
-                    .get(&self.metric)
+                    .get(metric)
                     .filter(|x| x.is_finite())
                     .map(|x| (v.version.as_str(), *x))
             })
@@ -96,7 +98,19 @@ mod tests {
         )
         .unwrap();
         let history = History::read(&path).unwrap();
-        assert_eq!(history.series(), vec![("1.2.0", 0.91)]);
+        assert_eq!(history.series("f1_macro"), vec![("1.2.0", 0.91)]);
+    }
+
+    #[test]
+    fn the_metric_may_be_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HISTORY_FILE);
+        std::fs::write(
+            &path,
+            r#"{"schema_version":1,"name":"churn","metric":null,"versions":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(History::read(&path).unwrap().metric, None);
     }
 
     #[test]

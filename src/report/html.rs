@@ -297,11 +297,15 @@ fn confusion_figures(e: &Evaluation, figures: &mut Vec<Figure>, notes: &mut Vec<
 
 /// The history's metric per promoted version, and this run's candidate after them.
 fn history_figure(history: &History, evaluation: Option<&Evaluation>) -> Option<Figure> {
-    let series = history.series();
+    let metric = history
+        .metric
+        .clone()
+        .or_else(|| evaluation.map(|e| e.primary.clone()))?;
+    let series = history.series(&metric);
     let current = evaluation.and_then(|e| {
         e.metrics
             .iter()
-            .find(|m| m.metric == history.metric)
+            .find(|m| m.metric == metric)
             .map(|m| m.candidate)
     });
     if series.is_empty() && current.is_none() {
@@ -318,12 +322,9 @@ fn history_figure(history: &History, evaluation: Option<&Evaluation>) -> Option<
         .map(|(i, (version, _))| (i as f64, (*version).to_string()))
         .collect();
     let mut chart = Chart::unit(
-        &format!(
-            "{} across promoted versions of {}",
-            history.metric, history.name
-        ),
+        &format!("{metric} across promoted versions of {}", history.name),
         "version",
-        &history.metric,
+        &metric,
     );
     chart.series.push(Series {
         name: "promoted".into(),

@@ -33,6 +33,8 @@ pub struct RunFiles {
     /// Whether the champion's numbers were measured on this evaluation set; `false` when the
     /// evaluation fell back to metrics recorded with the champion's tag.
     pub champion_rescored: bool,
+    /// The champion's version tag (`NAME@vX.Y.Z`), when the evaluation names one.
+    pub champion_tag: Option<String>,
     /// `model/manifest.json` of the candidate.
     pub manifest: Option<Manifest>,
     /// `history.json`: the primary metric across promoted versions.
@@ -52,15 +54,20 @@ impl RunFiles {
             .map(|p| {
                 let value = read_versioned(&p, evaluation::SCHEMA_VERSION)?;
                 let rescored = champion_rescored(&value);
-                typed::<Evaluation>(&p, value).map(|e| (e, rescored))
+                let tag = value
+                    .pointer("/champion/tag")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string);
+                typed::<Evaluation>(&p, value).map(|e| (e, rescored, tag))
             })
             .transpose()?;
         let files = RunFiles {
             validation: existing(VALIDATION_FILE)
                 .map(|p| typed(&p, read_versioned(&p, VALIDATION_SCHEMA_VERSION)?))
                 .transpose()?,
-            champion_rescored: evaluation.as_ref().is_none_or(|(_, r)| *r),
-            evaluation: evaluation.map(|(e, _)| e),
+            champion_rescored: evaluation.as_ref().is_none_or(|(_, r, _)| *r),
+            champion_tag: evaluation.as_ref().and_then(|(_, _, t)| t.clone()),
+            evaluation: evaluation.map(|(e, _, _)| e),
             manifest: Some(dir.join(MODEL_DIR).join(MANIFEST_FILE))
                 .filter(|p| p.is_file())
                 .map(|p| typed(&p, read_versioned(&p, manifest::SCHEMA_VERSION)?))
