@@ -10,8 +10,6 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::config::TaskKind;
 use crate::evaluate::evaluation::Evaluation;
 use crate::evaluate::predictions::Predictions;
@@ -38,7 +36,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// One chart on the page.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct Figure {
     /// The `<svg>` element (built from escaped text only).
     svg: String,
