@@ -14,6 +14,10 @@ pub const MAX_CURVE_POINTS: usize = 200;
 /// The most points a scatter plot draws.
 pub const MAX_SCATTER_POINTS: usize = 1_000;
 
+/// The most `(score, outcome)` pairs a curve is computed from: micro-averaging many classes
+/// over many rows multiplies the two, so beyond this the rows are sampled evenly.
+pub const MAX_CURVE_PAIRS: usize = 10_000_000;
+
 /// Bins of the reliability diagram (the ECE's ten).
 pub const CALIBRATION_BINS: usize = 10;
 
@@ -25,6 +29,8 @@ pub type Point = (f64, f64);
 pub struct Scored {
     /// `(positives, negatives)` per distinct score, highest score first.
     runs: Vec<(u64, u64)>,
+    /// Every how many rows were used: 1 unless rows × classes exceeded [`MAX_CURVE_PAIRS`].
+    pub row_step: usize,
 }
 
 impl Scored {
@@ -32,6 +38,11 @@ impl Scored {
     /// "the label is that class" (multiclass, micro-averaged). `None` without score columns
     /// for every class.
     pub fn from_predictions(p: &Predictions, classes: &[String]) -> Option<Scored> {
+        Scored::sampled(p, classes, MAX_CURVE_PAIRS)
+    }
+
+    /// [`Scored::from_predictions`] from at most about `max_pairs` pairs.
+    fn sampled(p: &Predictions, classes: &[String], max_pairs: usize) -> Option<Scored> {
         let column = |class: &String| p.score_classes.iter().position(|c| c == class);
         let k = p.score_classes.len();
         let wanted: Vec<(usize, &String)> = match classes {
@@ -41,14 +52,21 @@ impl Scored {
                 .map(|c| column(c).map(|i| (i, c)))
                 .collect::<Option<_>>()?,
         };
+        let row_step = (p.ids.len() * wanted.len())
+            .div_ceil(max_pairs.max(1))
+            .max(1);
         let pairs: Vec<(f64, bool)> = (0..p.ids.len())
+            .step_by(row_step)
             .flat_map(|row| {
                 wanted
                     .iter()
                     .map(move |&(i, class)| (p.scores[row * k + i], &p.labels[row] == class))
             })
             .collect();
-        Some(Scored::new(pairs))
+        Some(Scored {
+            row_step,
+            ..Scored::new(pairs)
+        })
     }
 
     /// `(score, is_positive)` pairs, one per row (per row and class when micro-averaged).
@@ -67,6 +85,7 @@ impl Scored {
         }
         Scored {
             runs: runs.into_iter().map(|(_, p, n)| (p, n)).collect(),
+            row_step: 1,
         }
     }
 
@@ -381,5 +400,8 @@ mod tests {
             calibration_pairs(&p, &classes),
             vec![(0.7, true), (0.6, false)]
         );
+        // Rows × classes over the cap: every other row.
+        let sampled = Scored::sampled(&p, &classes, 4).unwrap();
+        assert_eq!((sampled.row_step, sampled.len()), (2, 3));
     }
 }

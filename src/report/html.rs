@@ -14,7 +14,9 @@ use crate::config::TaskKind;
 use crate::evaluate::evaluation::Evaluation;
 use crate::evaluate::predictions::Predictions;
 
-use super::curves::{self, Scored, CALIBRATION_BINS, MAX_CURVE_POINTS, MAX_SCATTER_POINTS};
+use super::curves::{
+    self, Scored, CALIBRATION_BINS, MAX_CURVE_PAIRS, MAX_CURVE_POINTS, MAX_SCATTER_POINTS,
+};
 use super::document::{ReportOptions, Views};
 use super::history::History;
 use super::run_dir::RunFiles;
@@ -122,6 +124,12 @@ fn classification_figures(
         .iter()
         .filter_map(|(name, p)| Scored::from_predictions(p, &e.classes).map(|s| (*name, s)))
         .collect();
+    let step = scored.iter().map(|(_, s)| s.row_step).max().unwrap_or(1);
+    let sampling = if step > 1 {
+        format!(" (every {step}th row: rows × classes exceed {MAX_CURVE_PAIRS})")
+    } else {
+        String::new()
+    };
     if scored.is_empty() && !sides.is_empty() {
         notes.push("The predictions have no score columns for every class: no ROC, precision-recall or reliability charts.".into());
         return;
@@ -172,7 +180,7 @@ fn classification_figures(
             figures.push(Figure {
                 svg: chart.render(),
                 caption: format!(
-                    "{what}, {averaging}; at most {MAX_CURVE_POINTS} points per curve."
+                    "{what}, {averaging}{sampling}; at most {MAX_CURVE_POINTS} points per curve."
                 ),
             });
         }
