@@ -262,8 +262,18 @@ fn the_job_summary_gets_the_report_within_what_is_left() {
         ("GITHUB_REPOSITORY", "o/r"),
         ("GITHUB_RUN_ID", "7"),
     ];
-    let run = project.mlgate_with_env(&["report"], &env);
+    let outputs = project.path().join("outputs");
+    let outputs_path = outputs.display().to_string();
+    let mut with_outputs = env.to_vec();
+    with_outputs.push(("GITHUB_OUTPUT", outputs_path.as_str()));
+    let run = project.mlgate_with_env(&["report"], &with_outputs);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(
+        outputs.contains("report_md<<MLGATE_EOF_0\n.mlgate/report.md\n"),
+        "{outputs}"
+    );
+    assert!(outputs.contains("report_html<<"), "{outputs}");
     let report = project.read(".mlgate/report.md");
     assert!(report.contains("[workflow run](https://github.com/o/r/actions/runs/7)"));
     let written = std::fs::read_to_string(&summary).unwrap();

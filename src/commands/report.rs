@@ -55,6 +55,10 @@ pub fn write(
     let html_path = out.join("report.html");
     write_atomic(&html_path, page.as_bytes())?;
     println!("wrote `{}` ({} bytes)", html_path.display(), page.len());
+    workflow.set_outputs(&[
+        ("report_md", path.display().to_string()),
+        ("report_html", html_path.display().to_string()),
+    ])?;
     if let Some(room) = workflow.summary_room() {
         let summary = if markdown.len() <= room {
             markdown
