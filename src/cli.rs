@@ -24,11 +24,13 @@ pub enum Command {
     Train(TrainArgs),
     /// Compare the candidate with the champion on the same rows and apply the gate.
     Evaluate(EvaluateArgs),
-    /// Validate, train and evaluate in one go, locally.
+    /// Validate, train and evaluate in one go, locally, then write the report.
     Run(RunArgs),
     /// Post the report as one sticky pull-request comment (created once, then updated), and
     /// optionally a check run on the head commit.
     Comment(CommentArgs),
+    /// Write `report.md` (the PR comment) and `report.html` from the run directory's files.
+    Report(ReportArgs),
 }
 
 /// Flags of `mlgate validate`.
@@ -128,6 +130,35 @@ pub struct RunArgs {
     /// The run directory.
     #[arg(long, default_value = ".mlgate", value_name = "DIR")]
     pub out: PathBuf,
+
+    /// What the report shows besides the stage files.
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+/// Flags of `mlgate report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory: holds the stage files and receives `report.md` and `report.html`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// What the report shows besides the stage files.
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+/// Report flags shared by `mlgate report` and `mlgate run`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportFlags {
+    /// A link to the workflow run (default inside GitHub Actions:
+    /// `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`).
+    #[arg(long, value_name = "URL")]
+    pub run_url: Option<String>,
+
+    /// A title shown beside the verdict, such as the pull request's title (escaped).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 /// Flags of `mlgate comment`.

@@ -93,15 +93,29 @@ impl Workflow {
         Ok(())
     }
 
-    /// Appends markdown to the job summary, truncated to fit GitHub's limit.
-    pub fn append_summary(&self, markdown: &str) -> anyhow::Result<()> {
-        let Some(path) = &self.summary_file else {
-            return Ok(());
-        };
+    /// Bytes the job summary can still take, or `None` outside Actions.
+    pub fn summary_room(&self) -> Option<usize> {
+        let path = self.summary_file.as_ref()?;
         let existing = fs_err::metadata(path)
             .map(|m| m.len() as usize)
             .unwrap_or(0);
-        let room = STEP_SUMMARY_LIMIT.saturating_sub(existing);
+        Some(STEP_SUMMARY_LIMIT.saturating_sub(existing))
+    }
+
+    /// The same runner, minus the job summary: for stages whose summary a later report
+    /// replaces.
+    pub fn without_summary(&self) -> Workflow {
+        Workflow {
+            summary_file: None,
+            ..self.clone()
+        }
+    }
+
+    /// Appends markdown to the job summary, truncated to fit GitHub's limit.
+    pub fn append_summary(&self, markdown: &str) -> anyhow::Result<()> {
+        let (Some(path), Some(room)) = (&self.summary_file, self.summary_room()) else {
+            return Ok(());
+        };
         let text = truncate_markdown(markdown, room);
         let mut file = fs_err::OpenOptions::new()
             .create(true)

@@ -266,7 +266,13 @@ fn run_validates_trains_and_evaluates_in_one_command() {
     let project = penguins("model:\n  kind: logistic_regression\n", GATE);
     let run = project.mlgate(&["run", "--no-drift"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    for stage in ["== validate", "== train", "== evaluate", "passes the gate"] {
+    for stage in [
+        "== validate",
+        "== train",
+        "== evaluate",
+        "passes the gate",
+        "== report",
+    ] {
         assert!(run.stdout.contains(stage), "{stage}: {}", run.stdout);
     }
     for file in [
@@ -275,6 +281,7 @@ fn run_validates_trains_and_evaluates_in_one_command() {
         "predictions.csv",
         "evaluation.json",
         "model/manifest.json",
+        "report.md",
     ] {
         assert!(project.path().join(".mlgate").join(file).exists(), "{file}");
     }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cli::EvaluateArgs;
 use crate::config::LoadedConfig;
 use crate::evaluate::evaluation::{self, Evaluation, OperationalMetric, Settings, SliceColumns};
-use crate::evaluate::predictions::Predictions;
+use crate::evaluate::predictions::{Predictions, CHAMPION_PREDICTIONS_FILE};
 use crate::exit::Status;
 use crate::report;
 use crate::train::manifest::{Manifest, MANIFEST_FILE};
@@ -19,6 +19,11 @@ use crate::workflow::Workflow;
 
 /// Runs the command.
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<Status> {
+    run_in(args, &Workflow::from_env())
+}
+
+/// Runs the command, reporting to `workflow`.
+pub fn run_in(args: &EvaluateArgs, workflow: &Workflow) -> anyhow::Result<Status> {
     let config = LoadedConfig::load(&args.config)?;
     let evaluation = evaluate(
         &config,
@@ -29,7 +34,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<Status> {
     write_run_files(&args.out, args.json.as_deref(), &evaluation)?;
     print!("{}", report::evaluation::evaluation_table(&evaluation));
     std::io::stdout().flush()?;
-    publish(&args.out, &evaluation)?;
+    publish(workflow, &args.out, &evaluation)?;
     Ok(if evaluation.passed {
         Status::Passed
     } else {
@@ -60,6 +65,7 @@ pub fn evaluate(
         }
         None => (None, None),
     };
+    keep_champion_predictions(out, champion.as_ref())?;
     let gate = config.config.gate.clone().unwrap_or_default();
     let slices = match &gate.slices {
         Some(s) => slice_columns(config, &plan, &candidate, &s.columns)?,
@@ -125,6 +131,17 @@ fn load_champion(
         baseline.display(),
         train::artifact::MODEL_FILE
     )
+}
+
+/// Keeps the champion's predictions in the run directory for the report's curves, or removes
+/// a previous run's, so the charts never show a champion this evaluation did not use.
+fn keep_champion_predictions(out: &Path, champion: Option<&Predictions>) -> anyhow::Result<()> {
+    let path = out.join(CHAMPION_PREDICTIONS_FILE);
+    match champion {
+        Some(champion) => champion.write(&path),
+        None if path.exists() => Ok(fs_err::remove_file(&path)?),
+        None => Ok(()),
+    }
 }
 
 /// Values of the slice columns for each candidate row, found by id in the evaluation data.
@@ -193,7 +210,7 @@ fn operational(
     ];
     rows.iter()
         .map(|&(metric, higher_is_better, f)| OperationalMetric {
-            metric,
+            metric: metric.to_string(),
             higher_is_better,
             candidate: pick(candidate, f),
             champion: pick(champion, f),
@@ -219,8 +236,7 @@ pub fn write_run_files(
 }
 
 /// Step outputs and the job summary.
-fn publish(out: &Path, evaluation: &Evaluation) -> anyhow::Result<()> {
-    let workflow = Workflow::from_env();
+fn publish(workflow: &Workflow, out: &Path, evaluation: &Evaluation) -> anyhow::Result<()> {
     let verdict = if evaluation.passed {
         match evaluation.verdict {
             crate::evaluate::gate::Verdict::Inconclusive => "inconclusive",

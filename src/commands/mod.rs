@@ -2,6 +2,7 @@
 
 mod comment;
 mod evaluate;
+mod report;
 mod run;
 mod train;
 mod validate;
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Comment(args) => comment::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }

@@ -16,6 +16,11 @@ use crate::workflow::{Level, Workflow};
 
 /// Runs the command.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Status> {
+    run_in(args, &Workflow::from_env())
+}
+
+/// Runs the command, reporting to `workflow`.
+pub fn run_in(args: &ValidateArgs, workflow: &Workflow) -> anyhow::Result<Status> {
     let config = LoadedConfig::load(&args.config)?;
     if args.infer {
         return infer(&config, args.force);
@@ -38,13 +43,12 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Status> {
     };
     let result = validate::validate(&config, schema, reference.as_ref())?;
     write_run_files(args, &result)?;
-    let workflow = Workflow::from_env();
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", report::validation_table(&result.report))?;
-    for line in annotations(&workflow, &config, &result.report) {
+    for line in annotations(workflow, &config, &result.report) {
         writeln!(stdout, "{line}")?;
     }
-    publish(&workflow, args, &result.report)?;
+    publish(workflow, args, &result.report)?;
     Ok(match result.report.status {
         Outcome::Passed => Status::Passed,
         Outcome::Failed => Status::GateFailed,

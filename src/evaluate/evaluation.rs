@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{GateConfig, Severity, TaskKind};
 
@@ -363,7 +363,7 @@ impl Aligned {
 }
 
 /// The bootstrap settings, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BootstrapSettings {
     /// Resamples (B).
     pub resamples: usize,
@@ -374,10 +374,10 @@ pub struct BootstrapSettings {
 }
 
 /// A significance test beside the bootstrap interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestResult {
     /// `mcnemar_exact_midp` or `delong`.
-    pub name: &'static str,
+    pub name: String,
     /// Two-sided p-value.
     pub p_value: f64,
     /// Test detail (discordant counts, standard error).
@@ -385,7 +385,7 @@ pub struct TestResult {
 }
 
 /// One metric on both sides.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
     /// The metric.
     pub metric: String,
@@ -408,14 +408,14 @@ pub struct MetricComparison {
     /// McNemar for accuracy, DeLong for binary ROC AUC.
     pub test: Option<TestResult>,
     /// Better, worse or no significant change: `better`, `worse`, `unchanged`.
-    pub change: Option<&'static str>,
+    pub change: Option<String>,
 }
 
 /// A property of the model rather than of its predictions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationalMetric {
     /// `artifact_bytes`, `training_seconds` or `prediction_rows_per_second`.
-    pub metric: &'static str,
+    pub metric: String,
     /// Whether larger is better.
     pub higher_is_better: bool,
     /// The candidate's value.
@@ -425,7 +425,7 @@ pub struct OperationalMetric {
 }
 
 /// One slice's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SliceResult {
     /// The column.
     pub column: String,
@@ -452,7 +452,7 @@ pub struct SliceResult {
 }
 
 /// All slices.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slices {
     /// The metric compared per slice.
     pub metric: String,
@@ -467,7 +467,7 @@ pub struct Slices {
 }
 
 /// A slice too small to judge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedSlice {
     /// The column.
     pub column: String,
@@ -485,7 +485,7 @@ pub struct SliceColumns {
 }
 
 /// `evaluation.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Layout version.
     pub schema_version: u32,
@@ -494,7 +494,7 @@ pub struct Evaluation {
     /// Evaluation rows.
     pub rows: usize,
     /// Classes (classification).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
     /// xxh3-128 of the sorted `(id, label)` pairs: identifies the evaluation set.
     pub eval_set_hash: String,
@@ -744,11 +744,14 @@ fn compare_one(
         } else {
             b.ci_low > 0.0
         };
-        out.change = Some(match (better, worse) {
-            (true, _) => "better",
-            (_, true) => "worse",
-            _ => "unchanged",
-        });
+        out.change = Some(
+            match (better, worse) {
+                (true, _) => "better",
+                (_, true) => "worse",
+                _ => "unchanged",
+            }
+            .to_string(),
+        );
     }
     out.test = significance_test(metric, candidate, champion);
     out
@@ -789,7 +792,7 @@ fn significance_test(
             }
             let r = paired::mcnemar_exact_midp(b01, b10);
             Some(TestResult {
-                name: "mcnemar_exact_midp",
+                name: "mcnemar_exact_midp".into(),
                 p_value: r.p_value_mid,
                 detail: format!(
                     "{b01} rows only the candidate gets right, {b10} only the champion"
@@ -809,7 +812,7 @@ fn significance_test(
                 &column(cand_scores.as_ref()?),
             )?;
             Some(TestResult {
-                name: "delong",
+                name: "delong".into(),
                 p_value: r.p_value,
                 detail: format!("standard error {:.4}", r.se),
             })
@@ -1138,7 +1141,7 @@ mod tests {
             .find(|m| m.metric == "accuracy")
             .expect("accuracy");
         assert_eq!(accuracy.delta, Some(0.0));
-        assert_eq!(accuracy.change, Some("unchanged"));
+        assert_eq!(accuracy.change.as_deref(), Some("unchanged"));
         assert_eq!(accuracy.test.as_ref().map(|t| t.p_value), Some(1.0));
     }
 
@@ -1173,7 +1176,7 @@ mod tests {
             .iter()
             .find(|m| m.metric == "accuracy")
             .expect("accuracy");
-        assert_eq!(accuracy.change, Some("worse"));
+        assert_eq!(accuracy.change.as_deref(), Some("worse"));
         assert!(accuracy.test.as_ref().expect("mcnemar").p_value < 1e-6);
     }
 

@@ -15,6 +15,10 @@ use std::path::Path;
 
 use crate::data::DataError;
 
+/// The champion's predictions on the candidate's evaluation rows, kept in the run directory
+/// by `mlgate evaluate` for the report's charts.
+pub const CHAMPION_PREDICTIONS_FILE: &str = "champion_predictions.csv";
+
 /// Prefix of the per-class score columns.
 pub const SCORE_PREFIX: &str = "score_";
 

@@ -6,7 +6,7 @@
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use serde::Serialize;
 
-use crate::evaluate::evaluation::{Evaluation, MetricComparison};
+use crate::evaluate::evaluation::{ConfusionMatrix, Evaluation, MetricComparison, SliceResult};
 use crate::evaluate::gate::Verdict;
 
 use super::{markdown, number};
@@ -16,7 +16,7 @@ const EVALUATION_TEMPLATE: &str = include_str!("../../templates/evaluation.md.j2
 
 /// One metric row, formatted.
 #[derive(Serialize)]
-struct MetricView {
+pub(super) struct MetricView {
     /// The metric.
     metric: String,
     /// `↑` when higher is better, `↓` otherwise.
@@ -33,11 +33,22 @@ struct MetricView {
     ci: String,
     /// `better`, `worse`, `no significant change`, or empty.
     change: &'static str,
+    /// The worst verdict of the rules on this metric, with the change: the report's verdict
+    /// column.
+    verdict: String,
+    /// Whether a rule names it.
+    gated: bool,
+    /// Bootstrap standard error of the delta, or a dash.
+    std_error: String,
+    /// Minimum detectable effect, or a dash.
+    mde: String,
+    /// The significance test as `name p = x`, or empty.
+    test: String,
 }
 
 /// One rule, formatted.
 #[derive(Serialize)]
-struct RuleView {
+pub(super) struct RuleView {
     /// Verdict icon.
     icon: &'static str,
     /// The rule.
@@ -48,7 +59,7 @@ struct RuleView {
 
 /// One slice row.
 #[derive(Serialize)]
-struct SliceView {
+pub(super) struct SliceView {
     /// Column.
     column: String,
     /// Value.
@@ -61,6 +72,8 @@ struct SliceView {
     candidate: String,
     /// Delta.
     delta: String,
+    /// The interval of the delta, or a dash.
+    ci: String,
     /// Holm p-value.
     p: String,
     /// Regressed.
@@ -69,7 +82,7 @@ struct SliceView {
 
 /// A confusion-matrix row.
 #[derive(Serialize)]
-struct ConfusionRow {
+pub(super) struct ConfusionRow {
     /// True class.
     class: String,
     /// Counts per predicted class.
@@ -77,12 +90,12 @@ struct ConfusionRow {
 }
 
 /// A value or a dash.
-fn or_dash(value: Option<f64>) -> String {
+pub(super) fn or_dash(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), number)
 }
 
 /// A signed value or a dash.
-fn signed(value: Option<f64>) -> String {
+pub(super) fn signed(value: Option<f64>) -> String {
     value.map_or_else(
         || "–".to_string(),
         |v| {
@@ -97,7 +110,12 @@ fn signed(value: Option<f64>) -> String {
 
 /// The interval as `[low, high]` or a dash.
 fn interval(m: &MetricComparison) -> String {
-    match (m.ci_low, m.ci_high) {
+    bounds(m.ci_low, m.ci_high)
+}
+
+/// `[low, high]` or a dash.
+fn bounds(low: Option<f64>, high: Option<f64>) -> String {
+    match (low, high) {
         (Some(lo), Some(hi)) => format!("[{}, {}]", signed(Some(lo)), signed(Some(hi))),
         _ => "–".into(),
     }
@@ -105,7 +123,7 @@ fn interval(m: &MetricComparison) -> String {
 
 /// The change column.
 fn change(m: &MetricComparison) -> &'static str {
-    match m.change {
+    match m.change.as_deref() {
         Some("better") => "✅ better",
         Some("worse") => "🔻 worse",
         Some(_) => "no significant change",
@@ -114,7 +132,7 @@ fn change(m: &MetricComparison) -> &'static str {
 }
 
 /// The icon of a verdict.
-fn icon(verdict: Verdict) -> &'static str {
+pub(super) fn icon(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "✅",
         Verdict::Inconclusive => "⚠️",
@@ -152,8 +170,114 @@ pub fn headline(e: &Evaluation) -> String {
 }
 
 /// `95%` for 0.95.
-fn percent_label(confidence: f64) -> String {
+pub(super) fn percent_label(confidence: f64) -> String {
     format!("{}%", number(confidence * 100.0))
+}
+
+/// `pass`, `inconclusive` or `fail`: the gate's outcome after the inconclusive policy.
+pub(super) fn verdict_word(e: &Evaluation) -> &'static str {
+    match (e.verdict, e.passed) {
+        (_, false) => "fail",
+        (Verdict::Inconclusive, true) => "inconclusive",
+        _ => "pass",
+    }
+}
+
+/// One metric, formatted; the verdict column joins the worst rule on it and its change.
+pub(super) fn metric_view(e: &Evaluation, m: &MetricComparison) -> MetricView {
+    let worst_rule = e
+        .rules
+        .iter()
+        .filter(|r| r.metric == m.metric)
+        .map(|r| r.verdict)
+        .max();
+    let rule = worst_rule.map(|v| match v {
+        Verdict::Pass => "✅ rules pass",
+        Verdict::Inconclusive => "⚠️ inconclusive",
+        Verdict::Fail => "❌ rule failed",
+    });
+    let verdict = rule
+        .into_iter()
+        .chain(Some(change(m)).filter(|c| !c.is_empty()))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    MetricView {
+        metric: m.metric.clone(),
+        arrow: if m.higher_is_better { "↑" } else { "↓" },
+        primary: m.metric == e.primary,
+        champion: or_dash(m.champion),
+        candidate: number(m.candidate),
+        delta: signed(m.delta),
+        ci: interval(m),
+        change: change(m),
+        verdict,
+        gated: worst_rule.is_some(),
+        std_error: or_dash(m.std_error),
+        mde: or_dash(m.mde),
+        test: m
+            .test
+            .as_ref()
+            .map(|t| format!("{} p = {}", t.name, number(t.p_value)))
+            .unwrap_or_default(),
+    }
+}
+
+/// The rules, formatted.
+pub(super) fn rule_views(e: &Evaluation) -> Vec<RuleView> {
+    e.rules
+        .iter()
+        .map(|r| RuleView {
+            icon: icon(r.verdict),
+            rule: r.rule.clone(),
+            message: r.message.clone(),
+        })
+        .collect()
+}
+
+/// One slice, formatted.
+pub(super) fn slice_view(r: &SliceResult) -> SliceView {
+    SliceView {
+        column: r.column.clone(),
+        value: r.value.clone(),
+        rows: r.rows,
+        champion: or_dash(r.champion),
+        candidate: or_dash(r.candidate),
+        delta: signed(r.delta),
+        ci: bounds(r.ci_low, r.ci_high),
+        p: or_dash(r.p_holm),
+        regressed: r.regressed,
+    }
+}
+
+/// The significance tests in one line.
+pub(super) fn tests_text(e: &Evaluation) -> String {
+    e.metrics
+        .iter()
+        .filter_map(|m| {
+            m.test.as_ref().map(|t| {
+                format!(
+                    "{} on {}: p = {} ({})",
+                    t.name,
+                    m.metric,
+                    number(t.p_value),
+                    t.detail
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A confusion matrix's rows, labelled by class.
+pub(super) fn confusion_rows(matrix: &ConfusionMatrix, classes: &[String]) -> Vec<ConfusionRow> {
+    matrix
+        .iter()
+        .zip(classes)
+        .map(|(counts, class)| ConfusionRow {
+            class: class.clone(),
+            counts: counts.clone(),
+        })
+        .collect()
 }
 
 /// The markdown section for the PR report and the job summary.
@@ -161,44 +285,10 @@ pub fn evaluation_markdown(e: &Evaluation) -> anyhow::Result<String> {
     let mut env = minijinja::Environment::new();
     env.add_filter("md", |value: String| markdown::escape(&value));
     env.add_template("evaluation.md", EVALUATION_TEMPLATE)?;
-    let metrics: Vec<MetricView> = e
-        .metrics
-        .iter()
-        .map(|m| MetricView {
-            metric: m.metric.clone(),
-            arrow: if m.higher_is_better { "↑" } else { "↓" },
-            primary: m.metric == e.primary,
-            champion: or_dash(m.champion),
-            candidate: number(m.candidate),
-            delta: signed(m.delta),
-            ci: interval(m),
-            change: change(m),
-        })
-        .collect();
-    let rules: Vec<RuleView> = e
-        .rules
-        .iter()
-        .map(|r| RuleView {
-            icon: icon(r.verdict),
-            rule: r.rule.clone(),
-            message: r.message.clone(),
-        })
-        .collect();
+    let metrics: Vec<MetricView> = e.metrics.iter().map(|m| metric_view(e, m)).collect();
+    let rules = rule_views(e);
     let slices = e.slices.as_ref().map(|s| {
-        let rows: Vec<SliceView> = s
-            .evaluated
-            .iter()
-            .map(|r| SliceView {
-                column: r.column.clone(),
-                value: r.value.clone(),
-                rows: r.rows,
-                champion: or_dash(r.champion),
-                candidate: or_dash(r.candidate),
-                delta: signed(r.delta),
-                p: or_dash(r.p_holm),
-                regressed: r.regressed,
-            })
-            .collect();
+        let rows: Vec<SliceView> = s.evaluated.iter().map(slice_view).collect();
         let skipped = s
             .skipped
             .iter()
@@ -220,38 +310,13 @@ pub fn evaluation_markdown(e: &Evaluation) -> anyhow::Result<String> {
             min_rows => s.min_rows,
         }
     });
-    let tests = e
-        .metrics
-        .iter()
-        .filter_map(|m| {
-            m.test.as_ref().map(|t| {
-                format!(
-                    "{} on {}: p = {} ({})",
-                    t.name,
-                    m.metric,
-                    number(t.p_value),
-                    t.detail
-                )
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let confusion: Option<Vec<ConfusionRow>> = e.confusion_matrix.as_ref().map(|m| {
-        m.iter()
-            .zip(&e.classes)
-            .map(|(counts, class)| ConfusionRow {
-                class: class.clone(),
-                counts: counts.clone(),
-            })
-            .collect()
-    });
-    let verdict = match (e.verdict, e.passed) {
-        (_, false) => "fail",
-        (Verdict::Inconclusive, true) => "inconclusive",
-        _ => "pass",
-    };
+    let tests = tests_text(e);
+    let confusion = e
+        .confusion_matrix
+        .as_ref()
+        .map(|m| confusion_rows(m, &e.classes));
     let context = minijinja::context! {
-        verdict => verdict,
+        verdict => verdict_word(e),
         headline => headline(e),
         confidence => percent_label(e.bootstrap.confidence),
         metrics => metrics,
@@ -293,7 +358,7 @@ pub fn evaluation_table(e: &Evaluation) -> String {
             Cell::new(number(m.candidate)).set_alignment(CellAlignment::Right),
             Cell::new(signed(m.delta)).set_alignment(CellAlignment::Right),
             Cell::new(interval(m)),
-            Cell::new(m.change.unwrap_or("")),
+            Cell::new(m.change.as_deref().unwrap_or("")),
         ]);
     }
     let mut out = format!("{table}\n");

@@ -4,8 +4,15 @@
 //! the file alone. Markdown comes from a minijinja template built into the binary; every piece
 //! of untrusted text passes through the `md` filter ([`markdown::escape`]).
 
+pub mod curves;
+pub mod document;
 pub mod evaluation;
+pub mod fit;
+pub mod history;
+pub mod html;
 pub mod markdown;
+pub mod run_dir;
+pub mod svg;
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use serde::Serialize;
@@ -17,9 +24,11 @@ use crate::validate::report::{percent, CheckResult, Outcome, ValidationReport};
 /// The markdown template for the validation section.
 const VALIDATION_TEMPLATE: &str = include_str!("../../templates/validation.md.j2");
 
-/// A failed check, flattened for the template.
+/// A check, flattened for the templates.
 #[derive(Serialize)]
-struct FailureView {
+struct CheckView {
+    /// Whether it passed.
+    passed: bool,
     /// `error` or `warn`.
     severity: &'static str,
     /// The check name.
@@ -58,7 +67,7 @@ struct DriftView {
 }
 
 /// One drift row.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct DriftColumnView {
     /// The column.
     column: String,
@@ -123,6 +132,23 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// One check, flattened for a template.
+fn check_view(c: &CheckResult) -> CheckView {
+    CheckView {
+        passed: c.passed,
+        severity: severity_name(c.severity),
+        check: c.check.name(),
+        column: c.column.clone().unwrap_or_default(),
+        rows: if c.failing_rows > 0 {
+            c.failing_rows.to_string()
+        } else {
+            String::new()
+        },
+        message: c.message.clone(),
+        examples: examples_text(c),
+    }
+}
+
 /// Flattens the drift report.
 fn drift_view(drift: &DriftReport) -> DriftView {
     DriftView {
@@ -161,22 +187,7 @@ pub fn validation_markdown(report: &ValidationReport) -> anyhow::Result<String> 
     let mut env = minijinja::Environment::new();
     env.add_filter("md", |value: String| markdown::escape(&value));
     env.add_template("validation.md", VALIDATION_TEMPLATE)?;
-    let failures: Vec<FailureView> = report
-        .failures()
-        .into_iter()
-        .map(|c| FailureView {
-            severity: severity_name(c.severity),
-            check: c.check.name(),
-            column: c.column.clone().unwrap_or_default(),
-            rows: if c.failing_rows > 0 {
-                c.failing_rows.to_string()
-            } else {
-                String::new()
-            },
-            message: c.message.clone(),
-            examples: examples_text(c),
-        })
-        .collect();
+    let failures: Vec<CheckView> = report.failures().into_iter().map(check_view).collect();
     let context = minijinja::context! {
         failed => report.status == Outcome::Failed,
         data_file => report.data.file.clone(),
