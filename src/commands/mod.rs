@@ -1,6 +1,8 @@
 //! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
 
+mod champion;
 mod evaluate;
+mod promote;
 mod run;
 mod train;
 mod validate;
@@ -15,5 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Champion(args) => champion::run(&args),
+        Command::Promote(args) => promote::run(&args),
     }
 }

@@ -28,6 +28,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Status> {
     let evaluated = super::evaluate::run(&EvaluateArgs {
         config: args.config.clone(),
         baseline: args.baseline.clone(),
+        base: args.base.clone(),
+        cache: args.cache.clone(),
         candidate: None,
         out: args.out.clone(),
         json: None,
