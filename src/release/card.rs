@@ -173,3 +173,67 @@ fn limitations(evaluation: &EvaluationSummary) -> Vec<String> {
     out.extend(evaluation.notes.iter().cloned());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::version::Version;
+
+    /// A manifest with a hostile column name, target and parameter.
+    fn manifest() -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool_version": "0.1.0", "model_kind": "random_forest",
+            "task": "classification", "target": "<b>churn</b>", "id": null,
+            "classes": ["no", "yes"], "seed": 7,
+            "params": { "max_depth": 8, "note": "[x](http://evil)" },
+            "features": [
+                { "column": "plan|@admin", "type": "categorical", "encoding": "one_hot", "width": 3 },
+                { "column": "tenure", "type": "int", "encoding": "numeric", "width": 1 }
+            ],
+            "feature_schema_hash": "f00d",
+            "data": { "path": "data/churn.csv", "rows": 1000, "bytes": 5, "xxh3": "abcd" },
+            "eval_data": null,
+            "split": { "method": "hash_of_id", "eval_fraction": 0.2, "train_rows": 800,
+                       "eval_rows": 200, "dropped_rows": 0, "eval_set_hash": "e5e5" },
+            "config_sha256": "c0c0", "git_commit": null, "training_seconds": 1.5,
+            "prediction_rows_per_second": null, "total_seconds": 2.0, "files": []
+        }))
+        .expect("manifest")
+    }
+
+    /// An evaluation with a champion, a regressed slice and a skipped one.
+    fn evaluation() -> EvaluationSummary {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "rows": 200, "eval_set_hash": "e5e5", "primary": "f1",
+            "metrics": [
+                { "metric": "f1", "candidate": 0.91, "champion": 0.89, "ci_low": 0.005,
+                  "ci_high": 0.035, "change": "better" },
+                { "metric": "accuracy", "candidate": 0.93, "champion": null }
+            ],
+            "rules": [ { "rule": "f1 >= 0.8", "verdict": "pass", "message": "f1 = 0.9100, within f1 >= 0.8" } ],
+            "slices": {
+                "metric": "f1",
+                "evaluated": [ { "column": "region", "value": "<script>", "rows": 40,
+                                 "candidate": 0.7, "regressed": true } ],
+                "skipped": [ { "column": "region", "value": "@north", "rows": 3 } ]
+            },
+            "verdict": "pass", "passed": true, "notes": ["slices regressed"]
+        }))
+        .expect("evaluation")
+    }
+
+    #[test]
+    fn card_renders_every_section_and_escapes_untrusted_text() {
+        let tag = VersionTag::new("churn", Version::new(1, 3, 0));
+        let context = CardContext {
+            tag: &tag,
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            champion: Some("churn@v1.2.0"),
+            run_url: Some("https://ci.example/runs/1"),
+        };
+        let card = render(&context, &manifest(), &evaluation()).expect("renders");
+        assert!(!card.contains("<b>") && !card.contains("<script>") && !card.contains("](http"));
+        assert!(!card.contains("plan|@admin"), "{card}");
+        insta::assert_snapshot!("model_card", card);
+    }
+}
