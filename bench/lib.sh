@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by bench/run.sh and bench/train_bench.sh (sourced): the Python venv and the mlgate
 # binary under test. Expects BENCH_DIR, REPO_ROOT, VENV and the functions log and die.
 
