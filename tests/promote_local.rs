@@ -385,6 +385,23 @@ fn a_failed_evaluation_is_not_promoted_without_force() {
     let forced = expect(&project, &["promote", "--local", "--force"], 0);
     assert!(forced.stderr.contains("warning"), "{}", forced.stderr);
     assert_eq!(tags(&repo), ["penguins@v0.0.1"]);
+
+    // An evaluation of some other evaluation set is not a verdict on this model.
+    let evaluation = project.read(".mlgate/evaluation.json");
+    let hash = project.json(".mlgate/evaluation.json")["eval_set_hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    project.write(
+        ".mlgate/evaluation.json",
+        evaluation.replace(&hash, "00000000000000000000000000000000"),
+    );
+    let mismatch = expect(&project, &["promote", "--local", "--force"], 2);
+    assert!(
+        mismatch.stderr.contains("evaluation set"),
+        "{}",
+        mismatch.stderr
+    );
 }
 
 #[test]

@@ -101,6 +101,16 @@ fn read_run_files(out: &Path) -> anyhow::Result<RunFiles> {
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         anyhow::anyhow!("`{}` is not a valid manifest: {e}", manifest_path.display())
     })?;
+    // The verdict must be about this model: an evaluation of other predictions (another
+    // run's, or `--candidate`) would promote a model nobody judged.
+    if evaluation.eval_set_hash != manifest.split.eval_set_hash {
+        anyhow::bail!(
+            "`evaluation.json` was computed on evaluation set {}, but `{}` was trained with evaluation set {}; run `mlgate evaluate` on this model first",
+            evaluation.eval_set_hash,
+            manifest_path.display(),
+            manifest.split.eval_set_hash
+        );
+    }
     Ok(RunFiles {
         evaluation,
         manifest,

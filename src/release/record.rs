@@ -239,6 +239,20 @@ mod tests {
         assert_eq!(parsed.run_url.as_deref(), Some("x metric.f1_macro: 1"));
     }
 
+    proptest::proptest! {
+        /// Any finite metric values come back bit for bit, whatever the summary and body say.
+        #[test]
+        fn metrics_roundtrip_exactly(
+            values in proptest::collection::btree_map("[a-z_]{1,12}", proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL, 0..8),
+            summary in "\\PC{0,40}",
+            body in proptest::collection::vec("\\PC{0,40}", 0..3),
+        ) {
+            let record = TagRecord { metrics: values, ..sample() };
+            let parsed = TagRecord::parse(&record.message(&summary, &body));
+            proptest::prop_assert_eq!(parsed, Ok(record));
+        }
+    }
+
     #[test]
     fn missing_newer_and_malformed_records_are_errors() {
         assert_eq!(
