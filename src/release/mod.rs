@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod card;
 pub mod inputs;
 pub mod local;
+pub mod publish;
 pub mod record;
 pub mod registry;
 pub mod version;
