@@ -257,6 +257,67 @@ pub fn rfc3339(seconds: i64) -> String {
 mod tests {
     use super::*;
 
+    /// A repository with two commits on `main` and a tagged side commit.
+    fn repo_with_history() -> (tempfile::TempDir, DataRepo, [String; 3]) {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = Repository::init(dir.path()).expect("init");
+        let sig = Signature::new("T", "t@example.com", &git2::Time::new(0, 0)).expect("sig");
+        let tree = {
+            let mut index = repo.index().expect("index");
+            repo.find_tree(index.write_tree().expect("tree"))
+                .expect("tree")
+        };
+        let first = repo
+            .commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .expect("commit");
+        let parent = repo.find_commit(first).expect("first");
+        let second = repo
+            .commit(Some("HEAD"), &sig, &sig, "second", &tree, &[&parent])
+            .expect("commit");
+        let side = repo
+            .commit(None, &sig, &sig, "side", &tree, &[&parent])
+            .expect("commit");
+        let ids = [first, second, side].map(|c| c.to_string());
+        drop((tree, parent));
+        (dir, DataRepo { repo }, ids)
+    }
+
+    #[test]
+    fn tags_are_listed_peeled_and_never_moved() {
+        let (_dir, repo, [first, second, side]) = repo_with_history();
+        repo.create_annotated_tag("m@v1.0.0", &first, "hello")
+            .expect("tag");
+        let object = repo.repo.revparse_single(&second).expect("second");
+        repo.repo
+            .tag_lightweight("m@v1.1.0", &object, false)
+            .expect("tag");
+        repo.create_annotated_tag("other@v1.0.0", &side, "x")
+            .expect("tag");
+        let (tags, not_commits) = repo.tags_with_prefix("m@").expect("list");
+        assert!(not_commits.is_empty());
+        let listed: Vec<(&str, &str, Option<&str>)> = tags
+            .iter()
+            .map(|t| (t.name.as_str(), t.commit.as_str(), t.message.as_deref()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("m@v1.0.0", first.as_str(), Some("hello")),
+                ("m@v1.1.0", second.as_str(), None)
+            ]
+        );
+        let head = repo.resolve_commit("HEAD").expect("head");
+        assert_eq!(head, second);
+        assert!(repo.reaches(&head, &first).expect("reach"));
+        assert!(repo.reaches(&head, &head).expect("reach"));
+        assert!(!repo.reaches(&head, &side).expect("reach"));
+        match repo.create_annotated_tag("m@v1.0.0", &second, "again") {
+            Err(TagCreateError::Exists { commit, .. }) => assert_eq!(commit, first),
+            other => panic!("expected Exists, got {other:?}"),
+        }
+        assert!(repo.resolve_commit("no-such-branch").is_err());
+    }
+
     #[test]
     fn timestamps_are_utc_rfc3339() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");

@@ -476,12 +476,24 @@ fn the_champion_is_the_newest_version_the_base_reaches() {
     let keys: Vec<&String> = versions[1].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["commit", "date", "metrics", "tag", "version"]);
 
-    // From the side branch, its own tag is the champion.
+    // From the side branch, its own tag is the champion; a pull request's base comes from
+    // `GITHUB_BASE_REF`.
     let side_run = expect(&project, &["champion", "--base", "side"], 0);
     assert!(
         side_run.stdout.contains("champion penguins@v2.0.0"),
         "{}",
         side_run.stdout
+    );
+    let from_env = mlgate_env(
+        &project,
+        &["champion"],
+        &[("GITHUB_BASE_REF", Path::new("side"))],
+    );
+    assert!(
+        from_env.stdout.contains("champion penguins@v2.0.0"),
+        "{}{}",
+        from_env.stdout,
+        from_env.stderr
     );
 }
 
@@ -548,6 +560,22 @@ fn baseline_auto_rescores_a_verified_cached_champion_or_falls_back_to_recorded_m
         .join(".mlgate/champion/model.mlgate")
         .exists());
     assert_eq!(project.json(".mlgate/champion.json")["source"], "cache");
+    expect(
+        &project,
+        &[
+            "run",
+            "--no-drift",
+            "--baseline",
+            "auto",
+            "--cache",
+            "cache",
+        ],
+        0,
+    );
+    assert_eq!(
+        project.json(".mlgate/evaluation.json")["champion"]["source"],
+        "cache"
+    );
 
     // Without the cache: the recorded metrics, labelled, point values only.
     expect(&project, &["evaluate", "--baseline", "auto"], 0);
