@@ -88,10 +88,34 @@ impl DataRepo {
             })
     }
 
-    /// Whether `base` reaches `commit`: the same commit, or one of its ancestors.
-    pub fn reaches(&self, base: &str, commit: &str) -> anyhow::Result<bool> {
-        let (base, commit) = (Oid::from_str(base)?, Oid::from_str(commit)?);
-        Ok(base == commit || self.repo.graph_descendant_of(base, commit)?)
+    /// Which of `commits` `base` reaches, in one walk of its history that stops once every one
+    /// is found (checking each tag on its own walks the history once per tag).
+    pub fn reached_among(
+        &self,
+        base: &str,
+        commits: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
+        let mut wanted: std::collections::HashSet<Oid> = commits
+            .iter()
+            .map(|c| Oid::from_str(c))
+            .collect::<Result<_, _>>()?;
+        let mut found = std::collections::HashSet::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut walk = self.repo.revwalk().context("cannot walk the git history")?;
+        walk.push(Oid::from_str(base)?)
+            .with_context(|| format!("cannot walk the history of {base}"))?;
+        for oid in walk {
+            let oid = oid.context("cannot walk the git history")?;
+            if wanted.remove(&oid) {
+                found.insert(oid.to_string());
+                if wanted.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Every tag whose name starts with `prefix`, sorted by name; tags that do not point at a
@@ -308,9 +332,14 @@ mod tests {
         );
         let head = repo.resolve_commit("HEAD").expect("head");
         assert_eq!(head, second);
-        assert!(repo.reaches(&head, &first).expect("reach"));
-        assert!(repo.reaches(&head, &head).expect("reach"));
-        assert!(!repo.reaches(&head, &side).expect("reach"));
+        let reached = repo
+            .reached_among(&head, &[&first, &side, &second])
+            .expect("walk");
+        let mut reached: Vec<String> = reached.into_iter().collect();
+        reached.sort();
+        let mut expected = vec![first.clone(), second.clone()];
+        expected.sort();
+        assert_eq!(reached, expected);
         match repo.create_annotated_tag("m@v1.0.0", &second, "again") {
             Err(TagCreateError::Exists { commit, .. }) => assert_eq!(commit, first),
             other => panic!("expected Exists, got {other:?}"),

@@ -113,13 +113,13 @@ impl Registry {
         repo: &DataRepo,
         base_commit: &str,
     ) -> anyhow::Result<Vec<&PromotedVersion>> {
-        let mut out = Vec::new();
-        for version in &self.versions {
-            if repo.reaches(base_commit, &version.commit)? {
-                out.push(version);
-            }
-        }
-        Ok(out)
+        let commits: Vec<&str> = self.versions.iter().map(|v| v.commit.as_str()).collect();
+        let reached = repo.reached_among(base_commit, &commits)?;
+        Ok(self
+            .versions
+            .iter()
+            .filter(|v| reached.contains(&v.commit))
+            .collect())
     }
 
     /// The highest version tagged on `commit`, if any.
