@@ -33,6 +33,9 @@ pub struct Release {
     /// Its page.
     #[serde(default)]
     pub html_url: String,
+    /// Where its assets are uploaded (a URI template on the uploads host, on GitHub).
+    #[serde(default)]
+    pub upload_url: String,
 }
 
 /// An uploaded asset as the forge reports it.
@@ -239,6 +242,7 @@ mod tests {
                 tag_name: tag.into(),
                 draft: true,
                 html_url: format!("https://forge/releases/{tag}"),
+                upload_url: String::new(),
             };
             self.releases.borrow_mut().push(release.clone());
             self.wrote()?;
