@@ -47,7 +47,7 @@ pub struct RemoteAsset {
     pub name: String,
     /// Its size in bytes.
     pub size: u64,
-    /// `uploaded` when complete (GitHub reports `starter` for an upload that did not finish).
+    /// `uploaded` when complete (GitHub reports `open` for an upload that did not finish).
     #[serde(default)]
     pub state: String,
     /// `sha256:<hex>`, when the forge computes it.
@@ -385,7 +385,7 @@ mod tests {
         {
             let mut stored = forge.assets.borrow_mut();
             // A half-finished upload and a corrupted one.
-            stored[0].1.state = "starter".into();
+            stored[0].1.state = "open".into();
             stored[1].2 = b"other".to_vec();
             stored[1].1.digest = Some(format!("sha256:{}", sha256_hex(b"other")));
             stored[1].1.size = 5;
