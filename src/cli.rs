@@ -31,6 +31,11 @@ pub enum Command {
     Comment(CommentArgs),
     /// Write `report.md` (the PR comment) and `report.html` from the run directory's files.
     Report(ReportArgs),
+    /// Find the champion: the newest `NAME@vX.Y.Z` tag the base branch reaches, its model and
+    /// the history of promoted versions.
+    Champion(ChampionArgs),
+    /// Tag a model whose evaluation passed as the next version, with its release bundle.
+    Promote(PromoteArgs),
 }
 
 /// Flags of `mlgate validate`.
@@ -86,10 +91,20 @@ pub struct EvaluateArgs {
     #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
     pub config: PathBuf,
 
-    /// The champion: a model directory (re-scored on this evaluation set) or a predictions
-    /// file. Without it the candidate is judged by absolute bounds only.
-    #[arg(long, value_name = "DIR|PATH")]
+    /// The champion: a model directory (re-scored on this evaluation set), a predictions
+    /// file, or `auto` (the newest version tag the base branch reaches; see `mlgate champion`).
+    /// Without it the candidate is judged by absolute bounds only.
+    #[arg(long, value_name = "DIR|PATH|auto")]
     pub baseline: Option<PathBuf>,
+
+    /// With `--baseline auto`: the branch whose tags count (default: `$GITHUB_BASE_REF`, else
+    /// `main`).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+
+    /// With `--baseline auto`: a directory holding champion models in `NAME@vX.Y.Z/`.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 
     /// The candidate's predictions (default: `predictions.csv` in the run directory).
     #[arg(long, value_name = "PATH")]
@@ -111,9 +126,17 @@ pub struct RunArgs {
     #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
     pub config: PathBuf,
 
-    /// The champion, as for `mlgate evaluate --baseline`.
-    #[arg(long, value_name = "DIR|PATH")]
+    /// The champion, as for `mlgate evaluate --baseline` (`auto` included).
+    #[arg(long, value_name = "DIR|PATH|auto")]
     pub baseline: Option<PathBuf>,
+
+    /// With `--baseline auto`: the base branch, as for `mlgate evaluate --base`.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+
+    /// With `--baseline auto`: the champion cache, as for `mlgate evaluate --cache`.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 
     /// Drift reference, as for `mlgate validate --reference`.
     #[arg(long, value_name = "PATH|git:REV", conflicts_with = "no_drift")]
@@ -215,6 +238,76 @@ pub struct CommentArgs {
 /// Wraps a token value so that it never prints.
 fn parse_token(value: &str) -> Result<crate::github::Token, String> {
     crate::github::Token::new(value).ok_or_else(|| "the token is empty".to_string())
+}
+
+/// Flags of `mlgate champion`.
+#[derive(Debug, Args)]
+pub struct ChampionArgs {
+    /// The project configuration (`release.name` names the model).
+    #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// The branch whose tags count (default: `$GITHUB_BASE_REF`, else `main`; `origin/REF` is
+    /// tried when `REF` is unknown).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+
+    /// A directory holding champion models in `NAME@vX.Y.Z/` subdirectories.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+
+    /// The run directory that receives `champion.json`, `history.json` and `champion/`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// A version part, for `--bump`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BumpChoice {
+    /// `X+1.0.0`.
+    Major,
+    /// `X.Y+1.0`.
+    Minor,
+    /// `X.Y.Z+1`.
+    Patch,
+}
+
+/// Flags of `mlgate promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The project configuration (`release:` section).
+    #[arg(long, short, default_value = "mlgate.yml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// The run directory holding `evaluation.json` and `model/`; receives `release/`.
+    #[arg(long, default_value = ".mlgate", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Tag the local repository with git only (for any forge); `release/` holds the assets to
+    /// upload.
+    #[arg(long)]
+    pub local: bool,
+
+    /// The commit to tag (default: `HEAD`).
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
+
+    /// Bump this part instead of applying the versioning rules (or `release.bump`).
+    #[arg(long, value_name = "PART", conflicts_with = "version")]
+    pub bump: Option<BumpChoice>,
+
+    /// Use this exact version `X.Y.Z` (new, and above every existing one).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<String>,
+
+    /// Promote even though the evaluation did not pass (prints a warning).
+    #[arg(long)]
+    pub force: bool,
+
+    /// The CI run to record in the tag (default: from `GITHUB_SERVER_URL`,
+    /// `GITHUB_REPOSITORY` and `GITHUB_RUN_ID`).
+    #[arg(long, value_name = "URL")]
+    pub run_url: Option<String>,
 }
 
 #[cfg(test)]

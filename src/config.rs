@@ -32,9 +32,44 @@ pub struct Config {
     /// Gate rules, read by `mlgate evaluate`.
     #[serde(default)]
     pub gate: Option<GateConfig>,
-    /// Release section, read by `mlgate promote` (kept opaque until that stage lands).
+    /// How promoted models are named, tagged and released (`mlgate champion`, `mlgate promote`).
     #[serde(default)]
-    pub release: Option<serde_norway::Value>,
+    pub release: Option<ReleaseConfig>,
+}
+
+/// The `release:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// The model's name in the registry: tags are `NAME@vX.Y.Z` (GTO's format). Required rather
+    /// than guessed from a directory name, because renaming a directory would silently start a
+    /// new registry and lose the champion.
+    pub name: String,
+    /// A stage to assign on promotion (`prod` gives GTO stage tags `NAME#prod#N`).
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Extra files attached to the release, relative to the config's directory.
+    #[serde(default)]
+    pub assets: Vec<PathBuf>,
+    /// Which version part a promotion bumps; `auto` applies the versioning rules.
+    #[serde(default)]
+    pub bump: BumpPolicy,
+}
+
+/// The `release.bump` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BumpPolicy {
+    /// Major if the feature schema changed, minor if the primary metric improved
+    /// significantly, patch otherwise.
+    #[default]
+    Auto,
+    /// Always the major version.
+    Major,
+    /// Always the minor version.
+    Minor,
+    /// Always the patch version.
+    Patch,
 }
 
 /// The `data:` section.
@@ -584,6 +619,11 @@ impl Config {
                 located_error(path, source, &keys, message, hint)
             })?;
         }
+        if let Some(release) = &self.release {
+            check_release(release).map_err(|(keys, message, hint)| {
+                located_error(path, source, &keys, message, hint)
+            })?;
+        }
         if !(self.drift.share > 0.0 && self.drift.share <= 1.0) {
             return fail(
                 &["drift", "share"],
@@ -698,6 +738,34 @@ fn check_model(model: &ModelConfig) -> Result<(), KeyedProblem> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// Checks release values serde accepted: GTO's naming rules, so that GTO reads our tags.
+fn check_release(release: &ReleaseConfig) -> Result<(), KeyedProblem> {
+    crate::release::version::check_name(&release.name).map_err(|err| {
+        (
+            vec!["release", "name"],
+            err.to_string(),
+            Some("lowercase letters, digits and dashes, with `/` between namespaces, e.g. `churn` or `team/churn`".into()),
+        )
+    })?;
+    if let Some(stage) = &release.stage {
+        crate::release::version::check_stage(stage).map_err(|err| {
+            (
+                vec!["release", "stage"],
+                err.to_string(),
+                Some("lowercase letters, digits and dashes, e.g. `prod`".into()),
+            )
+        })?;
+    }
+    if release.assets.iter().any(|p| p.as_os_str().is_empty()) {
+        return Err((
+            vec!["release", "assets"],
+            "an asset path is empty".into(),
+            None,
+        ));
     }
     Ok(())
 }
@@ -981,6 +1049,30 @@ mod tests {
         let err =
             parse_str("data:\n  path: d\ngate:\n  bootstrap:\n    confidence: 1.5\n").unwrap_err();
         assert_eq!(err.location, Some((5, 5)));
+    }
+
+    #[test]
+    fn release_section_is_typed_and_checked() {
+        let config = parse_str(
+            "data:\n  path: d\nrelease:\n  name: team/churn\n  stage: prod\n  assets: [docs/a.html]\n  bump: minor\n",
+        )
+        .unwrap();
+        let release = config.release.unwrap();
+        assert_eq!(release.name, "team/churn");
+        assert_eq!(release.stage.as_deref(), Some("prod"));
+        assert_eq!(release.bump, BumpPolicy::Minor);
+        let err = parse_str("data:\n  path: d\nrelease:\n  nme: churn\n").unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean the key `name`?"));
+        assert_eq!(err.location, Some((4, 3)));
+        let err = parse_str("data:\n  path: d\nrelease:\n  name: Churn_Model\n").unwrap_err();
+        assert_eq!(err.location, Some((4, 3)), "{err}");
+        assert!(err.message.contains("Churn_Model"), "{err}");
+        let err = parse_str("data:\n  path: d\nrelease:\n  name: churn\n  stage: 'prod#1'\n")
+            .unwrap_err();
+        assert_eq!(err.location, Some((5, 3)), "{err}");
+        let err =
+            parse_str("data:\n  path: d\nrelease:\n  name: churn\n  bump: mayor\n").unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean the value `major`?"));
     }
 
     #[test]

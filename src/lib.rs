@@ -5,6 +5,7 @@
 //! a run directory, so each module here reads and writes documented JSON rather than sharing
 //! in-memory state across stages.
 
+pub mod baseline;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod exit;
 pub mod fsx;
 pub mod git;
 pub mod github;
+pub mod release;
 pub mod report;
 pub mod stats;
 pub mod threads;

@@ -2,13 +2,17 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::baseline;
 use crate::cli::EvaluateArgs;
 use crate::config::LoadedConfig;
-use crate::evaluate::evaluation::{self, Evaluation, OperationalMetric, Settings, SliceColumns};
+use crate::evaluate::evaluation::{
+    self, ChampionInfo, ChampionInput, Evaluation, OperationalMetric, RecordedChampion, Settings,
+    SliceColumns,
+};
 use crate::evaluate::predictions::{Predictions, CHAMPION_PREDICTIONS_FILE};
 use crate::exit::Status;
 use crate::report;
@@ -16,6 +20,42 @@ use crate::train::manifest::{Manifest, MANIFEST_FILE};
 use crate::train::table::Load;
 use crate::train::{self, Plan, MODEL_DIR, PREDICTIONS_FILE};
 use crate::workflow::Workflow;
+
+/// The `--baseline` value that asks for the registry's champion.
+const AUTO: &str = "auto";
+
+/// Where the champion comes from.
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    /// No champion.
+    None,
+    /// A model directory or a predictions file.
+    Path(PathBuf),
+    /// The registry's champion on `base`, its model from `cache` when there.
+    Auto {
+        /// The base branch.
+        base: String,
+        /// The champion cache.
+        cache: Option<PathBuf>,
+    },
+}
+
+impl Baseline {
+    /// Reads `--baseline`, `--base` and `--cache`.
+    fn from_args(args: &EvaluateArgs) -> anyhow::Result<Baseline> {
+        match &args.baseline {
+            Some(path) if path.as_os_str() == AUTO => Ok(Baseline::Auto {
+                base: args.base.clone().unwrap_or_else(baseline::default_base),
+                cache: args.cache.clone(),
+            }),
+            _ if args.base.is_some() || args.cache.is_some() => {
+                anyhow::bail!("`--base` and `--cache` go with `--baseline auto`")
+            }
+            Some(path) => Ok(Baseline::Path(path.clone())),
+            None => Ok(Baseline::None),
+        }
+    }
+}
 
 /// Runs the command.
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<Status> {
@@ -25,12 +65,8 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<Status> {
 /// Runs the command, reporting to `workflow`.
 pub fn run_in(args: &EvaluateArgs, workflow: &Workflow) -> anyhow::Result<Status> {
     let config = LoadedConfig::load(&args.config)?;
-    let evaluation = evaluate(
-        &config,
-        &args.out,
-        args.candidate.as_deref(),
-        args.baseline.as_deref(),
-    )?;
+    let baseline = Baseline::from_args(args)?;
+    let evaluation = evaluate(&config, &args.out, args.candidate.as_deref(), &baseline)?;
     write_run_files(&args.out, args.json.as_deref(), &evaluation)?;
     print!("{}", report::evaluation::evaluation_table(&evaluation));
     std::io::stdout().flush()?;
@@ -47,7 +83,7 @@ pub fn evaluate(
     config: &LoadedConfig,
     out: &Path,
     candidate: Option<&Path>,
-    baseline: Option<&Path>,
+    baseline: &Baseline,
 ) -> anyhow::Result<Evaluation> {
     let plan = Plan::new(config)?;
     let candidate_path = candidate.map_or_else(|| out.join(PREDICTIONS_FILE), Path::to_path_buf);
@@ -58,14 +94,8 @@ pub fn evaluate(
         );
     }
     let candidate = Predictions::read(&candidate_path)?;
-    let (champion, champion_manifest) = match baseline {
-        Some(path) => {
-            let (p, m) = load_champion(config, out, path)?;
-            (Some(p), m)
-        }
-        None => (None, None),
-    };
-    keep_champion_predictions(out, champion.as_ref())?;
+    let side = champion_side(config, out, baseline)?;
+    keep_champion_predictions(out, side.predictions.as_ref())?;
     let gate = config.config.gate.clone().unwrap_or_default();
     let slices = match &gate.slices {
         Some(s) => slice_columns(config, &plan, &candidate, &s.columns)?,
@@ -76,7 +106,16 @@ pub fn evaluate(
         gate,
         threads: crate::threads::budget(),
     };
-    let mut evaluation = evaluation::evaluate(&settings, &candidate, champion.as_ref(), &slices)?;
+    let input = match (&side.predictions, &side.recorded) {
+        (Some(p), _) => ChampionInput::Predictions(p),
+        (None, Some(r)) => ChampionInput::Recorded(r),
+        (None, None) => ChampionInput::None,
+    };
+    let mut evaluation = evaluation::evaluate_with(&settings, &candidate, input, &slices)?;
+    if side.info.is_some() {
+        evaluation.champion = side.info;
+    }
+    let champion_manifest = side.manifest;
     // A run directory's predictions sit beside the model that made them.
     let candidate_manifest = Some(&candidate_path)
         .filter(|p| p.file_name().is_some_and(|n| n == PREDICTIONS_FILE))
@@ -86,6 +125,69 @@ pub fn evaluate(
         .and_then(|p| Manifest::read(&p).ok());
     evaluation.operational = operational(candidate_manifest.as_ref(), champion_manifest.as_ref());
     Ok(evaluation)
+}
+
+/// The champion as the evaluation sees it.
+#[derive(Default)]
+struct ChampionSide {
+    /// Its predictions on this evaluation set.
+    predictions: Option<Predictions>,
+    /// Its manifest, when it has one.
+    manifest: Option<Manifest>,
+    /// Its recorded metrics, when its model could not be had.
+    recorded: Option<RecordedChampion>,
+    /// How to label it, when the evaluation's own label is not enough.
+    info: Option<ChampionInfo>,
+}
+
+/// Loads the champion `baseline` names; for `auto`, finds it first and writes `champion.json`
+/// and `history.json`.
+fn champion_side(
+    config: &LoadedConfig,
+    out: &Path,
+    baseline: &Baseline,
+) -> anyhow::Result<ChampionSide> {
+    let (base, cache) = match baseline {
+        Baseline::None => return Ok(ChampionSide::default()),
+        Baseline::Path(path) => {
+            let (predictions, manifest) = load_champion(config, out, path)?;
+            return Ok(ChampionSide {
+                predictions: Some(predictions),
+                manifest,
+                ..ChampionSide::default()
+            });
+        }
+        Baseline::Auto { base, cache } => (base, cache),
+    };
+    let found = baseline::find(config, base, cache.as_deref(), out)?;
+    baseline::write(out, &found)?;
+    let report = &found.report;
+    let Some(tag) = report.tag.clone() else {
+        return Ok(ChampionSide::default());
+    };
+    match &found.model_dir {
+        Some(dir) => {
+            let (predictions, manifest) = load_champion(config, out, dir)?;
+            Ok(ChampionSide {
+                predictions: Some(predictions),
+                manifest,
+                recorded: None,
+                info: Some(ChampionInfo {
+                    source: "cache".into(),
+                    tag: Some(tag),
+                    rescored: true,
+                    note: None,
+                }),
+            })
+        }
+        None => Ok(ChampionSide {
+            recorded: Some(RecordedChampion {
+                tag,
+                metrics: report.metrics.clone(),
+            }),
+            ..ChampionSide::default()
+        }),
+    }
 }
 
 /// The champion's predictions on this evaluation set, and its manifest when it has one.

@@ -1,7 +1,9 @@
 //! Command dispatch: one module per subcommand, each `run(args) -> Result<Status>`.
 
+mod champion;
 mod comment;
 mod evaluate;
+mod promote;
 mod report;
 mod run;
 mod train;
@@ -19,5 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Run(args) => run::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Champion(args) => champion::run(&args),
+        Command::Promote(args) => promote::run(&args),
     }
 }

@@ -39,6 +39,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Status> {
         &EvaluateArgs {
             config: args.config.clone(),
             baseline: args.baseline.clone(),
+            base: args.base.clone(),
+            cache: args.cache.clone(),
             candidate: None,
             out: args.out.clone(),
             json: None,

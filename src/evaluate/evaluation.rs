@@ -502,6 +502,9 @@ pub struct Evaluation {
     pub candidate_source: String,
     /// Where the champion's came from, if any.
     pub champion_source: Option<String>,
+    /// Which champion, and whether it was scored on this evaluation set (`rescored`) or only
+    /// its recorded metrics were compared (`null`: no champion).
+    pub champion: Option<ChampionInfo>,
     /// The gate's headline metric.
     pub primary: String,
     /// Every metric defined for the task.
@@ -541,13 +544,69 @@ pub struct Settings {
     pub threads: usize,
 }
 
-/// Runs the evaluation.
+/// Which champion an evaluation compared against, for the report to label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChampionInfo {
+    /// `path` (given with `--baseline`), `cache`, `release`, or `recorded` (metrics only).
+    pub source: String,
+    /// The champion's version tag, when it came from the registry.
+    pub tag: Option<String>,
+    /// Whether its values were measured on this evaluation set.
+    pub rescored: bool,
+    /// What the reader must know about the comparison.
+    pub note: Option<String>,
+}
+
+/// A champion known only by the metrics its tag recorded, measured on its own evaluation set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedChampion {
+    /// Its version tag.
+    pub tag: String,
+    /// Its metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// The note every comparison against recorded metrics carries.
+fn recorded_note(tag: &str) -> String {
+    format!(
+        "the champion {tag} was not re-scored on this evaluation set: its values are the metrics recorded when it was promoted, on its own evaluation set, so there are no paired intervals and regression rules compare point values only"
+    )
+}
+
+/// The other side of a comparison.
+#[derive(Debug, Clone, Copy)]
+pub enum ChampionInput<'a> {
+    /// No champion: absolute bounds only.
+    None,
+    /// The champion's predictions on this evaluation set.
+    Predictions(&'a Predictions),
+    /// Only the champion's recorded metrics.
+    Recorded(&'a RecordedChampion),
+}
+
+/// Runs the evaluation against a champion's predictions, or none.
 pub fn evaluate(
     settings: &Settings,
     candidate: &Predictions,
     champion: Option<&Predictions>,
     slices: &SliceColumns,
 ) -> Result<Evaluation, AlignError> {
+    let input = champion.map_or(ChampionInput::None, ChampionInput::Predictions);
+    evaluate_with(settings, candidate, input, slices)
+}
+
+/// Runs the evaluation against any kind of champion.
+pub fn evaluate_with(
+    settings: &Settings,
+    candidate: &Predictions,
+    champion_input: ChampionInput<'_>,
+    slices: &SliceColumns,
+) -> Result<Evaluation, AlignError> {
+    let (champion, recorded) = match champion_input {
+        ChampionInput::None => (None, None),
+        ChampionInput::Predictions(p) => (Some(p), None),
+        ChampionInput::Recorded(r) => (None, Some(r)),
+    };
     let aligned = align(settings.task, candidate, champion)?;
     let gate = &settings.gate;
     let bootstrap = BootstrapSettings {
@@ -567,10 +626,13 @@ pub fn evaluate(
             aligned.rows()
         ));
     }
-    let metrics = compare_all(&aligned, &bootstrap, settings.threads, |m| {
+    let mut metrics = compare_all(&aligned, &bootstrap, settings.threads, |m| {
         all_intervals || gated.contains(&m)
     });
-    let rules = judge_rules(gate, &aligned, &metrics, &mut notes);
+    if let Some(recorded) = recorded {
+        fill_recorded(&mut metrics, recorded);
+    }
+    let rules = judge_rules(gate, &aligned, recorded, &metrics, &mut notes);
     let slices = gate.slices.as_ref().map(|s| {
         judge_slices(
             s,
@@ -599,7 +661,9 @@ pub fn evaluate(
             }
         }
     }
-    if !aligned.has_champion() {
+    if let Some(recorded) = recorded {
+        notes.insert(0, recorded_note(&recorded.tag));
+    } else if !aligned.has_champion() {
         notes.insert(
             0,
             "no champion: this first model is judged by absolute bounds only".into(),
@@ -617,7 +681,24 @@ pub fn evaluate(
         },
         eval_set_hash: eval_set_hash(candidate),
         candidate_source: candidate.source.clone(),
-        champion_source: champion.map(|c| c.source.clone()),
+        champion_source: champion
+            .map(|c| c.source.clone())
+            .or_else(|| recorded.map(|r| format!("metrics recorded in {}", r.tag))),
+        champion: match champion_input {
+            ChampionInput::None => None,
+            ChampionInput::Predictions(_) => Some(ChampionInfo {
+                source: "path".into(),
+                tag: None,
+                rescored: true,
+                note: None,
+            }),
+            ChampionInput::Recorded(r) => Some(ChampionInfo {
+                source: "recorded".into(),
+                tag: Some(r.tag.clone()),
+                rescored: false,
+                note: Some(recorded_note(&r.tag)),
+            }),
+        },
         primary: primary.name().to_string(),
         metrics,
         operational: Vec::new(),
@@ -680,6 +761,16 @@ fn compare_all(
             Some(comparison)
         })
         .collect()
+}
+
+/// Puts a recorded champion's values beside the candidate's: point values and deltas only.
+fn fill_recorded(metrics: &mut [MetricComparison], recorded: &RecordedChampion) {
+    for m in metrics.iter_mut() {
+        if let Some(&value) = recorded.metrics.get(&m.metric) {
+            m.champion = Some(value);
+            m.delta = Some(m.candidate - value);
+        }
+    }
 }
 
 /// One metric's comparison.
@@ -825,6 +916,7 @@ fn significance_test(
 fn judge_rules(
     gate: &GateConfig,
     aligned: &Aligned,
+    recorded: Option<&RecordedChampion>,
     metrics: &[MetricComparison],
     notes: &mut Vec<String>,
 ) -> Vec<RuleResult> {
@@ -842,6 +934,16 @@ fn judge_rules(
             (None, Some(share)) => Margin::Relative(share),
             (None, None) => continue,
         };
+        if let Some(recorded) = recorded {
+            out.push(judge_recorded_rule(
+                rule.metric,
+                margin,
+                recorded,
+                found,
+                notes,
+            ));
+            continue;
+        }
         if !aligned.has_champion() {
             notes.push(format!(
                 "the regression rule on {} was skipped: there is no champion yet",
@@ -864,6 +966,31 @@ fn judge_rules(
         });
     }
     out
+}
+
+/// A regression rule against recorded metrics: point values only; a metric the champion did not
+/// record cannot be compared, which fails the rule like any rule that cannot be checked.
+fn judge_recorded_rule(
+    metric: Metric,
+    margin: Margin,
+    recorded: &RecordedChampion,
+    found: Option<&MetricComparison>,
+    notes: &mut Vec<String>,
+) -> RuleResult {
+    let Some(candidate) = found.map(|m| m.candidate) else {
+        return undefined_rule(metric);
+    };
+    match recorded.metrics.get(metric.name()) {
+        Some(&champion) => gate::judge_regression_point(metric, margin, champion, candidate),
+        None => {
+            notes.push(format!(
+                "the champion {} recorded no {}, so its regression rule cannot be checked",
+                recorded.tag,
+                metric.name()
+            ));
+            undefined_rule(metric)
+        }
+    }
 }
 
 /// A rule whose metric cannot be computed on this data fails: a gate that cannot be checked
@@ -1225,8 +1352,68 @@ mod tests {
             "{:?}",
             e.notes
         );
-        assert!(e.champion_source.is_none());
+        assert!(e.champion_source.is_none() && e.champion.is_none());
         assert!(e.metrics.iter().all(|m| m.delta.is_none()));
+    }
+
+    #[test]
+    fn recorded_champion_metrics_are_compared_on_point_values_and_labelled() {
+        let (labels, correct) = rows(200, 3, 0);
+        let candidate = binary("candidate.csv", &labels, &correct);
+        let accuracy = evaluate(&settings(GATE), &candidate, None, &SliceColumns::default())
+            .expect("evaluates")
+            .metrics
+            .iter()
+            .find(|m| m.metric == "accuracy")
+            .expect("accuracy")
+            .candidate;
+        let judge = |champion: f64| {
+            let recorded = RecordedChampion {
+                tag: "churn@v1.2.0".into(),
+                metrics: [("accuracy".to_string(), champion)].into_iter().collect(),
+            };
+            evaluate_with(
+                &settings(GATE),
+                &candidate,
+                ChampionInput::Recorded(&recorded),
+                &SliceColumns::default(),
+            )
+            .expect("evaluates")
+        };
+        // Within the 0.02 margin: passes, on point values, with no interval.
+        let e = judge(accuracy + 0.01);
+        assert!(e.passed, "{:?}", e.rules);
+        assert_eq!(e.rules.len(), 2);
+        assert!(e.rules[1].rule.contains("point values"), "{:?}", e.rules[1]);
+        let m = e.metrics.iter().find(|m| m.metric == "accuracy").unwrap();
+        assert_eq!(m.champion, Some(accuracy + 0.01));
+        assert!(m.ci_low.is_none() && m.change.is_none());
+        assert!(e.notes[0].contains("not re-scored"), "{:?}", e.notes);
+        let info = e.champion.as_ref().expect("champion info");
+        assert_eq!((info.source.as_str(), info.rescored), ("recorded", false));
+        assert_eq!(info.tag.as_deref(), Some("churn@v1.2.0"));
+        // Beyond it: fails.
+        let e = judge(accuracy + 0.05);
+        assert!(!e.passed);
+        assert_eq!(e.rules[1].verdict, Verdict::Fail);
+        // A metric the champion never recorded fails its regression rule.
+        let recorded = RecordedChampion {
+            tag: "churn@v1.2.0".into(),
+            metrics: BTreeMap::new(),
+        };
+        let e = evaluate_with(
+            &settings(GATE),
+            &candidate,
+            ChampionInput::Recorded(&recorded),
+            &SliceColumns::default(),
+        )
+        .expect("evaluates");
+        assert_eq!(e.rules[1].verdict, Verdict::Fail);
+        assert!(
+            e.notes.iter().any(|n| n.contains("recorded no accuracy")),
+            "{:?}",
+            e.notes
+        );
     }
 
     #[test]

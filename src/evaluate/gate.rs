@@ -194,6 +194,51 @@ pub fn judge_regression(metric: Metric, margin: Margin, c: &Comparison) -> RuleR
     }
 }
 
+/// Judges a regression margin on point values alone, for a champion known only by recorded
+/// metrics (no paired interval exists): pass when the candidate is within the margin, fail
+/// otherwise, and say so in the message.
+pub fn judge_regression_point(
+    metric: Metric,
+    margin: Margin,
+    champion: f64,
+    candidate: f64,
+) -> RuleResult {
+    let name = metric.name();
+    let allowed = margin.allowed(champion);
+    let improvement = if metric.higher_is_better() {
+        candidate - champion
+    } else {
+        champion - candidate
+    };
+    let verdict = if !improvement.is_finite() || improvement < -allowed {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    let direction = if improvement >= 0.0 {
+        "better"
+    } else {
+        "worse"
+    };
+    let rule = match margin {
+        Margin::Absolute(m) => format!("{name} regression <= {m} (point values)"),
+        Margin::Relative(share) => format!(
+            "{name} regression <= {}% of the champion (point values)",
+            share * 100.0
+        ),
+    };
+    let message = format!(
+        "{name} {candidate:.4} vs the champion's recorded {champion:.4}: {:.4} {direction}, allowed {allowed:.4}; point values only, the champion was not re-scored on this evaluation set",
+        improvement.abs()
+    );
+    RuleResult {
+        metric: name.to_string(),
+        rule,
+        verdict,
+        message,
+    }
+}
+
 /// The gate's overall verdict: the worst rule, with inconclusive resolved by the policy.
 pub fn overall(results: &[RuleResult], policy: OnInconclusive) -> Verdict {
     let worst = results

@@ -154,6 +154,22 @@ pub(super) struct Inputs<'a> {
 }
 
 impl Manifest {
+    /// The bytes of the listed model file `file` in `dir`, refused when they do not have the
+    /// sha256 this manifest recorded (a model that changed after training, or a corrupt copy).
+    pub fn read_verified(&self, dir: &Path, file: &FileInfo) -> anyhow::Result<Vec<u8>> {
+        let path = dir.join(&file.name);
+        let bytes = fs_err::read(&path)?;
+        let actual = crate::fsx::sha256_hex(&bytes);
+        if actual != file.sha256 {
+            anyhow::bail!(
+                "`{}` has sha256 {actual}, but its manifest records {}",
+                path.display(),
+                file.sha256
+            );
+        }
+        Ok(bytes)
+    }
+
     /// Builds the manifest.
     pub(super) fn build(inputs: Inputs<'_>) -> Manifest {
         let Inputs {
