@@ -284,9 +284,13 @@ pub struct PromoteArgs {
     pub out: PathBuf,
 
     /// Tag the local repository with git only (for any forge); `release/` holds the assets to
-    /// upload.
+    /// upload. Without it, the tag and the release are made through the GitHub API.
     #[arg(long)]
     pub local: bool,
+
+    /// The GitHub token (needs `contents: write`).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token, conflicts_with = "local")]
+    pub token: Option<crate::github::Token>,
 
     /// The commit to tag (default: `HEAD`).
     #[arg(long, value_name = "REV")]

@@ -277,9 +277,57 @@ pub fn rfc3339(seconds: i64) -> String {
     )
 }
 
+/// Seconds since the epoch of a UTC timestamp `YYYY-MM-DDTHH:MM:SSZ` (fractions ignored), the
+/// inverse of [`rfc3339`]; `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once('T')?;
+    let time = time.strip_suffix('Z')?;
+    let time = time.split('.').next()?;
+    let numbers = |part: &str, sep: char| -> Option<Vec<i64>> {
+        part.split(sep).map(|n| n.parse().ok()).collect()
+    };
+    let (ymd, hms) = (numbers(date, '-')?, numbers(time, ':')?);
+    let ([year, month, day], [hour, minute, second]) = (ymd.as_slice(), hms.as_slice()) else {
+        return None;
+    };
+    let valid = (1..=12).contains(month)
+        && (1..=31).contains(day)
+        && (0..24).contains(hour)
+        && (0..60).contains(minute)
+        && (0..61).contains(second);
+    if !valid {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil algorithm.
+    let y = if *month <= 2 { year - 1 } else { *year };
+    let era = y.div_euclid(400);
+    let year_of_era = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let day_of_year = (153 * mp + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_parses_back_what_it_formats() {
+        for seconds in [0, 951_782_400, 1_764_633_600, 4_102_444_799, -86_400] {
+            assert_eq!(parse_rfc3339(&rfc3339(seconds)), Some(seconds), "{seconds}");
+        }
+        assert_eq!(parse_rfc3339("2011-06-17T14:53:35.5Z"), Some(1_308_322_415));
+        for bad in [
+            "",
+            "2011-06-17",
+            "2011-13-01T00:00:00Z",
+            "2011-06-17T14:53:35+01:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     /// A repository with two commits on `main` and a tagged side commit.
     fn repo_with_history() -> (tempfile::TempDir, DataRepo, [String; 3]) {

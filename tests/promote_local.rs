@@ -8,76 +8,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::registry::{commit_all, registry_project, tags, write_config};
 use common::{Project, Run};
-use git2::{Repository, RepositoryInitOptions, Signature};
-
-/// The gate of these tests.
-const GATE: &str = "gate:\n  primary: accuracy\n  rules:\n    - { metric: accuracy, min: 0.8 }\n    - { metric: accuracy, max_regression: 0.02 }\n  bootstrap: { resamples: 200 }\n";
-
-/// A penguins project in a fresh git repository on `main`, with `release:` set.
-fn registry_project(model: &str, release: &str) -> (Project, Repository) {
-    let project = Project::new();
-    project.with_penguins();
-    write_config(&project, model, release);
-    let inferred = project.mlgate(&["validate", "--infer"]);
-    assert_eq!(inferred.code, 0, "{}", inferred.stderr);
-    project.write(".gitignore", ".mlgate/\ncache/\n");
-    let mut options = RepositoryInitOptions::new();
-    options.initial_head("main");
-    let repo = Repository::init_opts(project.path(), &options).expect("git init");
-    commit_all(&repo, "first");
-    (project, repo)
-}
-
-/// Writes `mlgate.yml`.
-fn write_config(project: &Project, model: &str, release: &str) {
-    project.write(
-        "mlgate.yml",
-        format!("data:\n  path: data/penguins.csv\n  target: species\n{model}{GATE}{release}"),
-    );
-}
-
-/// Commits every file on the current branch; returns the commit id.
-fn commit_all(repo: &Repository, message: &str) -> git2::Oid {
-    let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .expect("add");
-    index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let signature = Signature::now("Test", "test@example.com").expect("sig");
-    let parents: Vec<git2::Commit<'_>> = repo
-        .head()
-        .ok()
-        .and_then(|h| h.peel_to_commit().ok())
-        .into_iter()
-        .collect();
-    let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
-    repo.commit(
-        Some("HEAD"),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )
-    .expect("commit")
-}
-
-/// Names of every tag in the repository, sorted.
-fn tags(repo: &Repository) -> Vec<String> {
-    let mut names: Vec<String> = repo
-        .tag_names(None)
-        .expect("tags")
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
+use git2::{Repository, Signature};
 
 /// The message of an annotated tag.
 fn tag_message(repo: &Repository, name: &str) -> String {
@@ -610,6 +543,9 @@ fn commands_that_need_the_registry_name_say_so() {
     let (project, _repo) = registry_project("model:\n  kind: logistic_regression\n", "");
     let run = expect(&project, &["champion"], 2);
     assert!(run.stderr.contains("release"), "{}", run.stderr);
+    let run = expect(&project, &["promote", "--local"], 2);
+    assert!(run.stderr.contains("release"), "{}", run.stderr);
+    // Through the API outside GitHub Actions: says how to promote locally instead.
     let run = expect(&project, &["promote"], 2);
     assert!(run.stderr.contains("--local"), "{}", run.stderr);
 }

@@ -1,33 +1,39 @@
-//! `mlgate promote`: tag a passing model as the next version and build its release bundle.
+//! `mlgate promote`: tag a passing model as the next version and publish its release, through
+//! the GitHub API or, with `--local`, with git in the local repository.
+
+use anyhow::Context as _;
 
 use crate::cli::{BumpChoice, PromoteArgs};
 use crate::config::LoadedConfig;
 use crate::exit::Status;
-use crate::release::local::{self, Outcome, Request};
-use crate::release::version::{Bump, Version};
+use crate::github::context::{mask_command, GithubContext};
+use crate::github::release::GithubReleases;
+use crate::github::Client;
+use crate::release::forge::{self, ForgeOutcome};
+use crate::release::local::{self, Outcome};
+use crate::release::promotion::Request;
+use crate::release::publish::Published;
+use crate::release::version::{Bump, StageTag, Version, VersionTag};
 use crate::workflow::Workflow;
 
 /// Runs the command.
 pub fn run(args: &PromoteArgs) -> anyhow::Result<Status> {
-    if !args.local {
-        anyhow::bail!(
-            "publishing a release through the GitHub API is not available in this build yet; run `mlgate promote --local` to tag with git and upload `<out>/release/` yourself"
-        );
-    }
     let request = request(args)?;
     if args.force {
         eprintln!("warning: `--force`: promoting whatever the evaluation's verdict");
     }
-    let outcome = local::promote(&request)?;
+    if args.local {
+        run_local(args, &request)
+    } else {
+        run_github(args, &request)
+    }
+}
+
+/// `--local`: git tags and `<out>/release/`.
+fn run_local(args: &PromoteArgs, request: &Request) -> anyhow::Result<Status> {
     let workflow = Workflow::from_env();
-    match outcome {
-        Outcome::Refused { verdict } => {
-            eprintln!(
-                "error: not promoting: the evaluation's verdict is `{verdict}` (see `{}`)\nhint: fix the model, or pass `--force` to promote anyway",
-                args.out.join("evaluation.json").display()
-            );
-            Ok(Status::GateFailed)
-        }
+    match local::promote(request)? {
+        Outcome::Refused { verdict } => Ok(refused(args, &verdict)),
         Outcome::Promoted {
             tag,
             reason,
@@ -35,31 +41,120 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<Status> {
             bundle,
         } => {
             println!("promoted {tag} ({reason})");
-            if let Some(stage) = &stage {
-                println!("assigned {stage}");
-            }
+            print_stage(stage.as_ref());
             println!(
                 "release assets in `{}`; push the tags with `git push origin {tag}{}`",
                 bundle.display(),
                 stage.as_ref().map_or(String::new(), |s| format!(" {s}"))
             );
-            set_outputs(&workflow, &tag.to_string(), &tag.version.to_string())?;
+            set_outputs(&workflow, &tag, None)?;
             Ok(Status::Passed)
         }
         Outcome::AlreadyPromoted { tag, stage, bundle } => {
             println!("this commit is already promoted as {tag}; nothing to do");
-            if let Some(stage) = stage {
-                println!("assigned {stage}, which an earlier run left out");
-            }
+            print_late_stage(stage.as_ref());
             match bundle {
                 Some(dir) => println!("release assets rebuilt in `{}`", dir.display()),
                 None => println!(
                     "the run directory holds a different model than {tag}, so no release assets were written"
                 ),
             }
-            set_outputs(&workflow, &tag.to_string(), &tag.version.to_string())?;
+            set_outputs(&workflow, &tag, None)?;
             Ok(Status::Passed)
         }
+    }
+}
+
+/// Through the GitHub API: the tag, the release with its assets, the stage tag.
+fn run_github(args: &PromoteArgs, request: &Request) -> anyhow::Result<Status> {
+    let context = GithubContext::from_env().context(
+        "promoting through the GitHub API needs the Actions context; elsewhere, `mlgate promote --local` tags with git",
+    )?;
+    let token = args.token.clone().context(
+        "no GitHub token: pass `--token` or set `GITHUB_TOKEN` (in a workflow: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: contents: write`); `--local` tags with git instead",
+    )?;
+    if let Some(mask) = mask_command(context.in_actions, &token) {
+        println!("{mask}");
+    }
+    let config = context.client_config(Some(token), &|name| std::env::var(name).ok())?;
+    let client = Client::new(config);
+    let api = GithubReleases::new(&client, &context.repo);
+    let workflow = Workflow::from_env();
+    match forge::promote(request, &api)? {
+        ForgeOutcome::Refused { verdict } => Ok(refused(args, &verdict)),
+        ForgeOutcome::Promoted {
+            tag,
+            reason,
+            stage,
+            published,
+            bundle,
+        } => {
+            println!("promoted {tag} ({reason})");
+            print_published(&published);
+            print_stage(stage.as_ref());
+            println!("release assets also in `{}`", bundle.display());
+            set_outputs(&workflow, &tag, Some(&published.url))?;
+            Ok(Status::Passed)
+        }
+        ForgeOutcome::AlreadyPromoted {
+            tag,
+            stage,
+            published,
+        } => {
+            println!("this commit is already promoted as {tag}");
+            match &published {
+                Some(p) if p.unchanged() => println!("its release is complete: {}", p.url),
+                Some(p) => print_published(p),
+                None => println!(
+                    "the run directory holds a different model than {tag}, so its release was left as it is"
+                ),
+            }
+            print_late_stage(stage.as_ref());
+            set_outputs(&workflow, &tag, published.as_ref().map(|p| p.url.as_str()))?;
+            Ok(Status::Passed)
+        }
+    }
+}
+
+/// The message and status for a verdict that does not allow promotion.
+fn refused(args: &PromoteArgs, verdict: &str) -> Status {
+    eprintln!(
+        "error: not promoting: the evaluation's verdict is `{verdict}` (see `{}`)\nhint: fix the model, or pass `--force` to promote anyway",
+        args.out.join("evaluation.json").display()
+    );
+    Status::GateFailed
+}
+
+/// What publishing did, one line each.
+fn print_published(published: &Published) {
+    if published.created_tag {
+        println!("created the tag");
+    }
+    if published.created_release {
+        println!("created the release as a draft");
+    }
+    for name in &published.replaced {
+        println!("replaced the incomplete or different asset `{name}`");
+    }
+    if !published.uploaded.is_empty() {
+        println!("uploaded {}", published.uploaded.join(", "));
+    }
+    if published.published {
+        println!("published {}", published.url);
+    }
+}
+
+/// The stage assignment made with a new version.
+fn print_stage(stage: Option<&StageTag>) {
+    if let Some(stage) = stage {
+        println!("assigned {stage}");
+    }
+}
+
+/// A stage assignment an earlier run left out.
+fn print_late_stage(stage: Option<&StageTag>) {
+    if let Some(stage) = stage {
+        println!("assigned {stage}, which an earlier run left out");
     }
 }
 
@@ -96,7 +191,14 @@ fn run_url_from_env() -> Option<String> {
     ))
 }
 
-/// `version` and `tag` step outputs.
-fn set_outputs(workflow: &Workflow, tag: &str, version: &str) -> anyhow::Result<()> {
-    workflow.set_outputs(&[("tag", tag.to_string()), ("version", version.to_string())])
+/// `tag`, `version` and, when there is a release, `release_url` step outputs.
+fn set_outputs(workflow: &Workflow, tag: &VersionTag, url: Option<&str>) -> anyhow::Result<()> {
+    let mut outputs = vec![
+        ("tag", tag.to_string()),
+        ("version", tag.version.to_string()),
+    ];
+    if let Some(url) = url.filter(|u| !u.is_empty()) {
+        outputs.push(("release_url", url.to_string()));
+    }
+    workflow.set_outputs(&outputs)
 }

@@ -16,6 +16,7 @@ use super::client::Client;
 use super::comment::{truncate, Header, DEFAULT_HEADER};
 use super::context::Repo;
 use super::error::ApiError;
+use super::url::encode_component;
 
 /// GitHub's limit on a check run's summary, in characters.
 pub const SUMMARY_LIMIT: usize = 65_535;
@@ -186,7 +187,7 @@ pub fn upsert_check(
         let path = format!(
             "{}/commits/{sha}/check-runs?check_name={}&filter=latest&per_page=100",
             repo.api_path(),
-            encode_query(name)
+            encode_component(name)
         );
         let list: CheckRunList = client.get(&path)?;
         Ok(list.check_runs.into_iter().max_by_key(|r| r.id))
@@ -227,27 +228,14 @@ pub fn upsert_check(
     })
 }
 
-/// Percent-encodes a query value.
-fn encode_query(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_and_query_encoding() {
+    fn check_names() {
         assert_eq!(check_name(&Header::parse("default").unwrap()), "mlgate");
         assert_eq!(check_name(&Header::parse("gpu").unwrap()), "mlgate / gpu");
-        assert_eq!(encode_query("mlgate / gpu"), "mlgate%20%2F%20gpu");
     }
 
     /// A run directory with the given files.

@@ -12,8 +12,10 @@ pub mod comment;
 pub mod context;
 pub mod error;
 pub mod link;
+pub mod release;
 pub mod retry;
 pub mod token;
+pub mod url;
 
 pub use client::{Client, ClientConfig, Response};
 pub use error::ApiError;

@@ -7,42 +7,13 @@
 //! (it only adds a stage tag a crash left out, and rebuilds the bundle when the run directory
 //! holds the very model that was tagged).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
-
-use crate::baseline::release_name;
-use crate::config::{BumpPolicy, LoadedConfig};
-use crate::fsx::sha256_hex;
 use crate::git::{DataRepo, TagCreateError};
-use crate::train::manifest::{Manifest, MANIFEST_FILE};
-use crate::train::MODEL_DIR;
 
-use super::bundle::{Bundle, MODEL_CARD, RELEASE_DIR};
-use super::card::{self, CardContext};
-use super::inputs::EvaluationSummary;
-use super::record::TagRecord;
-use super::registry::{PromotedVersion, Registry};
-use super::version::{self, Bump, BumpFacts, StageTag, Version, VersionTag};
-
-/// What a promotion was asked to do.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// The config.
-    pub config: LoadedConfig,
-    /// The run directory.
-    pub out: PathBuf,
-    /// The revision to tag (`HEAD` by default).
-    pub commit: String,
-    /// A bump that overrides the rules and `release.bump`.
-    pub bump: Option<Bump>,
-    /// An exact version.
-    pub version: Option<Version>,
-    /// Promote a model whose evaluation did not pass.
-    pub force: bool,
-    /// The CI run, recorded in the tag.
-    pub run_url: Option<String>,
-}
+use super::promotion::{self, ExistingVersion, Plan, Request};
+use super::registry::Registry;
+use super::version::{StageTag, VersionTag};
 
 /// How a promotion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,91 +46,27 @@ pub enum Outcome {
     },
 }
 
-/// What the run directory holds for a promotion.
-struct RunFiles {
-    /// The evaluation.
-    evaluation: EvaluationSummary,
-    /// The candidate's manifest.
-    manifest: Manifest,
-    /// sha256 of the manifest file.
-    manifest_sha256: String,
-    /// The model directory.
-    model_dir: PathBuf,
-}
-
-/// Reads `evaluation.json` and `model/manifest.json`.
-fn read_run_files(out: &Path) -> anyhow::Result<RunFiles> {
-    let evaluation = EvaluationSummary::read(&out.join("evaluation.json"))?;
-    let model_dir = out.join(MODEL_DIR);
-    let manifest_path = model_dir.join(MANIFEST_FILE);
-    let bytes = fs_err::read(&manifest_path).with_context(|| {
-        format!(
-            "no model at `{}`; run `mlgate train` first",
-            model_dir.display()
-        )
-    })?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-        anyhow::anyhow!("`{}` is not a valid manifest: {e}", manifest_path.display())
-    })?;
-    // The verdict must be about this model: an evaluation of other predictions (another
-    // run's, or `--candidate`) would promote a model nobody judged.
-    if evaluation.eval_set_hash != manifest.split.eval_set_hash {
-        anyhow::bail!(
-            "`evaluation.json` was computed on evaluation set {}, but `{}` was trained with evaluation set {}; run `mlgate evaluate` on this model first",
-            evaluation.eval_set_hash,
-            manifest_path.display(),
-            manifest.split.eval_set_hash
-        );
-    }
-    Ok(RunFiles {
-        evaluation,
-        manifest,
-        manifest_sha256: sha256_hex(&bytes),
-        model_dir,
-    })
-}
-
 /// Promotes the run directory's model in the local repository.
 pub fn promote(request: &Request) -> anyhow::Result<Outcome> {
-    let name = release_name(&request.config)?;
-    let files = read_run_files(&request.out)?;
-    if !files.evaluation.gate_passed() && !request.force {
-        return Ok(Outcome::Refused {
-            verdict: files.evaluation.verdict.clone(),
-        });
-    }
     let repo = DataRepo::discover_registry(&request.config.dir)?;
-    let commit = repo.resolve_commit(&request.commit)?;
-    let registry = Registry::read(&repo, &name)?;
-    if let Some(existing) = registry.at_commit(&commit) {
-        return finish_existing(request, &repo, &registry, existing, &files);
-    }
-    let reachable = registry.reachable_from(&repo, &commit)?;
-    let champion = reachable.last().copied();
-    let (bump, reason) = choose_bump(request, champion, &files);
-    let existing: Vec<Version> = registry.versions.iter().map(|v| v.tag.version).collect();
-    let version = version::choose(&existing, bump, request.version)?;
-    let tag = VersionTag::new(&name, version);
-    let reason = match request.version {
-        Some(_) => "the version given with `--version`".to_string(),
-        None => format!("{} bump: {reason}", bump.name()),
+    let new = match promotion::plan(request, &repo, &[])? {
+        Plan::Refused { verdict } => return Ok(Outcome::Refused { verdict }),
+        Plan::Existing(existing) => return finish_existing(request, &repo, &existing),
+        Plan::New(new) => new,
     };
-    let bundle = write_bundle(
+    let bundle = promotion::write_bundle(
         request,
-        &tag,
-        &commit,
-        champion,
-        &files,
+        &new.tag,
+        &new.commit,
+        new.champion.as_ref(),
+        &new.files,
         request.run_url.as_deref(),
-    )?;
-    let record = tag_record(request, &tag, &files);
-    let message = record.message(
-        &summary_line(&tag, &files.evaluation),
-        std::slice::from_ref(&reason),
-    );
-    match repo.create_annotated_tag(&tag.to_string(), &commit, &message) {
+    )?
+    .dir;
+    let tag = new.tag;
+    match repo.create_annotated_tag(&tag.to_string(), &new.commit, &new.message) {
         Ok(()) => {}
-        Err(TagCreateError::Exists { commit: theirs, .. }) if theirs == commit => {
+        Err(TagCreateError::Exists { commit: theirs, .. }) if theirs == new.commit => {
             // Another promotion of this very commit won the race: the outcome is the same.
             return Ok(Outcome::AlreadyPromoted {
                 tag,
@@ -172,10 +79,10 @@ pub fn promote(request: &Request) -> anyhow::Result<Outcome> {
         ),
         Err(err) => return Err(err.into()),
     }
-    let stage = ensure_stage(request, &repo, &tag, &commit)?;
+    let stage = ensure_stage(request, &repo, &new.registry, &tag, &new.commit)?;
     Ok(Outcome::Promoted {
         tag,
-        reason,
+        reason: new.reason,
         stage,
         bundle,
     })
@@ -186,182 +93,40 @@ pub fn promote(request: &Request) -> anyhow::Result<Outcome> {
 fn finish_existing(
     request: &Request,
     repo: &DataRepo,
-    registry: &Registry,
-    existing: &PromotedVersion,
-    files: &RunFiles,
+    existing: &ExistingVersion,
 ) -> anyhow::Result<Outcome> {
-    let same_model = existing
-        .record
-        .as_ref()
-        .and_then(|r| r.manifest_sha256.as_deref())
-        == Some(files.manifest_sha256.as_str());
-    let bundle = if same_model {
-        let champion = registry
-            .versions
-            .iter()
-            .rfind(|v| v.tag.version < existing.tag.version);
-        // The card describes the tagged version, so it names the run the tag recorded.
-        let run_url = existing.record.as_ref().and_then(|r| r.run_url.as_deref());
-        Some(write_bundle(
-            request,
-            &existing.tag,
-            &existing.commit,
-            champion,
-            files,
-            run_url,
-        )?)
+    let bundle = if existing.same_model {
+        Some(promotion::rebuild_bundle(request, existing)?.dir)
     } else {
         None
     };
-    let stage = ensure_stage(request, repo, &existing.tag, &existing.commit)?;
+    let version = &existing.existing;
+    let stage = ensure_stage(
+        request,
+        repo,
+        &existing.registry,
+        &version.tag,
+        &version.commit,
+    )?;
     Ok(Outcome::AlreadyPromoted {
-        tag: existing.tag.clone(),
+        tag: version.tag.clone(),
         stage,
         bundle,
     })
 }
 
-/// The bump: `--bump`, else a fixed `release.bump`, else the rules.
-fn choose_bump(
-    request: &Request,
-    champion: Option<&PromotedVersion>,
-    files: &RunFiles,
-) -> (Bump, String) {
-    if let Some(bump) = request.bump {
-        return (bump, "given with `--bump`".into());
-    }
-    let policy = request
-        .config
-        .config
-        .release
-        .as_ref()
-        .map_or(BumpPolicy::Auto, |r| r.bump);
-    let fixed = match policy {
-        BumpPolicy::Auto => None,
-        BumpPolicy::Major => Some(Bump::Major),
-        BumpPolicy::Minor => Some(Bump::Minor),
-        BumpPolicy::Patch => Some(Bump::Patch),
-    };
-    if let Some(bump) = fixed {
-        return (bump, "set by `release.bump`".into());
-    }
-    let champion_schema = champion
-        .and_then(|c| c.record.as_ref())
-        .and_then(|r| r.feature_schema_hash.as_deref());
-    let facts = BumpFacts {
-        schema_changed: champion_schema
-            .is_some_and(|hash| hash != files.manifest.feature_schema_hash),
-        significant_improvement: files.evaluation.significant_improvement(),
-    };
-    let (bump, reason) = version::auto_bump(facts);
-    (bump, reason.to_string())
-}
-
-/// The record the tag carries.
-fn tag_record(request: &Request, tag: &VersionTag, files: &RunFiles) -> TagRecord {
-    let manifest = &files.manifest;
-    TagRecord {
-        name: tag.name.clone(),
-        version: Some(tag.version),
-        model_kind: Some(manifest.model_kind.clone()),
-        primary: Some(files.evaluation.primary.clone()),
-        metrics: files
-            .evaluation
-            .metrics
-            .iter()
-            .map(|m| (m.metric.clone(), m.candidate))
-            .collect(),
-        eval_set_hash: Some(files.evaluation.eval_set_hash.clone()),
-        data_xxh3: Some(manifest.data.xxh3.clone()),
-        config_sha256: Some(manifest.config_sha256.clone()),
-        feature_schema_hash: Some(manifest.feature_schema_hash.clone()),
-        manifest_sha256: Some(files.manifest_sha256.clone()),
-        tool_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-        run_url: request.run_url.clone(),
-    }
-}
-
-/// `churn v1.3.0: f1_macro 0.9123 (evaluation passed on 67 rows)`.
-fn summary_line(tag: &VersionTag, evaluation: &EvaluationSummary) -> String {
-    let primary = evaluation
-        .primary_metric()
-        .map(|m| format!(": {} {:.4}", m.metric, m.candidate))
-        .unwrap_or_default();
-    format!(
-        "{} v{}{primary} (evaluation {} on {} rows)",
-        tag.name, tag.version, evaluation.verdict, evaluation.rows
-    )
-}
-
-/// Builds and writes the release bundle into `<out>/release/`.
-fn write_bundle(
-    request: &Request,
-    tag: &VersionTag,
-    commit: &str,
-    champion: Option<&PromotedVersion>,
-    files: &RunFiles,
-    run_url: Option<&str>,
-) -> anyhow::Result<PathBuf> {
-    let mut bundle = Bundle::default();
-    bundle.add_model(&files.model_dir, &files.manifest)?;
-    bundle.add_file(&request.out.join("evaluation.json"))?;
-    let profile = request.out.join("profile.json");
-    if profile.exists() {
-        bundle.add_file(&profile)?;
-    }
-    if let Some(release) = &request.config.config.release {
-        for asset in &release.assets {
-            bundle.add_file(&request.config.resolve(asset))?;
-        }
-    }
-    let champion_tag = champion.map(|c| c.tag.to_string());
-    let context = CardContext {
-        tag,
-        commit,
-        champion: champion_tag.as_deref(),
-        run_url,
-    };
-    let card = card::render(&context, &files.manifest, &files.evaluation)
-        .context("cannot render the model card")?;
-    bundle.add(MODEL_CARD.to_string(), card.into_bytes())?;
-    let dir = request.out.join(RELEASE_DIR);
-    bundle.write(&dir)?;
-    Ok(dir)
-}
-
-/// Assigns `release.stage` to the version on `commit` unless its latest assignment already
-/// points there (GTO's rule: the newest `NAME#STAGE#N` wins).
+/// Creates the stage tag `release.stage` needs, if any.
 fn ensure_stage(
     request: &Request,
     repo: &DataRepo,
+    registry: &Registry,
     tag: &VersionTag,
     commit: &str,
 ) -> anyhow::Result<Option<StageTag>> {
-    let Some(stage) = request
-        .config
-        .config
-        .release
-        .as_ref()
-        .and_then(|r| r.stage.clone())
+    let Some((stage_tag, message)) = promotion::next_stage_tag(request, registry, tag, commit)
     else {
         return Ok(None);
     };
-    let registry = Registry::read(repo, &tag.name)?;
-    let latest = registry.latest_stage(&stage);
-    if latest.is_some_and(|s| s.commit == commit) {
-        return Ok(None);
-    }
-    let stage_tag = StageTag {
-        name: tag.name.clone(),
-        stage: stage.clone(),
-        number: latest.map_or(1, |s| s.tag.number + 1),
-    };
-    let message = format!(
-        "{} v{} assigned to stage {stage} by mlgate {}",
-        tag.name,
-        tag.version,
-        env!("CARGO_PKG_VERSION")
-    );
     repo.create_annotated_tag(&stage_tag.to_string(), commit, &message)?;
     Ok(Some(stage_tag))
 }

@@ -5,8 +5,10 @@
 
 pub mod bundle;
 pub mod card;
+pub mod forge;
 pub mod inputs;
 pub mod local;
+pub mod promotion;
 pub mod publish;
 pub mod record;
 pub mod registry;

@@ -17,9 +17,25 @@
 //! the HTTP client behind [`ReleaseApi`]; this module owns the order and the checks between
 //! calls, and is tested against an in-memory forge.
 
+use std::collections::BTreeSet;
+
 use crate::fsx::sha256_hex;
+use crate::git::TagInfo;
 
 use super::bundle::Asset;
+
+/// The tag a promotion wanted is on another commit: another promotion took the version first.
+/// Callers re-read the registry and pick the next version.
+#[derive(Debug, thiserror::Error)]
+#[error("the tag `{tag}` already exists on commit {theirs}, not {ours}: another promotion took this version")]
+pub struct VersionTaken {
+    /// The tag.
+    pub tag: String,
+    /// Where it points.
+    pub theirs: String,
+    /// The commit we wanted to tag.
+    pub ours: String,
+}
 
 /// A release as the forge reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -57,9 +73,13 @@ pub struct RemoteAsset {
 
 /// The calls publication needs; implemented over the GitHub client, and in memory for tests.
 pub trait ReleaseApi {
+    /// The forge's tags whose names start with `prefix`, except those named in `known` (which
+    /// the local repository already has), peeled to their commits, with their messages.
+    fn tags(&self, prefix: &str, known: &BTreeSet<String>) -> anyhow::Result<Vec<TagInfo>>;
     /// The commit the tag `tag` points at (peeled through an annotated tag), if the ref exists.
     fn tag_commit(&self, tag: &str) -> anyhow::Result<Option<String>>;
-    /// Creates the annotated tag object and its ref `refs/tags/TAG` on `commit`.
+    /// Creates the annotated tag object and its ref `refs/tags/TAG` on `commit`; a ref that
+    /// turns out to point at another commit (a race) is a [`VersionTaken`] error.
     fn create_tag(&self, tag: &str, message: &str, commit: &str) -> anyhow::Result<()>;
     /// The release for `tag`, drafts included.
     fn find_release(&self, tag: &str) -> anyhow::Result<Option<Release>>;
@@ -123,11 +143,14 @@ pub fn publish(api: &dyn ReleaseApi, p: &Publication<'_>) -> anyhow::Result<Publ
     let mut done = Published::default();
     match api.tag_commit(p.tag)? {
         Some(commit) if commit == p.commit => {}
-        Some(commit) => anyhow::bail!(
-            "the tag `{}` already exists on commit {commit}, not {}: another promotion took this version; re-run to pick the next one",
-            p.tag,
-            p.commit
-        ),
+        Some(theirs) => {
+            return Err(VersionTaken {
+                tag: p.tag.to_string(),
+                theirs,
+                ours: p.commit.to_string(),
+            }
+            .into())
+        }
         None => {
             api.create_tag(p.tag, p.message, p.commit)?;
             done.created_tag = true;
@@ -222,6 +245,19 @@ mod tests {
     }
 
     impl ReleaseApi for Forge {
+        fn tags(&self, prefix: &str, known: &BTreeSet<String>) -> anyhow::Result<Vec<TagInfo>> {
+            let tags = self.tags.borrow();
+            Ok(tags
+                .iter()
+                .filter(|(t, _)| t.starts_with(prefix) && !known.contains(t))
+                .map(|(t, c)| TagInfo {
+                    name: t.clone(),
+                    commit: c.clone(),
+                    message: None,
+                    time: 0,
+                })
+                .collect())
+        }
         fn tag_commit(&self, tag: &str) -> anyhow::Result<Option<String>> {
             let tags = self.tags.borrow();
             Ok(tags.iter().find(|(t, _)| t == tag).map(|(_, c)| c.clone()))
@@ -404,6 +440,7 @@ mod tests {
             .borrow_mut()
             .push(("churn@v1.0.0".into(), "other".into()));
         let err = run(&forge, &assets()).unwrap_err();
+        assert!(err.downcast_ref::<VersionTaken>().is_some(), "{err}");
         assert!(err.to_string().contains("another promotion"), "{err}");
         assert_eq!(forge.writes.get(), 0);
         assert!(forge.releases.borrow().is_empty());

@@ -5,7 +5,7 @@
 //! skipped with a note rather than failing the run: a registry is shared with people and other
 //! tools, and one odd tag must not block every pull request.
 
-use crate::git::DataRepo;
+use crate::git::{DataRepo, TagInfo};
 
 use super::record::TagRecord;
 use super::version::{StageTag, VersionTag};
@@ -44,16 +44,47 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Reads the tags of model `name`.
+    /// Reads the tags of model `name` from the repository.
     pub fn read(repo: &DataRepo, name: &str) -> anyhow::Result<Registry> {
+        Registry::read_with(repo, name, &[])
+    }
+
+    /// Reads the tags of model `name` from the repository, plus `remote` tags the repository
+    /// lacks (a forge's tags that a shallow or stale checkout has not fetched). A tag known to
+    /// both is taken from the repository.
+    pub fn read_with(repo: &DataRepo, name: &str, remote: &[TagInfo]) -> anyhow::Result<Registry> {
+        let (mut versions, not_commits) = repo.tags_with_prefix(&format!("{name}@"))?;
+        let (mut stages, _) = repo.tags_with_prefix(&format!("{name}#"))?;
+        for tag in remote {
+            let list = if tag.name.starts_with(&format!("{name}@")) {
+                &mut versions
+            } else if tag.name.starts_with(&format!("{name}#")) {
+                &mut stages
+            } else {
+                continue;
+            };
+            if !list.iter().any(|t| t.name == tag.name) && !not_commits.contains(&tag.name) {
+                list.push(tag.clone());
+            }
+        }
+        Ok(Registry::from_tags(name, versions, not_commits, stages))
+    }
+
+    /// Builds the registry from tag lists: `NAME@...` tags, tags that point at no commit, and
+    /// `NAME#...` tags.
+    fn from_tags(
+        name: &str,
+        version_tags: Vec<TagInfo>,
+        not_commits: Vec<String>,
+        stage_tags: Vec<TagInfo>,
+    ) -> Registry {
         let mut registry = Registry::default();
-        let (tags, not_commits) = repo.tags_with_prefix(&format!("{name}@"))?;
         for tag in not_commits {
             registry
                 .notes
                 .push(format!("tag `{tag}` does not point at a commit; ignored"));
         }
-        for info in tags {
+        for info in version_tags {
             let parsed = match info.name.parse::<VersionTag>() {
                 Ok(parsed) if parsed.name == name => parsed,
                 _ => {
@@ -88,7 +119,6 @@ impl Registry {
             });
         }
         registry.versions.sort_by_key(|v| v.tag.version);
-        let (stage_tags, _) = repo.tags_with_prefix(&format!("{name}#"))?;
         for info in stage_tags {
             match info.name.parse::<StageTag>() {
                 Ok(tag) if tag.name == name => registry.stages.push(StageAssignment {
@@ -104,7 +134,7 @@ impl Registry {
         registry
             .stages
             .sort_by(|a, b| (&a.tag.stage, a.tag.number).cmp(&(&b.tag.stage, b.tag.number)));
-        Ok(registry)
+        registry
     }
 
     /// The versions whose commit `base_commit` reaches, lowest first.

@@ -328,6 +328,15 @@ impl GithubServer {
         self.shared.log.lock().expect("log").clone()
     }
 
+    /// Faults queued that no request has met yet.
+    pub fn pending_faults(&self) -> Vec<String> {
+        let faults = self.shared.faults.lock().expect("faults");
+        faults
+            .iter()
+            .map(|(method, template, fault)| format!("{method} {template}: {fault:?}"))
+            .collect()
+    }
+
     /// How many requests matched a method and template.
     pub fn count(&self, method: &str, template: &str) -> usize {
         self.log()
@@ -724,12 +733,13 @@ impl Context<'_> {
                 self.paginate(items)
             }
             "repos/get-release-by-tag" => {
+                // As on GitHub, drafts are not found by tag; only the list shows them.
                 let tag = self.matched.param("tag");
                 self.found(
                     state
                         .releases
                         .iter()
-                        .find(|r| r["tag_name"] == tag)
+                        .find(|r| r["tag_name"] == tag && r["draft"] != true)
                         .map(|r| release_with_assets(state, r)),
                 )
             }
@@ -848,6 +858,16 @@ impl Context<'_> {
                     });
                 state.refs.push(reference.clone());
                 Reply::json(201, &reference)
+            }
+            "git/list-matching-refs" => {
+                let prefix = format!("refs/{}", self.matched.param("ref"));
+                let refs: Vec<Value> = state
+                    .refs
+                    .iter()
+                    .filter(|r| r["ref"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+                    .cloned()
+                    .collect();
+                Reply::json(200, &Value::Array(refs))
             }
             "git/get-ref" | "git/update-ref" | "git/delete-ref" => {
                 let name = format!("refs/{}", self.matched.param("ref"));

@@ -5,6 +5,7 @@
 
 pub mod github_server;
 pub mod openapi;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
