@@ -10,7 +10,7 @@ use crate::exit::Status;
 use crate::github::artifact::{self, PrInfo};
 use crate::github::check::{self, upsert_check};
 use crate::github::comment::{self, sticky_body, token_author, upsert};
-use crate::github::context::{mask_command, GithubContext};
+use crate::github::context::GithubContext;
 use crate::github::{ApiError, Client};
 use crate::workflow::{Level, Workflow};
 
@@ -20,14 +20,11 @@ pub fn run(args: &CommentArgs) -> anyhow::Result<Status> {
     if let Some(dir) = &args.write_pr_info {
         return write_pr_info(args, &context, dir);
     }
-    let token = args.token.clone().context(
-        "no GitHub token: pass `--token` or set `GITHUB_TOKEN` (in a workflow: `env: GITHUB_TOKEN: ${{ github.token }}`)",
+    let client = super::github_client(
+        &context,
+        args.token.clone(),
+        "pull-requests: write, checks: write",
     )?;
-    if let Some(mask) = mask_command(context.in_actions, &token) {
-        println!("{mask}");
-    }
-    let config = context.client_config(Some(token), &|name| std::env::var(name).ok())?;
-    let client = Client::new(config);
     let target = target(args, &context, &client)?;
     let workflow = Workflow::from_env();
     let body = sticky_body(&args.header, &target.report);

@@ -6,9 +6,8 @@ use anyhow::Context as _;
 use crate::cli::{BumpChoice, PromoteArgs};
 use crate::config::LoadedConfig;
 use crate::exit::Status;
-use crate::github::context::{mask_command, GithubContext};
+use crate::github::context::GithubContext;
 use crate::github::release::GithubReleases;
-use crate::github::Client;
 use crate::release::forge::{self, ForgeOutcome};
 use crate::release::local::{self, Outcome};
 use crate::release::promotion::Request;
@@ -70,14 +69,7 @@ fn run_github(args: &PromoteArgs, request: &Request) -> anyhow::Result<Status> {
     let context = GithubContext::from_env().context(
         "promoting through the GitHub API needs the Actions context; elsewhere, `mlgate promote --local` tags with git",
     )?;
-    let token = args.token.clone().context(
-        "no GitHub token: pass `--token` or set `GITHUB_TOKEN` (in a workflow: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: contents: write`); `--local` tags with git instead",
-    )?;
-    if let Some(mask) = mask_command(context.in_actions, &token) {
-        println!("{mask}");
-    }
-    let config = context.client_config(Some(token), &|name| std::env::var(name).ok())?;
-    let client = Client::new(config);
+    let client = super::github_client(&context, args.token.clone(), "contents: write")?;
     let api = GithubReleases::new(&client, &context.repo);
     let workflow = Workflow::from_env();
     match forge::promote(request, &api)? {

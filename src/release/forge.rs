@@ -69,14 +69,7 @@ pub fn promote(request: &Request, api: &dyn ReleaseApi) -> anyhow::Result<ForgeO
             Plan::Existing(existing) => return finish_existing(request, api, &existing),
             Plan::New(new) => new,
         };
-        let written = promotion::write_bundle(
-            request,
-            &new.tag,
-            &new.commit,
-            new.champion.as_ref(),
-            &new.files,
-            request.run_url.as_deref(),
-        )?;
+        let written = promotion::write_new_bundle(request, &new)?;
         let published = match publish_bundle(api, &new.tag, &new.commit, &new.message, &written) {
             Ok(published) => published,
             Err(err) if attempt < RACE_ATTEMPTS && err.downcast_ref::<VersionTaken>().is_some() => {

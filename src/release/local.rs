@@ -54,15 +54,7 @@ pub fn promote(request: &Request) -> anyhow::Result<Outcome> {
         Plan::Existing(existing) => return finish_existing(request, &repo, &existing),
         Plan::New(new) => new,
     };
-    let bundle = promotion::write_bundle(
-        request,
-        &new.tag,
-        &new.commit,
-        new.champion.as_ref(),
-        &new.files,
-        request.run_url.as_deref(),
-    )?
-    .dir;
+    let bundle = promotion::write_new_bundle(request, &new)?.dir;
     let tag = new.tag;
     match repo.create_annotated_tag(&tag.to_string(), &new.commit, &new.message) {
         Ok(()) => {}

@@ -277,7 +277,7 @@ pub struct WrittenBundle {
 }
 
 /// Builds the release bundle of `tag` and writes it into `<out>/release/`.
-pub fn write_bundle(
+fn write_bundle(
     request: &Request,
     tag: &VersionTag,
     commit: &str,
@@ -310,6 +310,18 @@ pub fn write_bundle(
     let dir = request.out.join(RELEASE_DIR);
     bundle.write(&dir)?;
     Ok(WrittenBundle { dir, bundle })
+}
+
+/// Writes the bundle of a new version.
+pub fn write_new_bundle(request: &Request, new: &NewVersion) -> anyhow::Result<WrittenBundle> {
+    write_bundle(
+        request,
+        &new.tag,
+        &new.commit,
+        new.champion.as_ref(),
+        &new.files,
+        request.run_url.as_deref(),
+    )
 }
 
 /// Rebuilds the bundle of a version the commit already carries, naming the run its tag
