@@ -106,6 +106,15 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 
+    /// With `--baseline auto`: download a champion missing from the cache from its GitHub
+    /// release (needs `GITHUB_REPOSITORY` and a token; the cache defaults to `<out>/cache`).
+    #[arg(long)]
+    pub download: bool,
+
+    /// The GitHub token for `--download`.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<crate::github::Token>,
+
     /// The candidate's predictions (default: `predictions.csv` in the run directory).
     #[arg(long, value_name = "PATH")]
     pub candidate: Option<PathBuf>,
@@ -137,6 +146,14 @@ pub struct RunArgs {
     /// With `--baseline auto`: the champion cache, as for `mlgate evaluate --cache`.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+
+    /// With `--baseline auto`: download a missing champion, as for `mlgate evaluate --download`.
+    #[arg(long)]
+    pub download: bool,
+
+    /// The GitHub token for `--download`.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<crate::github::Token>,
 
     /// Drift reference, as for `mlgate validate --reference`.
     #[arg(long, value_name = "PATH|git:REV", conflicts_with = "no_drift")]
@@ -255,6 +272,16 @@ pub struct ChampionArgs {
     /// A directory holding champion models in `NAME@vX.Y.Z/` subdirectories.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+
+    /// Download a champion missing from the cache from its GitHub release, verified against
+    /// the tag's record (needs `GITHUB_REPOSITORY` and a token; the cache defaults to
+    /// `<out>/cache`).
+    #[arg(long)]
+    pub download: bool,
+
+    /// The GitHub token for `--download`.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<crate::github::Token>,
 
     /// The run directory that receives `champion.json`, `history.json` and `champion/`.
     #[arg(long, default_value = ".mlgate", value_name = "DIR")]

@@ -365,3 +365,113 @@ fn without_a_token_it_says_what_to_pass() {
     assert!(run.stderr.contains("no GitHub token"), "{}", run.stderr);
     assert!(Path::new(&project.path().join(".mlgate/model")).exists());
 }
+
+/// Mirrors the server's annotated tag into the local repository, as a checkout with
+/// `fetch-depth: 0` would have it.
+fn fetch_tag(project: &Project, server: &GithubServer, name: &str) {
+    let message = {
+        let state = server.state();
+        let tag = state.tags.iter().find(|t| t["tag"] == name).expect("tag");
+        tag["message"].as_str().unwrap_or_default().to_string()
+    };
+    let repo = git2::Repository::open(project.path()).expect("repo");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let signature = git2::Signature::now("github-actions[bot]", "bot@example.com").expect("sig");
+    repo.tag(name, head.as_object(), &signature, &message, false)
+        .expect("tag");
+}
+
+#[test]
+fn the_champion_is_downloaded_from_its_release_and_verified() {
+    let project = evaluated_project();
+    let server = GithubServer::start();
+    assert_eq!(promote(&project, &server, &[], &[]).code, 0);
+    fetch_tag(&project, &server, "penguins@v0.0.1");
+
+    let found = promote_like(&project, &server, &["champion", "--download"]);
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(
+        found.stdout.contains("model from the release, verified"),
+        "{}",
+        found.stdout
+    );
+    let champion = project.json(".mlgate/champion.json");
+    assert_eq!(champion["source"], "release");
+    assert!(project
+        .path()
+        .join(".mlgate/cache/penguins@v0.0.1/manifest.json")
+        .is_file());
+
+    // The downloaded champion is re-scored on this evaluation set (a second run finds it in
+    // the cache; a fresh runner downloads it again).
+    std::fs::remove_dir_all(project.path().join(".mlgate/cache")).expect("clear cache");
+    let evaluated = promote_like(
+        &project,
+        &server,
+        &["evaluate", "--baseline", "auto", "--download"],
+    );
+    assert_eq!(
+        evaluated.code, 0,
+        "{}{}",
+        evaluated.stdout, evaluated.stderr
+    );
+    let evaluation = project.json(".mlgate/evaluation.json");
+    assert_eq!(evaluation["champion"]["source"], "release");
+    assert_eq!(evaluation["champion"]["rescored"], true);
+
+    // A model asset that no longer matches `SHA256SUMS` stops the run.
+    {
+        let mut state = server.state();
+        let model = state
+            .assets
+            .iter_mut()
+            .find(|(_, a, _)| a["name"] == "model.mlgate")
+            .expect("model asset");
+        model.2[0] ^= 1;
+    }
+    std::fs::remove_dir_all(project.path().join(".mlgate/cache")).expect("clear cache");
+    let tampered = promote_like(&project, &server, &["champion", "--download"]);
+    assert_eq!(tampered.code, 2, "{}{}", tampered.stdout, tampered.stderr);
+    assert!(
+        tampered.stderr.contains("SHA256SUMS"),
+        "{}",
+        tampered.stderr
+    );
+    assert!(!project
+        .path()
+        .join(".mlgate/cache/penguins@v0.0.1")
+        .exists());
+
+    // No release at all: the recorded metrics, with a note saying why.
+    server.state().releases.clear();
+    let recorded = promote_like(&project, &server, &["champion", "--download"]);
+    assert_eq!(recorded.code, 0, "{}{}", recorded.stdout, recorded.stderr);
+    assert!(
+        recorded.stdout.contains("recorded metrics only"),
+        "{}",
+        recorded.stdout
+    );
+    assert!(
+        recorded.stdout.contains("no published release"),
+        "{}",
+        recorded.stdout
+    );
+}
+
+/// Runs any mlgate command with the same GitHub environment as `promote`.
+fn promote_like(project: &Project, server: &GithubServer, args: &[&str]) -> Run {
+    let api = server.api_url();
+    let run = project.mlgate_env(
+        args,
+        &[
+            ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+            ("GITHUB_API_URL", api.as_str()),
+            ("GITHUB_TOKEN", TOKEN),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_BASE_REF", "main"),
+            ("MLGATE_GITHUB_TIMEOUT", "2"),
+        ],
+    );
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
+    run
+}

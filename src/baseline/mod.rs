@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::config::LoadedConfig;
 use crate::git::{rfc3339, DataRepo};
 use crate::release::registry::{PromotedVersion, Registry};
-use crate::release::version::Version;
+use crate::release::version::{Version, VersionTag};
 use crate::report::history::{PromotedVersion as HistoryVersion, HISTORY_SCHEMA_VERSION};
 
 /// The champion's model directory under the run directory.
@@ -36,6 +36,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Source {
     /// A local cache directory (`--cache`), verified.
     Cache,
+    /// Downloaded from the version's release into the cache (`--download`), verified.
+    Release,
     /// The model could not be had: only the metrics recorded in its tag.
     Recorded,
     /// No version reachable from the base: this is the first model.
@@ -108,12 +110,26 @@ pub fn release_name(config: &LoadedConfig) -> anyhow::Result<String> {
     }
 }
 
+/// What fetching a champion's model from where it was published gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The model directory was written.
+    Model,
+    /// It could not be had (no release, no such asset, the forge unreachable): why.
+    Unavailable(String),
+}
+
+/// Fetches the model of a version into a directory (a forge's release assets); errors are for
+/// downloads that arrived but do not check out, which must stop the run.
+pub type Fetch<'a> = &'a dyn Fn(&VersionTag, &Path) -> anyhow::Result<Fetched>;
+
 /// Finds the champion of `config`'s model on `base` and fetches what can be had into
-/// `out/champion/`.
+/// `out/champion/`: from `cache`, else through `fetch` into `cache`.
 pub fn find(
     config: &LoadedConfig,
     base: &str,
     cache: Option<&Path>,
+    fetch: Option<Fetch<'_>>,
     out: &Path,
 ) -> anyhow::Result<Found> {
     let name = release_name(config)?;
@@ -154,12 +170,26 @@ pub fn find(
         report.feature_schema_hash = record.and_then(|r| r.feature_schema_hash.clone());
         report.primary = record.and_then(|r| r.primary.clone());
         report.metrics = record.map(|r| r.metrics.clone()).unwrap_or_default();
-        let cached = cache.and_then(|c| cache::model_dir_in(c, &champion.tag));
+        let mut cached = cache
+            .and_then(|c| cache::model_dir_in(c, &champion.tag))
+            .map(|dir| (dir, Source::Cache));
+        if let (None, Some(fetch), Some(cache)) = (&cached, fetch, cache) {
+            match fetch(&champion.tag, &cache.join(champion.tag.to_string()))? {
+                Fetched::Model => {
+                    cached =
+                        cache::model_dir_in(cache, &champion.tag).map(|d| (d, Source::Release));
+                }
+                Fetched::Unavailable(why) => report.notes.push(format!(
+                    "the model of `{}` could not be downloaded: {why}",
+                    champion.tag
+                )),
+            }
+        }
         match cached {
-            Some(source) => {
-                let sha = cache::copy_verified(&source, record, &champion_dir)?;
+            Some((source_dir, source)) => {
+                let sha = cache::copy_verified(&source_dir, record, &champion_dir)?;
                 report.manifest_sha256 = Some(sha);
-                report.source = Source::Cache;
+                report.source = source;
                 report.model_dir = Some(CHAMPION_DIR.to_string());
                 model_dir = Some(champion_dir.clone());
             }

@@ -11,13 +11,24 @@ use crate::workflow::Workflow;
 pub fn run(args: &ChampionArgs) -> anyhow::Result<Status> {
     let config = LoadedConfig::load(&args.config)?;
     let base = args.base.clone().unwrap_or_else(baseline::default_base);
-    let found = baseline::find(&config, &base, args.cache.as_deref(), &args.out)?;
+    let found = super::find_champion(
+        &config,
+        &base,
+        args.cache.as_deref(),
+        args.download.then(|| args.token.clone()),
+        &args.out,
+    )?;
     baseline::write(&args.out, &found)?;
     let report = &found.report;
     match (&report.tag, report.source) {
-        (Some(tag), Source::Cache) => println!(
-            "champion {tag} (commit {}), model from the cache, verified, in `{}`",
+        (Some(tag), source @ (Source::Cache | Source::Release)) => println!(
+            "champion {tag} (commit {}), model from the {}, verified, in `{}`",
             short(report.commit.as_deref()),
+            if source == Source::Cache {
+                "cache"
+            } else {
+                "release"
+            },
             args.out.join(baseline::CHAMPION_DIR).display()
         ),
         (Some(tag), _) => println!(

@@ -37,6 +37,8 @@ pub enum Baseline {
         base: String,
         /// The champion cache.
         cache: Option<PathBuf>,
+        /// Download a missing champion from its release, with this token.
+        download: Option<Option<crate::github::Token>>,
     },
 }
 
@@ -47,9 +49,10 @@ impl Baseline {
             Some(path) if path.as_os_str() == AUTO => Ok(Baseline::Auto {
                 base: args.base.clone().unwrap_or_else(baseline::default_base),
                 cache: args.cache.clone(),
+                download: args.download.then(|| args.token.clone()),
             }),
-            _ if args.base.is_some() || args.cache.is_some() => {
-                anyhow::bail!("`--base` and `--cache` go with `--baseline auto`")
+            _ if args.base.is_some() || args.cache.is_some() || args.download => {
+                anyhow::bail!("`--base`, `--cache` and `--download` go with `--baseline auto`")
             }
             Some(path) => Ok(Baseline::Path(path.clone())),
             None => Ok(Baseline::None),
@@ -157,9 +160,14 @@ fn champion_side(
                 ..ChampionSide::default()
             });
         }
-        Baseline::Auto { base, cache } => (base, cache),
+        Baseline::Auto {
+            base,
+            cache,
+            download,
+        } => (base, (cache, download)),
     };
-    let found = baseline::find(config, base, cache.as_deref(), out)?;
+    let (cache, download) = cache;
+    let found = super::find_champion(config, base, cache.as_deref(), download.clone(), out)?;
     baseline::write(out, &found)?;
     let report = &found.report;
     let Some(tag) = report.tag.clone() else {
@@ -173,7 +181,10 @@ fn champion_side(
                 manifest,
                 recorded: None,
                 info: Some(ChampionInfo {
-                    source: "cache".into(),
+                    source: serde_json::to_value(report.source)?
+                        .as_str()
+                        .unwrap_or("cache")
+                        .to_string(),
                     tag: Some(tag),
                     rescored: true,
                     note: None,

@@ -13,8 +13,12 @@ use anyhow::Context as _;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Status;
+use std::path::{Path, PathBuf};
+
+use crate::baseline::Fetched;
 use crate::github::context::{mask_command, GithubContext};
 use crate::github::{Client, Token};
+use crate::release::version::VersionTag;
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
@@ -47,4 +51,59 @@ fn github_client(
     }
     let config = context.client_config(Some(token), &|name| std::env::var(name).ok())?;
     Ok(Client::new(config))
+}
+
+/// Downloads champions from their GitHub releases, for `--download`.
+struct Downloader {
+    /// The repository.
+    context: GithubContext,
+    /// The client.
+    client: Client,
+}
+
+impl Downloader {
+    /// A downloader for the repository of the Actions context.
+    fn new(token: Option<Token>) -> anyhow::Result<Downloader> {
+        let context = GithubContext::from_env()
+            .context("`--download` reads the champion's release from the GitHub repository")?;
+        let client = github_client(&context, token, "contents: read")?;
+        Ok(Downloader { context, client })
+    }
+
+    /// Downloads the model of `tag` into `dest`.
+    fn fetch(&self, tag: &VersionTag, dest: &Path) -> anyhow::Result<Fetched> {
+        crate::github::release::download_model(
+            &self.client,
+            &self.context.repo,
+            &tag.to_string(),
+            dest,
+        )
+    }
+}
+
+/// Finds the champion (`mlgate champion`, `--baseline auto`): its model from `cache`, else,
+/// when `download` holds the token flag, from its GitHub release into the cache (`<out>/cache`
+/// unless `--cache` names one).
+fn find_champion(
+    config: &crate::config::LoadedConfig,
+    base: &str,
+    cache: Option<&Path>,
+    download: Option<Option<Token>>,
+    out: &Path,
+) -> anyhow::Result<crate::baseline::Found> {
+    let downloader = match download {
+        Some(token) => Some(Downloader::new(token)?),
+        None => None,
+    };
+    let fetch = |tag: &VersionTag, dest: &Path| match &downloader {
+        Some(d) => d.fetch(tag, dest),
+        None => Ok(Fetched::Unavailable("not asked to download".into())),
+    };
+    let cache: Option<PathBuf> = cache
+        .map(Path::to_path_buf)
+        .or_else(|| downloader.is_some().then(|| out.join("cache")));
+    let fetch = downloader
+        .is_some()
+        .then_some(&fetch as crate::baseline::Fetch<'_>);
+    crate::baseline::find(config, base, cache.as_deref(), fetch, out)
 }

@@ -41,6 +41,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Status> {
             baseline: args.baseline.clone(),
             base: args.base.clone(),
             cache: args.cache.clone(),
+            download: args.download,
+            token: args.token.clone(),
             candidate: None,
             out: args.out.clone(),
             json: None,

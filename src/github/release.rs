@@ -289,3 +289,103 @@ impl ReleaseApi for GithubReleases<'_> {
         )?)
     }
 }
+
+/// The largest manifest or checksum file read from a release.
+const SMALL_ASSET_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Downloads the model of the published release of `tag` into `dest`: `manifest.json`, then
+/// every model file it lists (flat asset names mapped back to the manifest's paths), each
+/// checked against `SHA256SUMS` when the release has one. Files go to a sibling directory that
+/// is renamed into place at the end, so an interrupted download never leaves a half model in
+/// the cache. The manifest's own sha256 is checked against the tag's record by the cache.
+pub fn download_model(
+    client: &Client,
+    repo: &Repo,
+    tag: &str,
+    dest: &std::path::Path,
+) -> anyhow::Result<crate::baseline::Fetched> {
+    use crate::baseline::Fetched;
+    use crate::release::bundle::{asset_name, parse_sha256sums, SHA256SUMS};
+    use crate::train::manifest::{Manifest, MANIFEST_FILE};
+
+    let api = GithubReleases::new(client, repo);
+    let unavailable = |why: String| Ok(Fetched::Unavailable(why));
+    let release: Option<Release> = match client
+        .get_optional(&api.path(&format!("/releases/tags/{}", encode_component(tag))))
+    {
+        Ok(found) => found,
+        Err(e) => return unavailable(format!("cannot read its release: {e}")),
+    };
+    let Some(release) = release else {
+        return unavailable(format!("no published release for `{tag}`"));
+    };
+    let assets = match api.list_assets(&release) {
+        Ok(assets) => assets,
+        Err(e) => return unavailable(format!("cannot list its release assets: {e}")),
+    };
+    let fetch = |name: &str, limit: u64| -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(asset) = assets
+            .iter()
+            .find(|a| a.name == name && a.state == "uploaded")
+        else {
+            return Ok(None);
+        };
+        let bytes = client.download(&api.path(&format!("/releases/assets/{}", asset.id)), limit)?;
+        Ok(Some(bytes))
+    };
+    let Some(manifest_bytes) = fetch(MANIFEST_FILE, SMALL_ASSET_LIMIT)? else {
+        return unavailable(format!("the release of `{tag}` has no `{MANIFEST_FILE}`"));
+    };
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
+        anyhow::anyhow!("the `{MANIFEST_FILE}` of the release of `{tag}` is not a manifest: {e}")
+    })?;
+    let sums = match fetch(SHA256SUMS, SMALL_ASSET_LIMIT)? {
+        Some(bytes) => Some(parse_sha256sums(&String::from_utf8_lossy(&bytes))?),
+        None => None,
+    };
+    let check = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        let Some(expected) = sums.as_ref().and_then(|s| s.get(name)) else {
+            return Ok(());
+        };
+        let actual = crate::fsx::sha256_hex(bytes);
+        if &actual != expected {
+            anyhow::bail!(
+                "the release asset `{name}` of `{tag}` has sha256 {actual}, but its `{SHA256SUMS}` lists {expected}"
+            );
+        }
+        Ok(())
+    };
+    check(MANIFEST_FILE, &manifest_bytes)?;
+    let staging = dest.with_extension(format!("download-{}", std::process::id()));
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
+    let written = (|| -> anyhow::Result<Option<String>> {
+        for file in &manifest.files {
+            let name = asset_name(&file.name);
+            let Some(bytes) = fetch(&name, DOWNLOAD_LIMIT)? else {
+                return Ok(Some(format!(
+                    "the release of `{tag}` has no asset `{name}`"
+                )));
+            };
+            check(&name, &bytes)?;
+            crate::fsx::write_atomic(&staging.join(&file.name), &bytes)?;
+        }
+        crate::fsx::write_atomic(&staging.join(MANIFEST_FILE), &manifest_bytes)?;
+        Ok(None)
+    })();
+    if !matches!(written, Ok(None)) {
+        // Best effort: a staging directory that cannot be removed is replaced next time.
+        let _ = fs_err::remove_dir_all(&staging);
+    }
+    match written? {
+        Some(why) => unavailable(why),
+        None => {
+            if dest.exists() {
+                fs_err::remove_dir_all(dest)?;
+            }
+            fs_err::rename(&staging, dest)?;
+            Ok(Fetched::Model)
+        }
+    }
+}
