@@ -38,23 +38,36 @@ fn evaluated_project() -> Project {
 
 /// Runs `mlgate promote ARGS` as a push-to-main job would, against `server`.
 fn promote(project: &Project, server: &GithubServer, args: &[&str], extra: &[(&str, &str)]) -> Run {
-    let api = server.api_url();
-    let outputs = project.path().join("outputs.txt");
-    let outputs = outputs.display().to_string();
+    let outputs = project.path().join("outputs.txt").display().to_string();
     let mut vars = vec![
-        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
-        ("GITHUB_API_URL", api.as_str()),
-        ("GITHUB_TOKEN", TOKEN),
         ("GITHUB_EVENT_NAME", "push"),
         ("GITHUB_SERVER_URL", "https://github.example"),
         ("GITHUB_RUN_ID", "77"),
         ("GITHUB_OUTPUT", outputs.as_str()),
-        ("MLGATE_GITHUB_TIMEOUT", "2"),
     ];
     vars.extend_from_slice(extra);
     let mut full = vec!["promote"];
     full.extend_from_slice(args);
-    let run = project.mlgate_env(&full, &vars);
+    with_github(project, server, &full, &vars)
+}
+
+/// Runs `mlgate ARGS` in a GitHub Actions job on `Codertocat/Hello-World` served by `server`,
+/// with extra variables, and checks that the token was never printed.
+fn with_github(
+    project: &Project,
+    server: &GithubServer,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Run {
+    let api = server.api_url();
+    let mut vars = vec![
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_TOKEN", TOKEN),
+        ("MLGATE_GITHUB_TIMEOUT", "2"),
+    ];
+    vars.extend_from_slice(extra);
+    let run = project.mlgate_env(args, &vars);
     assert!(
         !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
         "the token was printed"
@@ -388,7 +401,7 @@ fn the_champion_is_downloaded_from_its_release_and_verified() {
     assert_eq!(promote(&project, &server, &[], &[]).code, 0);
     fetch_tag(&project, &server, "penguins@v0.0.1");
 
-    let found = promote_like(&project, &server, &["champion", "--download"]);
+    let found = in_pull_request(&project, &server, &["champion", "--download"]);
     assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
     assert!(
         found.stdout.contains("model from the release, verified"),
@@ -405,7 +418,7 @@ fn the_champion_is_downloaded_from_its_release_and_verified() {
     // The downloaded champion is re-scored on this evaluation set (a second run finds it in
     // the cache; a fresh runner downloads it again).
     std::fs::remove_dir_all(project.path().join(".mlgate/cache")).expect("clear cache");
-    let evaluated = promote_like(
+    let evaluated = in_pull_request(
         &project,
         &server,
         &["evaluate", "--baseline", "auto", "--download"],
@@ -430,7 +443,7 @@ fn the_champion_is_downloaded_from_its_release_and_verified() {
         model.2[0] ^= 1;
     }
     std::fs::remove_dir_all(project.path().join(".mlgate/cache")).expect("clear cache");
-    let tampered = promote_like(&project, &server, &["champion", "--download"]);
+    let tampered = in_pull_request(&project, &server, &["champion", "--download"]);
     assert_eq!(tampered.code, 2, "{}{}", tampered.stdout, tampered.stderr);
     assert!(
         tampered.stderr.contains("SHA256SUMS"),
@@ -444,7 +457,7 @@ fn the_champion_is_downloaded_from_its_release_and_verified() {
 
     // No release at all: the recorded metrics, with a note saying why.
     server.state().releases.clear();
-    let recorded = promote_like(&project, &server, &["champion", "--download"]);
+    let recorded = in_pull_request(&project, &server, &["champion", "--download"]);
     assert_eq!(recorded.code, 0, "{}{}", recorded.stdout, recorded.stderr);
     assert!(
         recorded.stdout.contains("recorded metrics only"),
@@ -458,20 +471,15 @@ fn the_champion_is_downloaded_from_its_release_and_verified() {
     );
 }
 
-/// Runs any mlgate command with the same GitHub environment as `promote`.
-fn promote_like(project: &Project, server: &GithubServer, args: &[&str]) -> Run {
-    let api = server.api_url();
-    let run = project.mlgate_env(
+/// Runs mlgate in a pull-request job against `server`.
+fn in_pull_request(project: &Project, server: &GithubServer, args: &[&str]) -> Run {
+    with_github(
+        project,
+        server,
         args,
         &[
-            ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
-            ("GITHUB_API_URL", api.as_str()),
-            ("GITHUB_TOKEN", TOKEN),
             ("GITHUB_EVENT_NAME", "pull_request"),
             ("GITHUB_BASE_REF", "main"),
-            ("MLGATE_GITHUB_TIMEOUT", "2"),
         ],
-    );
-    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
-    run
+    )
 }
