@@ -3,7 +3,8 @@
 #
 # Every download is checked against the sha256 sums pinned beside this script; a mismatch, a
 # missing sum or a missing hash tool fails the step. `MLGATE_BUILD_FROM_SOURCE=true` builds
-# with `cargo install --locked` instead (slow, for platforms without a release binary).
+# the action's own source tree with `cargo install --locked --path` instead (slow; for
+# platforms without a release binary, and for testing the action at any commit).
 #
 # Inputs (environment): MLGATE_VERSION (default: dist/VERSION), MLGATE_DOWNLOAD_BASE,
 # MLGATE_CHECKSUMS_FILE, MLGATE_BUILD_FROM_SOURCE, RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE,
@@ -68,10 +69,12 @@ publish() {
 
 if [[ "${MLGATE_BUILD_FROM_SOURCE:-false}" == "true" ]]; then
   command -v cargo > /dev/null 2>&1 || fail "build-from-source needs cargo on PATH"
-  root="$tool_cache/mlgate/$version-source/$(uname -m)"
+  # Keyed by the source tree's commit when it has one, so a new commit builds anew.
+  rev="$(git -C "$here" rev-parse --short=12 HEAD 2> /dev/null || echo "$version")"
+  root="$tool_cache/mlgate/$version-source-$rev/$(uname -m)"
   if [[ ! -x "$root/bin/mlgate" ]]; then
-    cargo install --locked --root "$root" --version "$version" mlgate \
-      || fail "cargo install --locked mlgate $version failed"
+    cargo install --locked --quiet --root "$root" --path "$here" \
+      || fail "cargo install --locked --path $here failed"
   fi
   publish "$root/bin"
   exit 0
