@@ -339,6 +339,52 @@ fn a_version_taken_by_another_checkout_is_never_reused() {
 }
 
 #[test]
+fn a_race_lost_on_the_tag_ref_picks_the_next_version() {
+    let project = evaluated_project();
+    let server = GithubServer::start();
+    let other = "c0ffee".repeat(6) + "c0ff";
+    // Between our look-up and our ref, another promotion takes v0.0.1 on another commit.
+    server.fault("POST", REFS, Fault::CompetingRef(other.clone()));
+    let run = promote(&project, &server, &[], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(server.pending_faults().is_empty());
+    assert!(
+        run.stderr.contains("another promotion took this version"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("promoted penguins@v0.0.2"),
+        "{}",
+        run.stdout
+    );
+    let state = server.state();
+    let releases: Vec<&str> = state
+        .releases
+        .iter()
+        .filter_map(|r| r["tag_name"].as_str())
+        .collect();
+    assert_eq!(
+        releases,
+        ["penguins@v0.0.2"],
+        "no release for the lost version"
+    );
+    let refs: Vec<&str> = state
+        .refs
+        .iter()
+        .filter_map(|r| r["ref"].as_str())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "refs/tags/penguins@v0.0.1",
+            "refs/tags/penguins@v0.0.2",
+            "refs/tags/penguins#prod#1"
+        ]
+    );
+}
+
+#[test]
 fn a_failed_gate_or_a_read_only_token_writes_nothing() {
     let project = evaluated_project();
     let server = GithubServer::start();

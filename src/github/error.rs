@@ -117,11 +117,19 @@ impl ApiError {
     }
 
     /// 422 with an `already_exists` error: a create raced with another (or with our own earlier
-    /// attempt that GitHub applied before failing to answer).
+    /// attempt that GitHub applied before failing to answer). The git refs API says it in its
+    /// message alone (`Reference already exists`, no `errors` list).
     pub fn is_already_exists(&self) -> bool {
         match self {
-            ApiError::Status { status, codes, .. } => {
-                *status == 422 && codes.iter().any(|c| c == "already_exists")
+            ApiError::Status {
+                status,
+                codes,
+                message,
+                ..
+            } => {
+                *status == 422
+                    && (codes.iter().any(|c| c == "already_exists")
+                        || message.eq_ignore_ascii_case("Reference already exists"))
             }
             ApiError::GaveUp { last, .. } => last.is_already_exists(),
             _ => false,
@@ -214,6 +222,20 @@ mod tests {
             err.to_string(),
             "GitHub answered 422 to `POST /repos/o/r/releases`: Validation Failed"
         );
+    }
+
+    #[test]
+    fn an_existing_git_ref_is_recognised_by_its_message() {
+        let body = br#"{"message":"Reference already exists","documentation_url":"https://docs.github.com/rest/git/refs#create-a-reference","status":"422"}"#;
+        let err = ApiError::from_status(Method::Post, "/repos/o/r/git/refs", 422, body);
+        assert!(err.is_already_exists());
+        let other = ApiError::from_status(
+            Method::Post,
+            "/x",
+            422,
+            br#"{"message":"Validation Failed"}"#,
+        );
+        assert!(!other.is_already_exists());
     }
 
     #[test]

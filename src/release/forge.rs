@@ -73,7 +73,7 @@ pub fn promote(request: &Request, api: &dyn ReleaseApi) -> anyhow::Result<ForgeO
         let published = match publish_bundle(api, &new.tag, &new.commit, &new.message, &written) {
             Ok(published) => published,
             Err(err) if attempt < RACE_ATTEMPTS && err.downcast_ref::<VersionTaken>().is_some() => {
-                eprintln!("note: {err}; choosing the next version");
+                eprintln!("note: {err:#}; choosing the next version");
                 continue;
             }
             Err(err) => return Err(err),

@@ -64,6 +64,9 @@ pub enum Fault {
     Delay(Duration),
     /// 422 with this message, without applying.
     Unprocessable(&'static str),
+    /// Another client wins a race: before the request runs, the ref it is about to create is
+    /// created pointing at this commit (through a tag object, as a promotion would).
+    CompetingRef(String),
 }
 
 /// One request as the server saw it.
@@ -559,6 +562,21 @@ fn api(
             return reply;
         }
         Some(Fault::Unprocessable(message)) => return Reply::error(422, message),
+        Some(Fault::CompetingRef(commit)) => {
+            let mut state = shared.state.lock().expect("state");
+            let sha = fake_sha(state.id());
+            let mut tag = shared.spec.example("git-tag");
+            tag["sha"] = json!(sha);
+            tag["object"]["sha"] = json!(commit);
+            tag["object"]["type"] = json!("commit");
+            tag["message"] = json!("promoted by another run");
+            state.tags.push(tag);
+            let mut reference = shared.spec.example("git-ref");
+            reference["ref"] = body["ref"].clone();
+            reference["object"]["sha"] = json!(sha);
+            reference["object"]["type"] = json!("tag");
+            state.refs.push(reference);
+        }
         _ => {}
     }
     if read_only && request.method != "GET" {
