@@ -36,6 +36,9 @@ pub enum Command {
     Champion(ChampionArgs),
     /// Tag a model whose evaluation passed as the next version, with its release bundle.
     Promote(PromoteArgs),
+    /// Start a repository: `mlgate.yml` and the schema inferred from your data, and the
+    /// GitHub workflows (pull request, comment, release, GPU, scheduled retraining).
+    Init(InitArgs),
 }
 
 /// Flags of `mlgate validate`.
@@ -286,6 +289,42 @@ pub struct ChampionArgs {
     /// The run directory that receives `champion.json`, `history.json` and `champion/`.
     #[arg(long, default_value = ".mlgate", value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// Flags of `mlgate init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The data file (CSV or Parquet), relative to `--dir`.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+
+    /// The column to predict.
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+
+    /// A column that identifies rows (stable splits, uniqueness check).
+    #[arg(long, value_name = "COLUMN")]
+    pub id: Option<String>,
+
+    /// The model's registry name (tags `NAME@vX.Y.Z`; default: the directory's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// The repository root to write into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// What the workflows put after `uses:` (a fork of the action, or `./` to test a checkout).
+    #[arg(long, default_value = crate::scaffold::DEFAULT_ACTION, value_name = "REF")]
+    pub action: String,
+
+    /// Make the workflows build mlgate from the action's source instead of a release binary.
+    #[arg(long)]
+    pub build_from_source: bool,
+
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A version part, for `--bump`.

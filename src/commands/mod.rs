@@ -3,6 +3,7 @@
 mod champion;
 mod comment;
 mod evaluate;
+mod init;
 mod promote;
 mod report;
 mod run;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Report(args) => report::run(&args),
         Command::Champion(args) => champion::run(&args),
         Command::Promote(args) => promote::run(&args),
+        Command::Init(args) => init::run(&args),
     }
 }
 
