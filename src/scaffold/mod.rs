@@ -134,7 +134,13 @@ fn render_config(request: &Request, classification: bool) -> anyhow::Result<Stri
 /// A YAML scalar for a user's string: plain when that reads back as the same string, else
 /// double-quoted JSON (which YAML reads as the same string).
 fn yaml_scalar(text: &str) -> String {
+    // YAML 1.1 readers (PyYAML, older tools) take these for booleans or null.
+    const AMBIGUOUS: [&str; 11] = [
+        "y", "yes", "n", "no", "true", "false", "on", "off", "null", "nan", "inf",
+    ];
     let plain = !text.is_empty()
+        && !AMBIGUOUS.contains(&text.to_ascii_lowercase().as_str())
+        && text.parse::<f64>().is_err()
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
@@ -292,7 +298,6 @@ mod tests {
             let text = &planned.contents;
             assert!(text.contains("uses: ./\n"), "{}", planned.path.display());
             assert!(text.contains("build-from-source: \"true\""), "{text}");
-            assert!(text.contains("${{"), "{text}");
             assert!(!text.contains("[["), "{text}");
             let parsed: serde_json::Value = serde_norway::from_str(text).unwrap();
             assert!(
@@ -301,6 +306,8 @@ mod tests {
                 planned.path.display()
             );
         }
+        let pr = &workflows("./", false).unwrap()[0].contents;
+        assert!(pr.contains("${{ github.base_ref }}"), "{pr}");
         for planned in workflows(DEFAULT_ACTION, false).unwrap() {
             assert!(!planned.contents.contains("build-from-source"));
         }
