@@ -83,17 +83,19 @@ fi
 target="$(target_triple)" || fail "no mlgate release binary for ${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}; set build-from-source: true" 2
 archive="mlgate-v$version-$target.tar.gz"
 
-# The tool-cache layout of actions/tool-cache: NAME/VERSION/ARCH plus a ARCH.complete marker.
+[[ -f "$sums_file" ]] || fail "no checksum file at $sums_file"
+expected="$(awk -v name="$archive" '$2 == name || $2 == "*" name { print $1; exit }' "$sums_file")"
+[[ "$expected" =~ ^[0-9a-f]{64}$ ]] || fail "no sha256 pinned for $archive in $sums_file"
+
+# The tool-cache layout of actions/tool-cache: NAME/VERSION/ARCH plus a ARCH.complete marker,
+# which holds the sha256 of the archive it came from: an entry from another archive (a sum
+# pinned anew) is installed again rather than trusted.
 dir="$tool_cache/mlgate/$version/$target"
-if [[ -f "$dir.complete" && -x "$dir/mlgate" ]]; then
+if [[ -f "$dir.complete" && -x "$dir/mlgate" && "$(cat "$dir.complete")" == "$expected" ]]; then
   echo "mlgate $version found in the tool cache"
   publish "$dir"
   exit 0
 fi
-
-[[ -f "$sums_file" ]] || fail "no checksum file at $sums_file"
-expected="$(awk -v name="$archive" '$2 == name || $2 == "*" name { print $1; exit }' "$sums_file")"
-[[ "$expected" =~ ^[0-9a-f]{64}$ ]] || fail "no sha256 pinned for $archive in $sums_file"
 
 work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/mlgate-install.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -111,5 +113,5 @@ tar -xzf "$work/$archive" -C "$work/unpacked" mlgate || fail "$archive holds no 
 rm -rf "$dir"
 mkdir -p "$dir"
 install -m 0755 "$work/unpacked/mlgate" "$dir/mlgate"
-touch "$dir.complete"
+echo "$expected" > "$dir.complete"
 publish "$dir"

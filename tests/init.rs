@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::registry::commit_all;
@@ -32,20 +32,13 @@ fn data_repo() -> Project {
     project
 }
 
-/// actionlint from `.ci/.venv` (or `MLGATE_ACTIONLINT`), if installed.
+/// actionlint, when installed (required in CI).
 fn actionlint() -> Option<PathBuf> {
-    let path = std::env::var_os("MLGATE_ACTIONLINT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/actionlint"));
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("MLGATE_REQUIRE_ACTIONLINT").is_none(),
-        "MLGATE_REQUIRE_ACTIONLINT is set but {} is missing",
-        path.display()
-    );
-    None
+    common::ci_tool(
+        "actionlint",
+        "MLGATE_ACTIONLINT",
+        "MLGATE_REQUIRE_ACTIONLINT",
+    )
 }
 
 /// Runs `mlgate init` on the penguins data with `target` and extra flags.

@@ -2,128 +2,18 @@
 //! from 127.0.0.1: it installs into the tool cache, reuses the cache, and refuses anything it
 //! cannot verify.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
-const VERSION: &str = "0.1.0";
-const TARGET: &str = "x86_64-unknown-linux-musl";
+use common::release_server::{FileServer, Release, TARGET, VERSION};
 
-/// Serves the files of one directory over HTTP/1.0 and counts the requests it answered.
-struct FileServer {
-    base: String,
-    requests: Arc<AtomicUsize>,
-}
-
-impl FileServer {
-    fn start(root: PathBuf) -> FileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                counter.fetch_add(1, Ordering::SeqCst);
-                serve(stream, &root);
-            }
-        });
-        FileServer { base, requests }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-fn serve(mut stream: std::net::TcpStream, root: &Path) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => break,
-            Ok(_) if header == "\r\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let file = root.join(path.trim_start_matches('/'));
-    let response = match std::fs::read(&file) {
-        Ok(body) if !path.contains("..") => {
-            let mut head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            head.extend(body);
-            head
-        }
-        _ => b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-    };
-    let _ = stream.write_all(&response);
-}
-
-/// A release layout (`v0.1.0/mlgate-v0.1.0-TARGET.tar.gz`) holding the binary under test.
-/// Packed once per test process, stripped: the debug binary is over 300 MB and gzip is slow.
-struct Release {
-    root: PathBuf,
-    archive_name: String,
-    sha256: String,
-}
-
-impl Release {
-    fn shared() -> &'static Release {
-        static RELEASE: OnceLock<Release> = OnceLock::new();
-        RELEASE.get_or_init(Release::build)
-    }
-
-    fn build() -> Release {
-        // One directory per process: nextest runs each test in its own.
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("installer-release-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let staging = root.join("staging");
-        std::fs::create_dir_all(&staging).expect("mkdir");
-        std::fs::copy(env!("CARGO_BIN_EXE_mlgate"), staging.join("mlgate")).expect("copy binary");
-        // Best effort: without `strip` the test is only slower.
-        let _ = Command::new("strip").arg(staging.join("mlgate")).status();
-        let archive_name = format!("mlgate-v{VERSION}-{TARGET}.tar.gz");
-        let release_dir = root.join(format!("v{VERSION}"));
-        std::fs::create_dir_all(&release_dir).expect("mkdir");
-        let archive = release_dir.join(&archive_name);
-        let status = Command::new("tar")
-            .arg("-czf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&staging)
-            .arg("mlgate")
-            .status()
-            .expect("tar");
-        assert!(status.success());
-        let sha256 = mlgate::fsx::sha256_hex(&std::fs::read(&archive).expect("read archive"));
-        Release {
-            root,
-            archive_name,
-            sha256,
-        }
-    }
-
-    fn server(&self) -> FileServer {
-        FileServer::start(self.root.clone())
-    }
-
-    /// A checksum file in the runner's directory, pinning `sha` for the archive.
-    fn sums(&self, runner: &Runner, sha: &str) -> PathBuf {
-        let path = runner.dir.path().join("SHA256SUMS");
-        std::fs::write(&path, format!("{sha}  {}\n", self.archive_name)).expect("write sums");
-        path
-    }
+/// A checksum file in the runner's directory, pinning `sha` for the archive.
+fn sums(release: &Release, runner: &Runner, sha: &str) -> PathBuf {
+    let path = runner.dir.path().join("SHA256SUMS");
+    std::fs::write(&path, format!("{sha}  {}\n", release.archive_name)).expect("write sums");
+    path
 }
 
 /// A runner's directories: tool cache, temp, and the `GITHUB_PATH` / `GITHUB_OUTPUT` files.
@@ -184,7 +74,7 @@ fn installs_the_verified_binary_then_reuses_the_tool_cache() {
     let release = Release::shared();
     let server = release.server();
     let runner = Runner::new();
-    let sums = release.sums(&runner, &release.sha256);
+    let sums = sums(release, &runner, &release.sha256);
 
     let first = runner.install(&server, &sums, &[]);
     assert!(first.status.success(), "{}", stderr(&first));
@@ -221,7 +111,7 @@ fn a_checksum_mismatch_fails_and_installs_nothing() {
     let release = Release::shared();
     let server = release.server();
     let runner = Runner::new();
-    let sums = release.sums(&runner, &"0".repeat(64));
+    let sums = sums(release, &runner, &"0".repeat(64));
 
     let output = runner.install(&server, &sums, &[]);
     assert_eq!(output.status.code(), Some(3));
@@ -255,7 +145,7 @@ fn no_hash_tool_is_a_hard_failure() {
     let release = Release::shared();
     let server = release.server();
     let runner = Runner::new();
-    let sums = release.sums(&runner, &release.sha256);
+    let sums = sums(release, &runner, &release.sha256);
     // A PATH with every tool the installer uses except sha256sum and shasum.
     let bin = runner.dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -284,7 +174,7 @@ fn an_unsupported_platform_or_version_is_a_usage_error() {
     let release = Release::shared();
     let server = release.server();
     let runner = Runner::new();
-    let sums = release.sums(&runner, &release.sha256);
+    let sums = sums(release, &runner, &release.sha256);
 
     let windows = runner.install(&server, &sums, &[("RUNNER_OS", "Windows")]);
     assert_eq!(windows.status.code(), Some(2));

@@ -6,6 +6,7 @@
 pub mod github_server;
 pub mod openapi;
 pub mod registry;
+pub mod release_server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -97,4 +98,26 @@ impl Project {
 pub fn penguins_csv() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/penguins/data/penguins.csv");
     std::fs::read_to_string(path).expect("penguins")
+}
+
+/// A workflow tool from `.ci/.venv/bin` (or the path in `override_var`), when installed;
+/// `require_var` set makes it mandatory, so CI cannot skip what the tool checks.
+pub fn ci_tool(name: &str, override_var: &str, require_var: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(override_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".ci/.venv/bin")
+                .join(name)
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os(require_var).is_none(),
+        "{require_var} is set but {} is missing",
+        path.display()
+    );
+    eprintln!("skipped: {name} is not installed ({})", path.display());
+    None
 }

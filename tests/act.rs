@@ -1,0 +1,289 @@
+//! The actions end to end under act (host mode, no Docker): a repository written by
+//! `mlgate init`, this checkout's actions as `mlgate/mlgate@v1`, the installer downloading the
+//! binary under test from a release layout on 127.0.0.1, and the stand-in GitHub server.
+//!
+//! 1. a push to main runs `mlgate-release.yml` unchanged: tag, release and every asset;
+//! 2. the same push again: no write call;
+//! 3. a pull request that drops the informative features, through the one-line `uses: mlgate/mlgate@v1`
+//!    (stage `auto`): the champion is downloaded from its release, the job fails, and the
+//!    sticky comment says which rule failed;
+//! 4. the pull request again: the same comment, updated, no duplicate.
+//!
+//! The template's pull-request and comment workflows also use `actions/upload-artifact` and
+//! `actions/download-artifact`, which act fetches from github.com: unreachable here, so those
+//! two workflows are linted (`tests/init.rs`) but not run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::github_server::{GithubServer, TOKEN};
+use common::registry::commit_all;
+use common::release_server::{FileServer, Release};
+use common::Project;
+
+/// act, when installed (required in CI).
+fn act() -> Option<PathBuf> {
+    common::ci_tool("act", "MLGATE_ACT", "MLGATE_REQUIRE_ACT")
+}
+
+/// A copy of what the action needs from this checkout (not `target/`).
+fn action_copy(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dest = dir.join("mlgate-action");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    for part in ["action.yml", "actions", "scripts", "dist"] {
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(root.join(part))
+            .arg(dest.join(part))
+            .status()
+            .expect("cp");
+        assert!(status.success(), "{part}");
+    }
+    dest
+}
+
+/// Everything one scenario needs.
+struct Setup {
+    /// The fixture repository.
+    project: Project,
+    /// Scratch space: the action copy, events, the checksum file.
+    scratch: tempfile::TempDir,
+    /// The fake GitHub.
+    server: GithubServer,
+    /// The release downloads.
+    downloads: FileServer,
+    /// act.
+    act: PathBuf,
+    /// The action copy.
+    action: PathBuf,
+    /// The pinned sums.
+    sums: PathBuf,
+}
+
+impl Setup {
+    fn new(act: PathBuf) -> Setup {
+        let project = Project::new();
+        project.with_penguins();
+        let mut options = git2::RepositoryInitOptions::new();
+        options.initial_head("main");
+        let repo = git2::Repository::init_opts(project.path(), &options).expect("git init");
+        let init = project.mlgate(&[
+            "init",
+            "--data",
+            "data/penguins.csv",
+            "--target",
+            "species",
+            "--name",
+            "penguins",
+        ]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        project.write(
+            ".github/workflows/pr.yml",
+            "name: pr\non: pull_request\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n  mlgate:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          fetch-depth: 0\n          persist-credentials: false\n      - uses: mlgate/mlgate@v1\n",
+        );
+        project.write(".gitignore", ".mlgate/\n");
+        commit_all(&repo, "mlgate init");
+        let scratch = tempfile::tempdir().expect("scratch");
+        let action = action_copy(scratch.path());
+        let release = Release::shared();
+        let sums = scratch.path().join("SHA256SUMS");
+        std::fs::write(
+            &sums,
+            format!("{}  {}\n", release.sha256, release.archive_name),
+        )
+        .expect("sums");
+        Setup {
+            project,
+            scratch,
+            server: GithubServer::start(),
+            downloads: release.server(),
+            act,
+            action,
+            sums,
+        }
+    }
+
+    /// Runs `act EVENT -W WORKFLOW` with `event` as the payload.
+    fn act(&self, event: &str, workflow: &str, payload: &serde_json::Value) -> Output {
+        let event_path = self.scratch.path().join(format!("{event}.json"));
+        std::fs::write(&event_path, payload.to_string()).expect("event");
+        let env = |name: &str, value: &str| format!("{name}={value}");
+        let output = Command::new(&self.act)
+            .current_dir(self.project.path())
+            .arg(event)
+            .args(["-W", workflow, "-e"])
+            .arg(&event_path)
+            .args(["-P", "ubuntu-latest=-self-hosted", "--no-cache-server"])
+            .arg("--local-repository")
+            .arg(format!("mlgate/mlgate@v1={}", self.action.display()))
+            .args(["--env", &env("GITHUB_API_URL", &self.server.api_url())])
+            .args(["--env", &env("GITHUB_REPOSITORY", "Codertocat/Hello-World")])
+            .args(["--env", &env("MLGATE_DOWNLOAD_BASE", &self.downloads.base)])
+            .args([
+                "--env",
+                &env("MLGATE_CHECKSUMS_FILE", &self.sums.display().to_string()),
+            ])
+            .args(["--env", "MLGATE_GITHUB_TIMEOUT=5"])
+            .args(["-s", &env("GITHUB_TOKEN", TOKEN)])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run act");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for line in text.lines() {
+            assert!(
+                !line.contains(TOKEN) || line.contains("::add-mask::"),
+                "token printed: {line}"
+            );
+        }
+        output
+    }
+
+    /// The head commit of the fixture.
+    fn head(&self) -> String {
+        let repo = git2::Repository::open(self.project.path()).expect("repo");
+        let head = repo.head().expect("head").peel_to_commit().expect("commit");
+        head.id().to_string()
+    }
+
+    /// Requests that changed the server's state.
+    fn writes(&self) -> usize {
+        self.server
+            .log()
+            .iter()
+            .filter(|l| l.method != "GET" && l.status < 500)
+            .count()
+    }
+}
+
+/// act's combined output, for assertion messages.
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_actions_release_on_main_and_gate_a_degrading_pull_request_under_act() {
+    let Some(act) = act() else { return };
+    let setup = Setup::new(act);
+    let main = setup.head();
+    let push = serde_json::json!({
+        "ref": "refs/heads/main",
+        "after": main,
+        "repository": {"full_name": "Codertocat/Hello-World", "default_branch": "main"},
+    });
+
+    // 1. Push to main: the release workflow, unchanged from `mlgate init`.
+    let released = setup.act("push", ".github/workflows/mlgate-release.yml", &push);
+    assert!(released.status.success(), "{}", text(&released));
+    {
+        let state = setup.server.state();
+        assert_eq!(state.releases.len(), 1, "{}", text(&released));
+        assert_eq!(state.releases[0]["tag_name"], "penguins@v0.0.1");
+        assert_eq!(state.releases[0]["draft"], false);
+        let names: Vec<&str> = state
+            .assets
+            .iter()
+            .filter_map(|(_, a, _)| a["name"].as_str())
+            .collect();
+        for asset in [
+            "model.mlgate",
+            "manifest.json",
+            "model_card.md",
+            "SHA256SUMS",
+        ] {
+            assert!(names.contains(&asset), "{asset} missing from {names:?}");
+        }
+    }
+    assert!(
+        setup.downloads.requests() >= 1,
+        "the installer downloaded the release"
+    );
+
+    // 2. The same push again: nothing changes on the server.
+    let before = setup.writes();
+    let again = setup.act("push", ".github/workflows/mlgate-release.yml", &push);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        setup.writes(),
+        before,
+        "a re-run must not write\n{}",
+        text(&again)
+    );
+
+    // The pull request's checkout has the tag, as `fetch-depth: 0` gives it.
+    let message = {
+        let state = setup.server.state();
+        state.tags[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let repo = git2::Repository::open(setup.project.path()).expect("repo");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let tagger = git2::Signature::now("github-actions[bot]", "bot@example.com").expect("sig");
+    repo.tag(
+        "penguins@v0.0.1",
+        head.as_object(),
+        &tagger,
+        &message,
+        false,
+    )
+    .expect("tag");
+
+    // 3. A pull request that drops the informative measurements from the model's features.
+    repo.branch("degrade", &head, false).expect("branch");
+    repo.set_head("refs/heads/degrade").expect("checkout");
+    let config = setup.project.read("mlgate.yml").replace(
+        "  seed: 42\n",
+        "  seed: 42\n  exclude: [bill_length_mm, bill_depth_mm, flipper_length_mm]\n",
+    );
+    setup.project.write("mlgate.yml", config);
+    commit_all(&repo, "fewer features");
+    let pr_head = setup.head();
+    setup.server.add_pull(2, &pr_head);
+    let repo_json = serde_json::json!({"full_name": "Codertocat/Hello-World", "fork": false});
+    let pull = serde_json::json!({
+        "number": 2,
+        "pull_request": {
+            "number": 2,
+            "head": {"ref": "degrade", "sha": pr_head, "repo": repo_json},
+            "base": {"ref": "main", "sha": main, "repo": repo_json},
+        },
+        "repository": repo_json,
+    });
+    for attempt in 1..=2 {
+        let gated = setup.act("pull_request", ".github/workflows/pr.yml", &pull);
+        assert!(
+            !gated.status.success(),
+            "attempt {attempt}: the gate must fail the job\n{}",
+            text(&gated)
+        );
+        let comments = setup.server.comments(2);
+        assert_eq!(
+            comments.len(),
+            1,
+            "attempt {attempt}: one sticky comment\n{}",
+            text(&gated)
+        );
+        let body = &comments[0].body;
+        assert!(body.contains("f1_macro"), "{body}");
+        assert!(body.to_lowercase().contains("fail"), "{body}");
+        // Which rule failed and by how much, against which champion (`@` is escaped in markdown).
+        assert!(body.contains("fails the gate"), "{body}");
+        assert!(body.contains("vs champion"), "{body}");
+        assert!(
+            body.contains(r"v0\.0\.1") || body.contains("v0.0.1"),
+            "the champion is named: {body}"
+        );
+    }
+}
