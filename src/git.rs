@@ -213,13 +213,9 @@ impl DataRepo {
             .head()
             .and_then(|h| h.peel_to_commit())
             .context("the repository has no HEAD commit")?;
-        let other = self
-            .repo
-            .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
-            .with_context(|| format!("git revision `{rev}` not found; in CI, fetch it (actions/checkout with `fetch-depth: 0`)"))?;
+        let other = Oid::from_str(&self.resolve_commit(rev)?)?;
         self.repo
-            .merge_base(head.id(), other.id())
+            .merge_base(head.id(), other)
             .with_context(|| format!("HEAD and `{rev}` have no common ancestor"))
     }
 

@@ -9,9 +9,12 @@
 //!    sticky comment says which rule failed;
 //! 4. the pull request again: the same comment, updated, no duplicate.
 //!
-//! The template's pull-request and comment workflows also use `actions/upload-artifact` and
-//! `actions/download-artifact`, which act fetches from github.com: unreachable here, so those
-//! two workflows are linted (`tests/init.rs`) but not run.
+//! 5. a pull request from a fork through `mlgate-pr.yml` unchanged: no write call; then
+//!    `mlgate-comment.yml` unchanged, on `workflow_run`, posts the comment (twice: one comment),
+//!    and refuses an artifact whose pull request has moved on.
+//!
+//! `actions/upload-artifact` and `actions/download-artifact`, which act would fetch from
+//! github.com (unreachable here), are replaced by stand-ins that keep artifacts in a directory.
 
 mod common;
 
@@ -45,6 +48,61 @@ fn action_copy(dir: &Path) -> PathBuf {
     dest
 }
 
+/// Serialises the tests: act keeps one tool cache for every run.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `actions/upload-artifact` and `actions/download-artifact` at the SHAs the templates pin.
+const UPLOAD: &str = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02";
+/// See [`UPLOAD`].
+const DOWNLOAD: &str = "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093";
+
+/// Stand-ins for GitHub's artifact actions, which act would fetch from github.com: they keep
+/// artifacts by name in `$ARTIFACT_STORE`, as GitHub keeps them by run, so the template's
+/// pull-request and comment workflows run unchanged.
+fn artifact_stand_ins(dir: &Path) -> PathBuf {
+    let root = dir.join("stand-ins");
+    let upload = r#"name: upload-artifact stand-in
+description: keeps files in $ARTIFACT_STORE/NAME
+inputs:
+  name: { description: name, required: true }
+  path: { description: paths, required: true }
+  if-no-files-found: { description: policy, default: warn }
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: { NAME: "${{ inputs.name }}", PATHS: "${{ inputs.path }}" }
+      run: |
+        mkdir -p "$ARTIFACT_STORE/$NAME"
+        while IFS= read -r p; do
+          if [ -d "$p" ]; then cp -R "$p/." "$ARTIFACT_STORE/$NAME/"
+          elif [ -f "$p" ]; then cp "$p" "$ARTIFACT_STORE/$NAME/"
+          fi
+        done <<< "$PATHS"
+"#;
+    let download = r#"name: download-artifact stand-in
+description: copies $ARTIFACT_STORE/NAME
+inputs:
+  name: { description: name, required: true }
+  path: { description: where, required: true }
+  run-id: { description: run, default: "" }
+  github-token: { description: token, default: "" }
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: { NAME: "${{ inputs.name }}", DEST: "${{ inputs.path }}" }
+      run: |
+        mkdir -p "$DEST"
+        cp -R "$ARTIFACT_STORE/$NAME/." "$DEST/"
+"#;
+    for (name, text) in [("upload", upload), ("download", download)] {
+        std::fs::create_dir_all(root.join(name)).expect("mkdir");
+        std::fs::write(root.join(name).join("action.yml"), text).expect("stand-in");
+    }
+    root
+}
+
 /// Everything one scenario needs.
 struct Setup {
     /// The fixture repository.
@@ -61,10 +119,19 @@ struct Setup {
     action: PathBuf,
     /// The pinned sums.
     sums: PathBuf,
+    /// The stand-in artifact actions.
+    stand_ins: PathBuf,
+    /// Where they keep artifacts.
+    artifacts: PathBuf,
 }
 
 impl Setup {
     fn new(act: PathBuf) -> Setup {
+        // act's own tool cache outlives runs: start each test from an empty one, so the
+        // installer downloads and verifies every time.
+        if let Some(home) = std::env::var_os("HOME") {
+            let _ = std::fs::remove_dir_all(Path::new(&home).join(".cache/act/tool_cache/mlgate"));
+        }
         let project = Project::new();
         project.with_penguins();
         let mut options = git2::RepositoryInitOptions::new();
@@ -95,7 +162,11 @@ impl Setup {
             format!("{}  {}\n", release.sha256, release.archive_name),
         )
         .expect("sums");
+        let stand_ins = artifact_stand_ins(scratch.path());
+        let artifacts = scratch.path().join("artifacts");
         Setup {
+            stand_ins,
+            artifacts,
             project,
             scratch,
             server: GithubServer::start(),
@@ -119,6 +190,20 @@ impl Setup {
             .args(["-P", "ubuntu-latest=-self-hosted", "--no-cache-server"])
             .arg("--local-repository")
             .arg(format!("mlgate/mlgate@v1={}", self.action.display()))
+            .arg("--local-repository")
+            .arg(format!(
+                "{UPLOAD}={}",
+                self.stand_ins.join("upload").display()
+            ))
+            .arg("--local-repository")
+            .arg(format!(
+                "{DOWNLOAD}={}",
+                self.stand_ins.join("download").display()
+            ))
+            .args([
+                "--env",
+                &env("ARTIFACT_STORE", &self.artifacts.display().to_string()),
+            ])
             .args(["--env", &env("GITHUB_API_URL", &self.server.api_url())])
             .args(["--env", &env("GITHUB_REPOSITORY", "Codertocat/Hello-World")])
             .args(["--env", &env("MLGATE_DOWNLOAD_BASE", &self.downloads.base)])
@@ -174,6 +259,8 @@ fn text(output: &Output) -> String {
 #[test]
 fn the_actions_release_on_main_and_gate_a_degrading_pull_request_under_act() {
     let Some(act) = act() else { return };
+    // act's tool cache is shared: one act run at a time.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::new(act);
     let main = setup.head();
     let push = serde_json::json!({
@@ -286,4 +373,77 @@ fn the_actions_release_on_main_and_gate_a_degrading_pull_request_under_act() {
             "the champion is named: {body}"
         );
     }
+}
+
+#[test]
+fn a_fork_pull_request_writes_nothing_and_the_workflow_run_job_posts_the_comment() {
+    let Some(act) = act() else { return };
+    // act's tool cache is shared: one act run at a time.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let setup = Setup::new(act);
+    let main = setup.head();
+    let repo = git2::Repository::open(setup.project.path()).expect("repo");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    repo.branch("feature", &head, false).expect("branch");
+    repo.set_head("refs/heads/feature").expect("checkout");
+    setup.project.write("NOTES.md", "a contributor's change\n");
+    commit_all(&repo, "from a fork");
+    let pr_head = setup.head();
+    setup.server.add_pull(2, &pr_head);
+    let base_repo = serde_json::json!({"full_name": "Codertocat/Hello-World", "fork": false});
+    let fork_repo = serde_json::json!({"full_name": "contributor/Hello-World", "fork": true});
+    let pull = serde_json::json!({
+        "number": 2,
+        "pull_request": {
+            "number": 2,
+            "head": {"ref": "feature", "sha": pr_head, "repo": fork_repo},
+            "base": {"ref": "main", "sha": main, "repo": base_repo},
+        },
+        "repository": base_repo,
+    });
+
+    // The pull_request job, `mlgate-pr.yml` unchanged: no write call at all.
+    let built = setup.act("pull_request", ".github/workflows/mlgate-pr.yml", &pull);
+    assert!(built.status.success(), "{}", text(&built));
+    assert_eq!(
+        setup.writes(),
+        0,
+        "the fork's job wrote to GitHub\n{}",
+        text(&built)
+    );
+    assert!(setup.server.comments(2).is_empty());
+
+    // The workflow_run job, `mlgate-comment.yml` unchanged, posts it; twice, one comment.
+    let run = serde_json::json!({
+        "workflow_run": {
+            "id": 4242,
+            "event": "pull_request",
+            "conclusion": "success",
+            "head_sha": pr_head,
+            "pull_requests": [],
+        },
+        "repository": base_repo,
+    });
+    for attempt in 1..=2 {
+        let posted = setup.act("workflow_run", ".github/workflows/mlgate-comment.yml", &run);
+        assert!(
+            posted.status.success(),
+            "attempt {attempt}\n{}",
+            text(&posted)
+        );
+        let comments = setup.server.comments(2);
+        assert_eq!(comments.len(), 1, "attempt {attempt}\n{}", text(&posted));
+        assert!(
+            comments[0].body.contains("mlgate:sticky"),
+            "{}",
+            comments[0].body
+        );
+    }
+
+    // An artifact whose pull request has moved on is refused, and nothing is posted.
+    setup.server.add_pull(2, &"f".repeat(40));
+    let before = setup.writes();
+    let refused = setup.act("workflow_run", ".github/workflows/mlgate-comment.yml", &run);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert_eq!(setup.writes(), before);
 }

@@ -174,7 +174,8 @@ fn unknown_revision_is_a_clear_error() {
     let run = project.mlgate(&["validate", "--reference", "git:nope"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("git revision `nope` not found"),
+        run.stderr
+            .contains("git revision `nope` (or `origin/nope`) not found"),
         "{}",
         run.stderr
     );
