@@ -39,6 +39,9 @@ pub enum Command {
     /// Start a repository: `mlgate.yml` and the schema inferred from your data, and the
     /// GitHub workflows (pull request, comment, release, GPU, scheduled retraining).
     Init(InitArgs),
+    /// The self-hosted GPU runner's host: health report and the job-start check.
+    #[command(subcommand)]
+    Runner(RunnerCommand),
 }
 
 /// Flags of `mlgate validate`.
@@ -325,6 +328,41 @@ pub struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `mlgate runner` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum RunnerCommand {
+    /// Every GPU: model, UUID, driver and CUDA versions, memory, temperature, ECC errors,
+    /// processes. Exit 4 on a host without a GPU.
+    Doctor(DoctorArgs),
+    /// The job-started hook: fails (exit 1) on uncorrectable ECC errors, a driver/library
+    /// mismatch, leftover processes holding GPU memory or too little disk; exit 4 without a GPU.
+    Check(CheckArgs),
+}
+
+/// Flags of `mlgate runner doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `mlgate runner check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The most MiB other processes may hold on one GPU when the job starts.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub max_foreign_mib: u64,
+
+    /// The least free disk under the work directory, in GiB.
+    #[arg(long, default_value_t = 10.0, value_name = "GIB")]
+    pub min_free_disk_gib: f64,
+
+    /// The work directory whose free space counts (default: `$GITHUB_WORKSPACE`, else `.`).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// A version part, for `--bump`.

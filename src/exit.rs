@@ -16,6 +16,8 @@ pub enum Status {
     BadInput,
     /// An outside service (GitHub API, a download) failed.
     ServiceFailed,
+    /// `mlgate runner` found no GPU on this host.
+    NoGpu,
 }
 
 impl Status {
@@ -26,6 +28,7 @@ impl Status {
             Status::GateFailed => 1,
             Status::BadInput => 2,
             Status::ServiceFailed => 3,
+            Status::NoGpu => 4,
         }
     }
 

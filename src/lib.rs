@@ -17,6 +17,7 @@ pub mod git;
 pub mod github;
 pub mod release;
 pub mod report;
+pub mod runner;
 pub mod scaffold;
 pub mod stats;
 pub mod threads;

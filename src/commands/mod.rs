@@ -7,6 +7,7 @@ mod init;
 mod promote;
 mod report;
 mod run;
+mod runner;
 mod train;
 mod validate;
 
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Champion(args) => champion::run(&args),
         Command::Promote(args) => promote::run(&args),
         Command::Init(args) => init::run(&args),
+        Command::Runner(command) => runner::run(&command),
     }
 }
 

@@ -1,0 +1,149 @@
+//! `mlgate runner`: the GPU host's health report (`doctor`) and the job-started check (`check`).
+
+use std::path::PathBuf;
+
+use comfy_table::{presets, Table};
+
+use crate::cli::{CheckArgs, DoctorArgs, RunnerCommand};
+use crate::exit::Status;
+use crate::report::markdown::escape;
+use crate::runner::health::{self, Finding, Limits};
+use crate::runner::smi::NvidiaSmi;
+use crate::runner::{GpuProbe, Snapshot, SCHEMA_VERSION};
+use crate::workflow::Workflow;
+
+/// Runs the subcommand.
+pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
+    let probe = NvidiaSmi::from_env();
+    match command {
+        RunnerCommand::Doctor(args) => doctor(&probe, args),
+        RunnerCommand::Check(args) => check(&probe, args),
+    }
+}
+
+/// The message for a host without a GPU.
+fn no_gpu() -> Status {
+    eprintln!(
+        "error: no NVIDIA GPU found: `nvidia-smi` is missing or lists none\nhint: on a GPU host, install the driver (docs/gpu-runner.md); set MLGATE_NVIDIA_SMI if nvidia-smi is elsewhere"
+    );
+    Status::NoGpu
+}
+
+/// `doctor`: a table or JSON of every GPU.
+fn doctor(probe: &dyn GpuProbe, args: &DoctorArgs) -> anyhow::Result<Status> {
+    let Some(snapshot) = probe.snapshot()? else {
+        return Ok(no_gpu());
+    };
+    if args.json {
+        let json = serde_json::json!({"schema_version": SCHEMA_VERSION, "snapshot": snapshot, "label": snapshot.model_label()});
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{}", gpu_table(&snapshot));
+    }
+    Ok(Status::Passed)
+}
+
+/// The GPUs and their processes as a terminal table.
+fn gpu_table(snapshot: &Snapshot) -> String {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header([
+        "gpu",
+        "model",
+        "uuid",
+        "driver",
+        "cuda",
+        "memory used / total",
+        "temp",
+        "ecc",
+        "processes",
+    ]);
+    for gpu in &snapshot.gpus {
+        let processes: Vec<String> = snapshot
+            .processes
+            .iter()
+            .filter(|p| p.gpu_uuid == gpu.uuid)
+            .map(|p| format!("{} {} {} MiB", p.pid, p.name, p.used_mib.unwrap_or(0)))
+            .collect();
+        let unknown = || "-".to_string();
+        table.add_row([
+            gpu.index.to_string(),
+            gpu.name.clone(),
+            gpu.uuid.clone(),
+            gpu.driver_version.clone(),
+            snapshot.cuda_version.clone().unwrap_or_else(unknown),
+            format!("{} / {} MiB", gpu.memory_used_mib, gpu.memory_total_mib),
+            gpu.temperature_c.map_or_else(unknown, |t| format!("{t} C")),
+            gpu.ecc_uncorrected.map_or_else(unknown, |e| e.to_string()),
+            if processes.is_empty() {
+                "none".into()
+            } else {
+                processes.join("\n")
+            },
+        ]);
+    }
+    table.to_string()
+}
+
+/// `check`: the job-start rules, reported to the terminal and the job summary.
+fn check(probe: &dyn GpuProbe, args: &CheckArgs) -> anyhow::Result<Status> {
+    let Some(snapshot) = probe.snapshot()? else {
+        return Ok(no_gpu());
+    };
+    if !(args.min_free_disk_gib.is_finite() && args.min_free_disk_gib >= 0.0) {
+        anyhow::bail!(
+            "`--min-free-disk-gib` must be a number of GiB, not {}",
+            args.min_free_disk_gib
+        );
+    }
+    let work_dir = args.work_dir.clone().unwrap_or_else(|| {
+        std::env::var_os("GITHUB_WORKSPACE").map_or_else(|| PathBuf::from("."), PathBuf::from)
+    });
+    let limits = Limits {
+        max_foreign_mib: args.max_foreign_mib,
+        min_free_disk: (args.min_free_disk_gib * 1024.0 * 1024.0 * 1024.0) as u64,
+    };
+    let findings = health::check(&snapshot, &health::read_host(&work_dir), limits);
+    println!("{}", gpu_table(&snapshot));
+    for finding in &findings {
+        println!(
+            "{} {}: {}",
+            if finding.ok { "ok  " } else { "FAIL" },
+            finding.check,
+            finding.message
+        );
+    }
+    Workflow::from_env().append_summary(&summary(&snapshot, &findings))?;
+    if findings.iter().all(|f| f.ok) {
+        Ok(Status::Passed)
+    } else {
+        eprintln!("error: the GPU runner is not healthy; see the failed checks above");
+        Ok(Status::GateFailed)
+    }
+}
+
+/// The job summary: the GPUs and every finding.
+fn summary(snapshot: &Snapshot, findings: &[Finding]) -> String {
+    let mut out = String::from("### GPU runner check\n\n| gpu | model | driver | CUDA | memory used / total |\n| --- | --- | --- | --- | --- |\n");
+    for gpu in &snapshot.gpus {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} / {} MiB |\n",
+            gpu.index,
+            escape(&gpu.name),
+            escape(&gpu.driver_version),
+            escape(snapshot.cuda_version.as_deref().unwrap_or("-")),
+            gpu.memory_used_mib,
+            gpu.memory_total_mib
+        ));
+    }
+    out.push_str("\n| check | result | detail |\n| --- | --- | --- |\n");
+    for f in findings {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            f.check,
+            if f.ok { "ok" } else { "**fail**" },
+            escape(&f.message)
+        ));
+    }
+    out
+}
