@@ -2,7 +2,7 @@
 # Runs one mlgate stage, or the whole pipeline the event calls for, inside a composite action.
 #
 # Inputs (environment, set by the action from its inputs): MLGATE_STAGE (auto, validate, train,
-# evaluate, report, comment, promote, run, champion), MLGATE_CONFIG, MLGATE_OUT, MLGATE_ARGS
+# evaluate, report, comment, promote, run, champion, gpu-check), MLGATE_CONFIG, MLGATE_OUT, MLGATE_ARGS
 # (extra arguments, split on whitespace), MLGATE_FAIL_ON_GATE (true|false), and the runner's
 # GITHUB_* variables. mlgate itself writes the step outputs (`verdict`, `report_md`, `tag`...).
 set -euo pipefail
@@ -62,6 +62,9 @@ case "$stage" in
     ;;
   report | comment)
     mlgate "$stage" --out "$out" "${extra[@]}" || status=$?
+    ;;
+  gpu-check)
+    mlgate runner check "${extra[@]}" || status=$?
     ;;
   *)
     echo "::error title=mlgate::unknown stage '$stage'" >&2

@@ -53,7 +53,7 @@ fn actions() -> Vec<(String, Value)> {
 #[test]
 fn every_action_passes_inputs_through_env_and_pins_its_shell() {
     let actions = actions();
-    assert_eq!(actions.len(), 7, "the root action and six stages");
+    assert_eq!(actions.len(), 8, "the root action and seven stages");
     for (name, action) in &actions {
         assert_eq!(action["runs"]["using"], "composite", "{name}");
         assert!(action["branding"]["icon"].is_string(), "{name}: branding");
