@@ -339,6 +339,47 @@ pub enum RunnerCommand {
     /// The job-started hook: fails (exit 1) on uncorrectable ECC errors, a driver/library
     /// mismatch, leftover processes holding GPU memory or too little disk; exit 4 without a GPU.
     Check(CheckArgs),
+    /// Register an ephemeral just-in-time runner and print its configuration for
+    /// `run.sh --jitconfig` (never the token).
+    Register(RegisterArgs),
+}
+
+/// Flags of `mlgate runner register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The runner's name (default: `mlgate-gpu-HOST-SECONDS`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Labels, comma-separated (default: self-hosted, linux, x64, gpu, the GPU model and
+    /// `cuda-MAJOR` when a GPU is found).
+    #[arg(long, value_delimiter = ',', value_name = "LABEL,...")]
+    pub labels: Vec<String>,
+
+    /// The runner group.
+    #[arg(long, default_value_t = 1, value_name = "ID")]
+    pub runner_group_id: u64,
+
+    /// The work folder, relative to the runner's directory.
+    #[arg(long, default_value = "_work", value_name = "DIR")]
+    pub work_folder: String,
+
+    /// Register for this organisation instead of the repository (`GITHUB_REPOSITORY` or
+    /// `--repo`).
+    #[arg(long, value_name = "ORG", conflicts_with = "repo")]
+    pub org: Option<String>,
+
+    /// The repository `owner/name` (default: `GITHUB_REPOSITORY`).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Write the configuration to this file (mode 0600) instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// A token that may administer the repository's or organisation's runners.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<crate::github::Token>,
 }
 
 /// Flags of `mlgate runner doctor`.

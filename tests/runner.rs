@@ -134,3 +134,90 @@ fn a_host_without_a_gpu_has_its_own_exit_code() {
         assert!(run.stderr.contains("no NVIDIA GPU found"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn register_prints_the_jit_config_never_the_token_and_refuses_a_taken_name() {
+    use common::github_server::{GithubServer, TOKEN};
+    let project = Project::new();
+    let smi = fake_smi(&project, false);
+    let server = GithubServer::start();
+    let api = server.api_url();
+    let register = |args: &[&str], repo: Option<&str>| {
+        let mut full = vec!["runner", "register"];
+        full.extend_from_slice(args);
+        let mut vars = vec![
+            ("MLGATE_NVIDIA_SMI", smi.as_str()),
+            ("GITHUB_API_URL", api.as_str()),
+            ("GITHUB_TOKEN", TOKEN),
+        ];
+        if let Some(repo) = repo {
+            vars.push(("GITHUB_REPOSITORY", repo));
+        }
+        let run = project.mlgate_env(&full, &vars);
+        assert!(
+            !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+            "token printed"
+        );
+        run
+    };
+    let run = register(&["--name", "gpu-1"], Some("Codertocat/Hello-World"));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let config = run.stdout.trim();
+    assert!(config.starts_with("JITCONFIG-"), "{}", run.stdout);
+    let labels: Vec<String> = server.state().runners[0]["labels"]
+        .as_array()
+        .expect("labels")
+        .iter()
+        .filter_map(|l| l["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "self-hosted",
+            "linux",
+            "x64",
+            "gpu",
+            "gpu-h100-80gb-hbm3",
+            "cuda-13"
+        ]
+    );
+
+    // The same name again: GitHub's 409, exit 3, no second runner.
+    let taken = register(&["--name", "gpu-1"], Some("Codertocat/Hello-World"));
+    assert_eq!(taken.code, 3, "{}{}", taken.stdout, taken.stderr);
+    assert!(taken.stderr.contains("409"), "{}", taken.stderr);
+    assert_eq!(server.state().runners.len(), 1);
+
+    // For an organisation, into a private file.
+    let out = project.path().join("jit.txt");
+    let org = register(
+        &[
+            "--org",
+            "octo-org",
+            "--name",
+            "gpu-2",
+            "--labels",
+            "self-hosted,gpu",
+            "--output",
+            out.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(org.code, 0, "{}{}", org.stdout, org.stderr);
+    assert!(
+        org.stdout.is_empty(),
+        "the config went to the file: {}",
+        org.stdout
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&out).expect("file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&out)
+        .expect("read")
+        .starts_with("JITCONFIG-"));
+    assert_eq!(
+        server.count("POST", "/orgs/{org}/actions/runners/generate-jitconfig"),
+        1
+    );
+}

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 
 use comfy_table::{presets, Table};
 
-use crate::cli::{CheckArgs, DoctorArgs, RunnerCommand};
+use anyhow::Context as _;
+
+use crate::cli::{CheckArgs, DoctorArgs, RegisterArgs, RunnerCommand};
 use crate::exit::Status;
+use crate::github::context::{GithubContext, Repo};
+use crate::github::runner::{self as jit, Registration, Scope};
 use crate::report::markdown::escape;
 use crate::runner::health::{self, Finding, Limits};
 use crate::runner::smi::NvidiaSmi;
@@ -18,6 +22,7 @@ pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
     match command {
         RunnerCommand::Doctor(args) => doctor(&probe, args),
         RunnerCommand::Check(args) => check(&probe, args),
+        RunnerCommand::Register(args) => register(&probe, args),
     }
 }
 
@@ -146,4 +151,113 @@ fn summary(snapshot: &Snapshot, findings: &[Finding]) -> String {
         ));
     }
     out
+}
+
+/// `register`: an ephemeral JIT runner; the configuration goes to stdout or `--output`, never
+/// the token.
+fn register(probe: &dyn GpuProbe, args: &RegisterArgs) -> anyhow::Result<Status> {
+    let repository = args
+        .repo
+        .clone()
+        .or_else(|| {
+            std::env::var("GITHUB_REPOSITORY")
+                .ok()
+                .filter(|r| !r.is_empty())
+        })
+        // The organisation's routes need no repository; `.github` only satisfies the context.
+        .or_else(|| args.org.as_ref().map(|org| format!("{org}/.github")))
+        .context(
+            "no repository: pass `--repo OWNER/NAME` or `--org ORG`, or set `GITHUB_REPOSITORY`",
+        )?;
+    let context = GithubContext::from_lookup(&|name| match name {
+        "GITHUB_REPOSITORY" => Some(repository.clone()),
+        _ => std::env::var(name).ok(),
+    })?;
+    let scope = match &args.org {
+        Some(org) => Scope::Org(Repo::parse(&format!("{org}/x"))?.owner),
+        None => Scope::Repo(context.repo.clone()),
+    };
+    let snapshot = probe.snapshot().unwrap_or(None);
+    let registration = Registration {
+        name: match &args.name {
+            Some(name) => name.clone(),
+            None => default_runner_name()?,
+        },
+        labels: if args.labels.is_empty() {
+            default_labels(snapshot.as_ref())
+        } else {
+            args.labels.clone()
+        },
+        runner_group_id: args.runner_group_id,
+        work_folder: args.work_folder.clone(),
+    };
+    let client = super::github_client(&context, args.token.clone(), "administration: write")?;
+    let config = jit::register(&client, &scope, &registration)
+        .with_context(|| format!("could not register the runner `{}`", registration.name))?;
+    eprintln!(
+        "registered runner {} (id {}) with labels {}",
+        config.runner.name,
+        config.runner.id,
+        registration.labels.join(", ")
+    );
+    match &args.output {
+        Some(path) => {
+            write_private(path, config.encoded_jit_config.as_bytes())?;
+            eprintln!(
+                "its configuration is in `{}`: run `./run.sh --jitconfig \"$(cat {})\"`",
+                path.display(),
+                path.display()
+            );
+        }
+        None => println!("{}", config.encoded_jit_config),
+    }
+    Ok(Status::Passed)
+}
+
+/// `mlgate-gpu-HOST-SECONDS`.
+fn default_runner_name() -> anyhow::Result<String> {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(format!("mlgate-gpu-{host}-{seconds}"))
+}
+
+/// `self-hosted, linux, x64, gpu`, plus the GPU model and `cuda-MAJOR` when known.
+fn default_labels(snapshot: Option<&Snapshot>) -> Vec<String> {
+    let mut labels: Vec<String> = ["self-hosted", "linux", "x64", "gpu"]
+        .map(String::from)
+        .into();
+    if let Some(snapshot) = snapshot {
+        labels.extend(snapshot.model_label());
+        if let Some(major) = snapshot
+            .cuda_version
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+        {
+            labels.push(format!("cuda-{major}"));
+        }
+    }
+    labels
+}
+
+/// Writes a credential readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    file.write_all(bytes)?;
+    // `mode` applies only when the file is created; an existing one is narrowed too.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
 }

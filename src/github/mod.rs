@@ -14,6 +14,7 @@ pub mod error;
 pub mod link;
 pub mod release;
 pub mod retry;
+pub mod runner;
 pub mod token;
 pub mod url;
 

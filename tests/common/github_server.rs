@@ -122,6 +122,8 @@ pub struct State {
     pub tags: Vec<Value>,
     /// Refs.
     pub refs: Vec<Value>,
+    /// Self-hosted runners registered with a JIT configuration (full JSON objects).
+    pub runners: Vec<Value>,
 }
 
 impl State {
@@ -876,6 +878,31 @@ impl Context<'_> {
                     });
                 state.refs.push(reference.clone());
                 Reply::json(201, &reference)
+            }
+            "actions/generate-runner-jitconfig-for-repo"
+            | "actions/generate-runner-jitconfig-for-org" => {
+                let name = self.body["name"].as_str().unwrap_or_default();
+                if state.runners.iter().any(|r| r["name"] == name) {
+                    return Reply::error(
+                        409,
+                        "Already exists - A runner with the name already exists.",
+                    );
+                }
+                let id = state.id();
+                let mut answer = self.spec.example("runner-jitconfig");
+                let labels: Vec<Value> = self.body["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, l)| json!({"id": i + 1, "name": l, "type": "custom"}))
+                    .collect();
+                answer["runner"]["id"] = json!(id);
+                answer["runner"]["name"] = json!(name);
+                answer["runner"]["labels"] = Value::Array(labels);
+                answer["encoded_jit_config"] = json!(format!("JITCONFIG-{id}-{name}"));
+                state.runners.push(answer["runner"].clone());
+                Reply::json(201, &answer)
             }
             "git/list-matching-refs" => {
                 let prefix = format!("refs/{}", self.matched.param("ref"));
