@@ -84,6 +84,16 @@ fn writes(server: &GithubServer) -> usize {
         .count()
 }
 
+/// The tags of the server's releases, in creation order.
+fn release_tags(server: &GithubServer) -> Vec<String> {
+    let state = server.state();
+    state
+        .releases
+        .iter()
+        .filter_map(|r| r["tag_name"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The one release on the server.
 fn only_release(server: &GithubServer) -> Value {
     let state = server.state();
@@ -329,12 +339,7 @@ fn a_version_taken_by_another_checkout_is_never_reused() {
         "{}",
         run.stdout
     );
-    let state = server.state();
-    let tags: Vec<&str> = state
-        .releases
-        .iter()
-        .filter_map(|r| r["tag_name"].as_str())
-        .collect();
+    let tags = release_tags(&server);
     assert_eq!(tags, ["penguins@v0.0.1", "penguins@v0.0.2"]);
 }
 
@@ -358,12 +363,8 @@ fn a_race_lost_on_the_tag_ref_picks_the_next_version() {
         "{}",
         run.stdout
     );
+    let releases = release_tags(&server);
     let state = server.state();
-    let releases: Vec<&str> = state
-        .releases
-        .iter()
-        .filter_map(|r| r["tag_name"].as_str())
-        .collect();
     assert_eq!(
         releases,
         ["penguins@v0.0.2"],
