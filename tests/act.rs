@@ -247,6 +247,33 @@ impl Setup {
     }
 }
 
+/// The repository of these tests.
+const REPO: &str = "Codertocat/Hello-World";
+
+/// A repository in an event payload; a fork when it is not [`REPO`].
+fn repo_json(full_name: &str) -> serde_json::Value {
+    serde_json::json!({"full_name": full_name, "fork": full_name != REPO})
+}
+
+/// A `pull_request` payload for PR #2 from `head_repo`'s `head_ref` at `head` onto `main` at
+/// `base`.
+fn pull_request_event(
+    head_ref: &str,
+    head: &str,
+    base: &str,
+    head_repo: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "number": 2,
+        "pull_request": {
+            "number": 2,
+            "head": {"ref": head_ref, "sha": head, "repo": repo_json(head_repo)},
+            "base": {"ref": "main", "sha": base, "repo": repo_json(REPO)},
+        },
+        "repository": repo_json(REPO),
+    })
+}
+
 /// act's combined output, for assertion messages.
 fn text(output: &Output) -> String {
     format!(
@@ -338,16 +365,7 @@ fn the_actions_release_on_main_and_gate_a_degrading_pull_request_under_act() {
     commit_all(&repo, "fewer features");
     let pr_head = setup.head();
     setup.server.add_pull(2, &pr_head);
-    let repo_json = serde_json::json!({"full_name": "Codertocat/Hello-World", "fork": false});
-    let pull = serde_json::json!({
-        "number": 2,
-        "pull_request": {
-            "number": 2,
-            "head": {"ref": "degrade", "sha": pr_head, "repo": repo_json},
-            "base": {"ref": "main", "sha": main, "repo": repo_json},
-        },
-        "repository": repo_json,
-    });
+    let pull = pull_request_event("degrade", &pr_head, &main, REPO);
     for attempt in 1..=2 {
         let gated = setup.act("pull_request", ".github/workflows/pr.yml", &pull);
         assert!(
@@ -390,17 +408,8 @@ fn a_fork_pull_request_writes_nothing_and_the_workflow_run_job_posts_the_comment
     commit_all(&repo, "from a fork");
     let pr_head = setup.head();
     setup.server.add_pull(2, &pr_head);
-    let base_repo = serde_json::json!({"full_name": "Codertocat/Hello-World", "fork": false});
-    let fork_repo = serde_json::json!({"full_name": "contributor/Hello-World", "fork": true});
-    let pull = serde_json::json!({
-        "number": 2,
-        "pull_request": {
-            "number": 2,
-            "head": {"ref": "feature", "sha": pr_head, "repo": fork_repo},
-            "base": {"ref": "main", "sha": main, "repo": base_repo},
-        },
-        "repository": base_repo,
-    });
+    let base_repo = repo_json(REPO);
+    let pull = pull_request_event("feature", &pr_head, &main, "contributor/Hello-World");
 
     // The pull_request job, `mlgate-pr.yml` unchanged: no write call at all.
     let built = setup.act("pull_request", ".github/workflows/mlgate-pr.yml", &pull);
