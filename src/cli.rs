@@ -339,6 +339,9 @@ pub enum RunnerCommand {
     /// The job-started hook: fails (exit 1) on uncorrectable ECC errors, a driver/library
     /// mismatch, leftover processes holding GPU memory or too little disk; exit 4 without a GPU.
     Check(CheckArgs),
+    /// The job-completed hook: ends leftover processes of the runner's own user that still hold
+    /// `/dev/nvidia*` (never anyone else's) and trims workspaces no job used lately.
+    Cleanup(CleanupArgs),
     /// Register an ephemeral just-in-time runner and print its configuration for
     /// `run.sh --jitconfig` (never the token).
     Register(RegisterArgs),
@@ -404,6 +407,32 @@ pub struct CheckArgs {
     /// The work directory whose free space counts (default: `$GITHUB_WORKSPACE`, else `.`).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+}
+
+/// Flags of `mlgate runner cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Show what would be ended and trimmed, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds a process gets to exit after SIGTERM before SIGKILL.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub grace_secs: u64,
+
+    /// The runner's work directory (`_work`; default: the parent of `$RUNNER_WORKSPACE`);
+    /// without one, no workspace is trimmed.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Trim the workspaces no job used for this many hours (the current job's is always kept).
+    #[arg(long, default_value_t = 72, value_name = "HOURS")]
+    pub keep_hours: u64,
+
+    /// End root's processes too when run as root (a runner should not run as root: this ends
+    /// every root process holding a GPU that is not a known system daemon).
+    #[arg(long)]
+    pub allow_root: bool,
 }
 
 /// A version part, for `--bump`.

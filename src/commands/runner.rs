@@ -1,4 +1,5 @@
-//! `mlgate runner`: the GPU host's health report (`doctor`) and the job-started check (`check`).
+//! `mlgate runner`: the GPU host's health report (`doctor`), the job-started check (`check`), the
+//! job-completed cleanup (`cleanup`) and just-in-time registration (`register`).
 
 use std::path::PathBuf;
 
@@ -6,11 +7,12 @@ use comfy_table::{presets, Table};
 
 use anyhow::Context as _;
 
-use crate::cli::{CheckArgs, DoctorArgs, RegisterArgs, RunnerCommand};
+use crate::cli::{CheckArgs, CleanupArgs, DoctorArgs, RegisterArgs, RunnerCommand};
 use crate::exit::Status;
 use crate::github::context::{GithubContext, Repo};
 use crate::github::runner::{self as jit, Registration, Scope};
 use crate::report::markdown::escape;
+use crate::runner::cleanup::{self, Ended};
 use crate::runner::health::{self, Finding, Limits};
 use crate::runner::smi::NvidiaSmi;
 use crate::runner::{GpuProbe, Snapshot, SCHEMA_VERSION};
@@ -22,6 +24,7 @@ pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
     match command {
         RunnerCommand::Doctor(args) => doctor(&probe, args),
         RunnerCommand::Check(args) => check(&probe, args),
+        RunnerCommand::Cleanup(args) => cleanup(args),
         RunnerCommand::Register(args) => register(&probe, args),
     }
 }
@@ -151,6 +154,123 @@ fn summary(snapshot: &Snapshot, findings: &[Finding]) -> String {
         ));
     }
     out
+}
+
+/// Where the GPU device nodes are (`MLGATE_GPU_DEVICE_PREFIX` moves them, for tests).
+fn gpu_device_prefix() -> String {
+    std::env::var("MLGATE_GPU_DEVICE_PREFIX").unwrap_or_else(|_| "/dev/nvidia".into())
+}
+
+/// `cleanup`: ends the runner user's leftovers on the GPUs, then trims stale workspaces.
+fn cleanup(args: &CleanupArgs) -> anyhow::Result<Status> {
+    let proc_root = std::path::Path::new("/proc");
+    let mut healthy = true;
+    let uid = cleanup::own_uid(proc_root).context("cannot read /proc/self/status")?;
+    if uid == 0 && !args.allow_root {
+        eprintln!("warning: running as root: no process is ended (a runner should run as its own user; `--allow-root` ends root's leftovers too)");
+    } else {
+        let processes =
+            cleanup::scan(proc_root, &gpu_device_prefix()).context("cannot read /proc")?;
+        let plan = cleanup::plan_processes(&processes, std::process::id(), uid);
+        for (process, why) in &plan.spared {
+            println!(
+                "spared  pid {} {}: {why}",
+                process.pid,
+                escape_terminal(&process.name)
+            );
+        }
+        if plan.end.is_empty() {
+            println!("no leftover process of uid {uid} holds a GPU device");
+        }
+        for process in &plan.end {
+            let what = format!(
+                "pid {} {} (holds {})",
+                process.pid,
+                escape_terminal(&process.name),
+                process.devices.join(", ")
+            );
+            if args.dry_run {
+                println!("would end {what}");
+                continue;
+            }
+            match cleanup::end_process(
+                proc_root,
+                process,
+                std::time::Duration::from_secs(args.grace_secs),
+            ) {
+                Ok(Ended::Terminated) => println!("ended   {what}: exited on SIGTERM"),
+                Ok(Ended::Killed) => println!("ended   {what}: killed after {} s", args.grace_secs),
+                Ok(Ended::Gone) => println!("gone    {what}: had already exited"),
+                Ok(Ended::Stuck) => {
+                    healthy = false;
+                    println!("STUCK   {what}: still there after SIGKILL (stuck in the driver?)");
+                }
+                Err(err) => {
+                    healthy = false;
+                    println!("FAILED  {what}: {err}");
+                }
+            }
+        }
+    }
+    let work = args.work_dir.clone().or_else(|| {
+        std::env::var_os("RUNNER_WORKSPACE")
+            .map(PathBuf::from)
+            .and_then(|w| w.parent().map(std::path::Path::to_path_buf))
+    });
+    let Some(work) = work else {
+        println!("no work directory (`--work-dir`, or `$RUNNER_WORKSPACE`): nothing trimmed");
+        return Ok(cleanup_status(healthy));
+    };
+    let current = std::env::var_os("RUNNER_WORKSPACE").map(PathBuf::from);
+    let keep = std::time::Duration::from_secs(args.keep_hours.saturating_mul(3600));
+    let stale = cleanup::stale_workspaces(
+        &work,
+        current.as_deref(),
+        keep,
+        std::time::SystemTime::now(),
+    )?;
+    if stale.is_empty() {
+        println!(
+            "no workspace under `{}` is older than {} h",
+            work.display(),
+            args.keep_hours
+        );
+    }
+    for workspace in &stale {
+        let what = format!(
+            "`{}` ({:.2} GiB, unused for {} h)",
+            workspace.path.display(),
+            workspace.bytes as f64 / (1024.0 * 1024.0 * 1024.0),
+            workspace.last_used.elapsed().unwrap_or_default().as_secs() / 3600
+        );
+        if args.dry_run {
+            println!("would trim {what}");
+            continue;
+        }
+        match cleanup::trim(&workspace.path) {
+            Ok(()) => println!("trimmed {what}"),
+            Err(err) => {
+                healthy = false;
+                println!("FAILED  trimming {what}: {err}");
+            }
+        }
+    }
+    Ok(cleanup_status(healthy))
+}
+
+/// Exit 1 when something could not be ended or trimmed: the host needs a person.
+fn cleanup_status(healthy: bool) -> Status {
+    if healthy {
+        Status::Passed
+    } else {
+        eprintln!("error: the cleanup left something behind; see the lines above");
+        Status::GateFailed
+    }
+}
+
+/// A process name as printable text (a name is whatever the process chose).
+fn escape_terminal(name: &str) -> String {
+    name.chars().flat_map(char::escape_debug).collect()
 }
 
 /// `register`: an ephemeral JIT runner; the configuration goes to stdout or `--output`, never

@@ -5,6 +5,7 @@
 //! fakes; the shipped probe runs `nvidia-smi` ([`smi`]), so nothing GPU-related is needed to
 //! build mlgate or to run it on a machine without a GPU.
 
+pub mod cleanup;
 pub mod health;
 pub mod smi;
 
