@@ -1,7 +1,8 @@
 //! `mlgate runner` end to end with a stand-in `nvidia-smi` that answers with output captured on
-//! a real H100 host (`tests/fixtures/gpu/`): the doctor's table and JSON, the job-start check
-//! passing idle and failing with a process holding 4 GiB, and the exit code of a host without
-//! a GPU.
+//! a real H100 host (`tests/fixtures/gpu/`) and a stand-in NVML library built from
+//! `fake_nvml.c` that answers the same: the doctor's table and JSON from either probe, the
+//! fallback between them, the job-start check passing idle and failing with a process holding
+//! 4 GiB, and the exit code of a host without a GPU.
 
 mod common;
 
@@ -34,18 +35,67 @@ fn fake_smi(project: &Project, busy: bool) -> String {
     path.display().to_string()
 }
 
-/// Runs `mlgate runner ARGS` with `smi` as nvidia-smi.
+/// No NVML, even on a host that has one.
+const NO_NVML: &str = "/nonexistent/libnvidia-ml.so.1";
+
+/// Runs `mlgate runner ARGS` with `smi` as nvidia-smi and no NVML.
 fn runner(project: &Project, smi: &str, args: &[&str]) -> Run {
+    runner_with(project, smi, NO_NVML, &[], args)
+}
+
+/// Runs `mlgate runner ARGS` with `smi` as nvidia-smi, `nvml` as the library and more `env`.
+fn runner_with(
+    project: &Project,
+    smi: &str,
+    nvml: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let mut full = vec!["runner"];
     full.extend_from_slice(args);
     let summary = project.path().join("summary.md").display().to_string();
-    project.mlgate_env(
-        &full,
-        &[
-            ("MLGATE_NVIDIA_SMI", smi),
-            ("GITHUB_STEP_SUMMARY", summary.as_str()),
-        ],
-    )
+    let mut vars = vec![
+        ("MLGATE_NVIDIA_SMI", smi),
+        ("MLGATE_NVML", nvml),
+        ("GITHUB_STEP_SUMMARY", summary.as_str()),
+    ];
+    vars.extend_from_slice(env);
+    project.mlgate_env(&full, &vars)
+}
+
+/// Builds the stand-in NVML (`-DONLY_V3`: without the `_v2` process call) into the project.
+fn fake_nvml(project: &Project, only_v3: bool) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu/fake_nvml.c");
+    let library = project.path().join(if only_v3 {
+        "v3/libnvidia-ml.so.1"
+    } else {
+        "libnvidia-ml.so.1"
+    });
+    std::fs::create_dir_all(library.parent().expect("parent")).expect("mkdir");
+    let mut cc = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+    cc.args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+        .arg(&library)
+        .arg(&source);
+    if only_v3 {
+        cc.arg("-DONLY_V3");
+    }
+    let status = cc
+        .status()
+        .expect("a C compiler (`cc`, or `CC`) builds the stand-in NVML");
+    assert!(status.success(), "cc failed");
+    library.display().to_string()
+}
+
+/// The `snapshot` of `doctor --json`, with process names dropped (NVML names them from /proc).
+fn doctor_snapshot(run: &Run) -> serde_json::Value {
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let mut value: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let snapshot = value["snapshot"].take();
+    let mut snapshot = snapshot;
+    for process in snapshot["processes"].as_array_mut().expect("processes") {
+        process["name"].take();
+    }
+    snapshot
 }
 
 #[test]
@@ -220,4 +270,91 @@ fn register_prints_the_jit_config_never_the_token_and_refuses_a_taken_name() {
         server.count("POST", "/orgs/{org}/actions/runners/generate-jitconfig"),
         1
     );
+}
+
+#[test]
+fn nvml_reports_what_nvidia_smi_reports_and_is_released() {
+    let project = Project::new();
+    let nvml = fake_nvml(&project, false);
+    let smi = fake_smi(&project, true);
+    let log = project.path().join("nvml.log").display().to_string();
+    let from_nvml = runner_with(
+        &project,
+        "/nonexistent/nvidia-smi",
+        &nvml,
+        &[("FAKE_NVML_STATE", "busy"), ("FAKE_NVML_LOG", &log)],
+        &["doctor", "--json"],
+    );
+    let from_smi = runner(&project, &smi, &["doctor", "--json"]);
+    let (mut a, mut b) = (doctor_snapshot(&from_nvml), doctor_snapshot(&from_smi));
+    assert_eq!(a["source"], "nvml");
+    assert_eq!(b["source"], "nvidia-smi");
+    a["source"].take();
+    b["source"].take();
+    assert_eq!(a, b);
+    assert_eq!(project.read("nvml.log"), "init\nshutdown\n");
+
+    let table = runner_with(
+        &project,
+        "/nonexistent/nvidia-smi",
+        &nvml,
+        &[
+            ("FAKE_NVML_STATE", "busy"),
+            ("FAKE_NVML_PID", &std::process::id().to_string()),
+        ],
+        &["doctor"],
+    );
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("{} runner-", std::process::id())),
+        "NVML names processes from /proc:\n{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn a_growing_process_list_and_a_driver_with_only_v3_are_read_whole() {
+    let project = Project::new();
+    let nvml = fake_nvml(&project, true);
+    let run = runner_with(
+        &project,
+        "/nonexistent/nvidia-smi",
+        &nvml,
+        &[("FAKE_NVML_STATE", "grow")],
+        &["doctor", "--json"],
+    );
+    let snapshot = doctor_snapshot(&run);
+    let processes = snapshot["processes"].as_array().expect("processes");
+    assert_eq!(processes.len(), 20);
+    assert_eq!(processes[0]["used_mib"], 4614);
+    assert!(processes[1..].iter().all(|p| p["used_mib"].is_null()));
+    assert_eq!(processes[19]["pid"], 479 + 19);
+}
+
+#[test]
+fn nvml_without_a_driver_or_failing_falls_back_to_nvidia_smi() {
+    let project = Project::new();
+    let nvml = fake_nvml(&project, false);
+    let smi = fake_smi(&project, false);
+    for state in ["no-driver", "broken"] {
+        let env = [("FAKE_NVML_STATE", state)];
+        let run = runner_with(&project, &smi, &nvml, &env, &["doctor", "--json"]);
+        assert_eq!(doctor_snapshot(&run)["source"], "nvidia-smi", "{state}");
+        assert_eq!(
+            run.stderr
+                .contains("NVML `nvmlInit_v2` failed: Unknown Error (code 999)"),
+            state == "broken",
+            "{state}: {}",
+            run.stderr
+        );
+    }
+    let env = [("FAKE_NVML_STATE", "no-driver")];
+    let none = runner_with(&project, "/nonexistent/nvidia-smi", &nvml, &env, &["check"]);
+    assert_eq!(none.code, 4, "{}", none.stderr);
+    let env = [("FAKE_NVML_STATE", "broken")];
+    let failed = runner_with(&project, "/nonexistent/nvidia-smi", &nvml, &env, &["check"]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert!(failed.stderr.contains("code 999"), "{}", failed.stderr);
 }

@@ -14,13 +14,12 @@ use crate::github::runner::{self as jit, Registration, Scope};
 use crate::report::markdown::escape;
 use crate::runner::cleanup::{self, Ended};
 use crate::runner::health::{self, Finding, Limits};
-use crate::runner::smi::NvidiaSmi;
-use crate::runner::{GpuProbe, Snapshot, SCHEMA_VERSION};
+use crate::runner::{GpuProbe, HostProbe, Snapshot, SCHEMA_VERSION};
 use crate::workflow::Workflow;
 
 /// Runs the subcommand.
 pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
-    let probe = NvidiaSmi::from_env();
+    let probe = HostProbe::from_env();
     match command {
         RunnerCommand::Doctor(args) => doctor(&probe, args),
         RunnerCommand::Check(args) => check(&probe, args),
@@ -32,7 +31,7 @@ pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
 /// The message for a host without a GPU.
 fn no_gpu() -> Status {
     eprintln!(
-        "error: no NVIDIA GPU found: `nvidia-smi` is missing or lists none\nhint: on a GPU host, install the driver (docs/gpu-runner.md); set MLGATE_NVIDIA_SMI if nvidia-smi is elsewhere"
+        "error: no NVIDIA GPU found: neither NVML (`libnvidia-ml.so.1`) nor `nvidia-smi` lists one\nhint: on a GPU host, install the driver (docs/gpu-runner.md); MLGATE_NVML / MLGATE_NVIDIA_SMI name the library / program when they are elsewhere"
     );
     Status::NoGpu
 }

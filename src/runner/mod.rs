@@ -2,11 +2,13 @@
 //! and the health rules `mlgate runner check` applies before a job (`health`).
 //!
 //! The probe is a trait so the rules are tested on fixtures captured from a real H100 and on
-//! fakes; the shipped probe runs `nvidia-smi` ([`smi`]), so nothing GPU-related is needed to
-//! build mlgate or to run it on a machine without a GPU.
+//! fakes. The shipped probe ([`HostProbe`]) asks NVML, loaded at run time ([`nvml`]), and falls
+//! back to `nvidia-smi` ([`smi`]), so nothing GPU-related is needed to build mlgate or to run it
+//! on a machine without a GPU. `cleanup` owns what a finished job leaves behind.
 
 pub mod cleanup;
 pub mod health;
+pub mod nvml;
 pub mod smi;
 
 use serde::Serialize;
@@ -86,6 +88,41 @@ impl Snapshot {
 pub trait GpuProbe {
     /// The GPUs and their processes; `None` when the host has no GPU (or no driver).
     fn snapshot(&self) -> anyhow::Result<Option<Snapshot>>;
+}
+
+/// NVML first, `nvidia-smi` when NVML is not installed, finds no GPU or fails.
+#[derive(Debug, Clone)]
+pub struct HostProbe {
+    /// The library probe.
+    pub nvml: nvml::Nvml,
+    /// The fallback.
+    pub smi: smi::NvidiaSmi,
+}
+
+impl HostProbe {
+    /// Both probes as the environment configures them (`MLGATE_NVML`, `MLGATE_NVIDIA_SMI`).
+    pub fn from_env() -> HostProbe {
+        HostProbe {
+            nvml: nvml::Nvml::from_env(),
+            smi: smi::NvidiaSmi::from_env(),
+        }
+    }
+}
+
+impl GpuProbe for HostProbe {
+    fn snapshot(&self) -> anyhow::Result<Option<Snapshot>> {
+        match self.nvml.snapshot() {
+            Ok(Some(snapshot)) => Ok(Some(snapshot)),
+            Ok(None) => self.smi.snapshot(),
+            Err(nvml_error) => match self.smi.snapshot() {
+                Ok(Some(snapshot)) => {
+                    eprintln!("warning: {nvml_error:#}; using nvidia-smi instead");
+                    Ok(Some(snapshot))
+                }
+                _ => Err(nvml_error),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
