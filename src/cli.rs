@@ -298,12 +298,35 @@ pub struct ChampionArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The data file (CSV or Parquet), relative to `--dir`.
-    #[arg(long, value_name = "PATH")]
-    pub data: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "gpu_runner",
+        requires = "target"
+    )]
+    pub data: Option<PathBuf>,
 
     /// The column to predict.
-    #[arg(long, value_name = "COLUMN")]
-    pub target: String,
+    #[arg(long, value_name = "COLUMN", requires = "data")]
+    pub target: Option<String>,
+
+    /// Write the self-hosted GPU runner profile (provisioning, hooks, systemd units,
+    /// Kubernetes values) into this directory; alone, or with the repository files.
+    #[arg(long, value_name = "DIR")]
+    pub gpu_runner: Option<PathBuf>,
+
+    /// The repository the profile's runners register with (`owner/name`).
+    #[arg(
+        long,
+        value_name = "OWNER/NAME",
+        requires = "gpu_runner",
+        conflicts_with = "runner_org"
+    )]
+    pub runner_repo: Option<String>,
+
+    /// The organisation the profile's runners register with.
+    #[arg(long, value_name = "ORG", requires = "gpu_runner")]
+    pub runner_org: Option<String>,
 
     /// A column that identifies rows (stable splits, uniqueness check).
     #[arg(long, value_name = "COLUMN")]

@@ -3,10 +3,66 @@
 use crate::cli::InitArgs;
 use crate::exit::Status;
 use crate::release::version::check_name;
+use crate::runner::{GpuProbe as _, HostProbe};
+use crate::scaffold::gpu_runner::{self, ProfileRequest, Target};
 use crate::scaffold::{self, Request};
 
 /// Runs the command.
 pub fn run(args: &InitArgs) -> anyhow::Result<Status> {
+    if let Some(dir) = &args.gpu_runner {
+        write_gpu_runner(args, dir)?;
+    }
+    match (&args.data, &args.target) {
+        (Some(data), Some(target)) => write_repository(args, data, target),
+        _ => Ok(Status::Passed),
+    }
+}
+
+/// The GPU runner profile, labelled with this host's GPU when it has one.
+fn write_gpu_runner(args: &InitArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let target = match (&args.runner_repo, &args.runner_org) {
+        (Some(repo), _) => {
+            crate::github::context::Repo::parse(repo)?;
+            Target::Repo(repo.clone())
+        }
+        (None, Some(org)) => Target::Org(org.clone()),
+        (None, None) => Target::Unset,
+    };
+    let snapshot = HostProbe::from_env().snapshot().unwrap_or(None);
+    let detected_labels = snapshot
+        .as_ref()
+        .map(|s| crate::runner::default_labels(Some(s)));
+    let planned = gpu_runner::plan(&ProfileRequest {
+        target: target.clone(),
+        detected_labels: detected_labels.clone(),
+    })?;
+    scaffold::write(dir, &planned, args.force)?;
+    for file in &planned {
+        println!("wrote {}", dir.join(&file.path).display());
+    }
+    match detected_labels {
+        Some(labels) => println!("labels from this host's GPU: {}", labels.join(", ")),
+        None => println!("no GPU here: each runner's labels are detected when it registers"),
+    }
+    if target == Target::Unset {
+        println!(
+            "next: set MLGATE_RUNNER_REPO or MLGATE_RUNNER_ORG in {}",
+            dir.join("runner.conf").display()
+        );
+    }
+    println!(
+        "next: on the GPU machine, `sudo ./provision.sh` in {} (docs/gpu-runner.md)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The config, schema and workflows.
+fn write_repository(
+    args: &InitArgs,
+    data: &std::path::Path,
+    target: &str,
+) -> anyhow::Result<Status> {
     let name = match &args.name {
         Some(name) => name.clone(),
         None => default_name(&args.dir)?,
@@ -16,8 +72,8 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Status> {
     })?;
     let request = Request {
         dir: args.dir.clone(),
-        data: args.data.clone(),
-        target: args.target.clone(),
+        data: data.to_path_buf(),
+        target: target.to_string(),
         id: args.id.clone(),
         name,
         action: args.action.clone(),

@@ -220,6 +220,10 @@ fn cleanup(args: &CleanupArgs) -> anyhow::Result<Status> {
         println!("no work directory (`--work-dir`, or `$RUNNER_WORKSPACE`): nothing trimmed");
         return Ok(cleanup_status(healthy));
     };
+    if !work.exists() {
+        println!("`{}` does not exist yet: nothing to trim", work.display());
+        return Ok(cleanup_status(healthy));
+    }
     let current = std::env::var_os("RUNNER_WORKSPACE").map(PathBuf::from);
     let keep = std::time::Duration::from_secs(args.keep_hours.saturating_mul(3600));
     let stale = cleanup::stale_workspaces(
@@ -303,7 +307,7 @@ fn register(probe: &dyn GpuProbe, args: &RegisterArgs) -> anyhow::Result<Status>
             None => default_runner_name()?,
         },
         labels: if args.labels.is_empty() {
-            default_labels(snapshot.as_ref())
+            crate::runner::default_labels(snapshot.as_ref())
         } else {
             args.labels.clone()
         },
@@ -344,24 +348,6 @@ fn default_runner_name() -> anyhow::Result<String> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     Ok(format!("mlgate-gpu-{host}-{seconds}"))
-}
-
-/// `self-hosted, linux, x64, gpu`, plus the GPU model and `cuda-MAJOR` when known.
-fn default_labels(snapshot: Option<&Snapshot>) -> Vec<String> {
-    let mut labels: Vec<String> = ["self-hosted", "linux", "x64", "gpu"]
-        .map(String::from)
-        .into();
-    if let Some(snapshot) = snapshot {
-        labels.extend(snapshot.model_label());
-        if let Some(major) = snapshot
-            .cuda_version
-            .as_deref()
-            .and_then(|v| v.split('.').next())
-        {
-            labels.push(format!("cuda-{major}"));
-        }
-    }
-    labels
 }
 
 /// Writes a credential readable by its owner only.

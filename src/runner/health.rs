@@ -152,15 +152,24 @@ pub fn parse_kernel_driver(text: &str) -> Option<String> {
 }
 
 /// Reads the host facts: the kernel module's version and the free space under `work_dir`
-/// (`df -Pk`, which every Linux and macOS runner has).
+/// (`df -Pk`, which every Linux and macOS runner has), or under its nearest existing parent.
 pub fn read_host(work_dir: &Path) -> Host {
     let kernel_driver = std::fs::read_to_string("/proc/driver/nvidia/version")
         .ok()
         .as_deref()
         .and_then(parse_kernel_driver);
+    // A runner creates its work directory with its first job: until then, its parent's disk.
+    let existing = work_dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(work_dir);
     let free_disk = Command::new("df")
         .arg("-Pk")
-        .arg(work_dir)
+        .arg(if existing.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            existing
+        })
         .output()
         .ok()
         .filter(|o| o.status.success())

@@ -84,6 +84,25 @@ impl Snapshot {
     }
 }
 
+/// Runner labels: `self-hosted, linux, x64, gpu`, plus the GPU model and `cuda-MAJOR` when
+/// known.
+pub fn default_labels(snapshot: Option<&Snapshot>) -> Vec<String> {
+    let mut labels: Vec<String> = ["self-hosted", "linux", "x64", "gpu"]
+        .map(String::from)
+        .into();
+    if let Some(snapshot) = snapshot {
+        labels.extend(snapshot.model_label());
+        if let Some(major) = snapshot
+            .cuda_version
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+        {
+            labels.push(format!("cuda-{major}"));
+        }
+    }
+    labels
+}
+
 /// Reads the host's GPUs.
 pub trait GpuProbe {
     /// The GPUs and their processes; `None` when the host has no GPU (or no driver).

@@ -6,6 +6,8 @@
 //! our variables and `[% %]` for blocks instead of Jinja's braces. Nothing is written unless
 //! every target is new (or `force`), so a refused run leaves the repository as it was.
 
+pub mod gpu_runner;
+
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, LoadedConfig};
@@ -154,7 +156,7 @@ fn yaml_scalar(text: &str) -> String {
 }
 
 /// Renders a template with our delimiters.
-fn render(source: &str, context: minijinja::Value) -> anyhow::Result<String> {
+pub(crate) fn render(source: &str, context: minijinja::Value) -> anyhow::Result<String> {
     let mut env = minijinja::Environment::new();
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -272,7 +274,12 @@ pub fn write(dir: &Path, planned: &[Planned], force: bool) -> anyhow::Result<()>
         return Err(ScaffoldError::Exists(existing).into());
     }
     for file in planned {
-        crate::fsx::write_atomic(&dir.join(&file.path), file.contents.as_bytes())?;
+        let path = dir.join(&file.path);
+        crate::fsx::write_atomic(&path, file.contents.as_bytes())?;
+        if file.path.extension().is_some_and(|e| e == "sh") {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
     }
     Ok(())
 }
