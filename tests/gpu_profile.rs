@@ -9,6 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::gpu::{executable, fake_smi, label_names, H100_LABELS};
 use common::Project;
 
 /// Writes the profile into `PROJECT/profile` for `owner/name`.
@@ -42,31 +43,6 @@ fn scripts(dir: &Path) -> Vec<PathBuf> {
     .iter()
     .map(|s| dir.join(s))
     .collect()
-}
-
-/// A stand-in nvidia-smi answering with the idle or busy H100 captures.
-fn fake_smi(dir: &Path, busy: bool) -> String {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu");
-    let (gpus, apps) = if busy {
-        ("query-gpu-busy-noheader-nounits.csv", "query-apps-busy.csv")
-    } else {
-        ("query-gpu.csv", "query-apps.csv")
-    };
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in\n  --query-gpu=*) cat '{}' ;;\n  --query-compute-apps=*) cat '{}' ;;\n  *) cat '{}' ;;\nesac\n",
-        fixtures.join(gpus).display(),
-        fixtures.join(apps).display(),
-        fixtures.join("nvidia-smi.txt").display()
-    );
-    let path = dir.join(if busy { "smi-busy" } else { "smi-idle" });
-    std::fs::write(&path, script).expect("write");
-    executable(&path);
-    path.display().to_string()
-}
-
-fn executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// `runner.conf` as a host would have it, pointing at this build and `work`.
@@ -325,23 +301,7 @@ fn the_ephemeral_launcher_registers_and_hands_the_config_to_run_sh() {
     );
     let state = server.state();
     assert_eq!(state.runners.len(), 1);
-    let labels: Vec<&str> = state.runners[0]["labels"]
-        .as_array()
-        .expect("labels")
-        .iter()
-        .filter_map(|l| l["name"].as_str())
-        .collect();
-    assert_eq!(
-        labels,
-        [
-            "self-hosted",
-            "linux",
-            "x64",
-            "gpu",
-            "gpu-h100-80gb-hbm3",
-            "cuda-13"
-        ]
-    );
+    assert_eq!(label_names(&state.runners[0]), H100_LABELS);
 }
 
 #[test]

@@ -10,29 +10,9 @@ use std::path::Path;
 
 use common::{Project, Run};
 
-/// Writes a fake `nvidia-smi` answering from the fixtures, idle or busy.
+/// The stand-in nvidia-smi in the project.
 fn fake_smi(project: &Project, busy: bool) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu");
-    let (gpus, apps, banner) = if busy {
-        (
-            "query-gpu-busy-noheader-nounits.csv",
-            "query-apps-busy.csv",
-            "nvidia-smi-busy.txt",
-        )
-    } else {
-        ("query-gpu.csv", "query-apps.csv", "nvidia-smi.txt")
-    };
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in\n  --query-gpu=*) cat '{}' ;;\n  --query-compute-apps=*) cat '{}' ;;\n  *) cat '{}' ;;\nesac\n",
-        dir.join(gpus).display(),
-        dir.join(apps).display(),
-        dir.join(banner).display()
-    );
-    let path = project.write("nvidia-smi", script);
-    let mut permissions = std::fs::metadata(&path).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&path, permissions).expect("chmod");
-    path.display().to_string()
+    common::gpu::fake_smi(project.path(), busy)
 }
 
 /// No NVML, even on a host that has one.
@@ -214,22 +194,9 @@ fn register_prints_the_jit_config_never_the_token_and_refuses_a_taken_name() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let config = run.stdout.trim();
     assert!(config.starts_with("JITCONFIG-"), "{}", run.stdout);
-    let labels: Vec<String> = server.state().runners[0]["labels"]
-        .as_array()
-        .expect("labels")
-        .iter()
-        .filter_map(|l| l["name"].as_str().map(str::to_string))
-        .collect();
     assert_eq!(
-        labels,
-        [
-            "self-hosted",
-            "linux",
-            "x64",
-            "gpu",
-            "gpu-h100-80gb-hbm3",
-            "cuda-13"
-        ]
+        common::gpu::label_names(&server.state().runners[0]),
+        common::gpu::H100_LABELS
     );
 
     // The same name again: GitHub's 409, exit 3, no second runner.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod github_server;
+pub mod gpu;
 pub mod openapi;
 pub mod registry;
 pub mod release_server;
