@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{Project, Run};
 
 /// The stand-in nvidia-smi in the project.
@@ -43,27 +41,9 @@ fn runner_with(
     project.mlgate_env(&full, &vars)
 }
 
-/// Builds the stand-in NVML (`-DONLY_V3`: without the `_v2` process call) into the project.
+/// The stand-in NVML in the project.
 fn fake_nvml(project: &Project, only_v3: bool) -> String {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu/fake_nvml.c");
-    let library = project.path().join(if only_v3 {
-        "v3/libnvidia-ml.so.1"
-    } else {
-        "libnvidia-ml.so.1"
-    });
-    std::fs::create_dir_all(library.parent().expect("parent")).expect("mkdir");
-    let mut cc = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    cc.args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
-        .arg(&library)
-        .arg(&source);
-    if only_v3 {
-        cc.arg("-DONLY_V3");
-    }
-    let status = cc
-        .status()
-        .expect("a C compiler (`cc`, or `CC`) builds the stand-in NVML");
-    assert!(status.success(), "cc failed");
-    library.display().to_string()
+    common::gpu::fake_nvml(project.path(), only_v3)
 }
 
 /// The `snapshot` of `doctor --json`, with process names dropped (NVML names them from /proc).

@@ -506,3 +506,40 @@ fn a_bad_grid_is_a_config_error_at_its_line() {
     );
     assert!(run.stderr.contains("max_depth"), "{}", run.stderr);
 }
+
+#[test]
+fn a_model_trained_next_to_a_gpu_records_it_in_its_manifest() {
+    let project = penguins("model:\n  kind: logistic_regression\n", GATE);
+    let nvml = common::gpu::fake_nvml(project.path(), false);
+    let train = |visible: Option<&str>| {
+        let mut vars = vec![
+            ("MLGATE_NVML", nvml.as_str()),
+            ("MLGATE_NVIDIA_SMI", "/nonexistent/nvidia-smi"),
+        ];
+        if let Some(visible) = visible {
+            vars.push(("CUDA_VISIBLE_DEVICES", visible));
+        }
+        let run = project.mlgate_env(&["train"], &vars);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        project.json(".mlgate/model/manifest.json")["hardware"].clone()
+    };
+    let hardware = train(None);
+    assert_eq!(hardware["source"], "nvml");
+    assert_eq!(hardware["cuda_version"], "13.0");
+    assert_eq!(
+        hardware["gpus"],
+        serde_json::json!([{
+            "index": 0,
+            "name": "NVIDIA H100 80GB HBM3",
+            "uuid": "GPU-e5e85b13-bd49-5804-e1ec-b700ef64ce65",
+            "driver_version": "580.159.04",
+            "memory_total_mib": 81559
+        }])
+    );
+    assert_eq!(train(Some("GPU-e5e85b13"))["gpus"][0]["index"], 0);
+    assert!(
+        train(Some("")).is_null(),
+        "no visible GPU, nothing recorded"
+    );
+    assert!(train(Some("1")).is_null());
+}

@@ -134,6 +134,15 @@ pub fn render(
             column => f.column, ty => f.ty, encoding => f.encoding, width => f.width,
         }).collect::<Vec<_>>(),
         data_path => manifest.data.path,
+        trained_on => manifest.hardware.as_ref().map(|h| {
+            let gpus: Vec<String> = h.gpus.iter().map(|g| g.name.clone()).collect();
+            format!(
+                "{} (driver {}{})",
+                gpus.join(", "),
+                h.gpus.first().map_or("-", |g| g.driver_version.as_str()),
+                h.cuda_version.as_deref().map(|c| format!(", CUDA {c}")).unwrap_or_default()
+            )
+        }),
         data_rows => manifest.data.rows,
         data_xxh3 => manifest.data.xxh3,
         split => split_text,
@@ -235,5 +244,38 @@ mod tests {
         assert!(!card.contains("<b>") && !card.contains("<script>") && !card.contains("](http"));
         assert!(!card.contains("plan|@admin"), "{card}");
         insta::assert_snapshot!("model_card", card);
+    }
+
+    #[test]
+    fn a_model_trained_on_a_gpu_says_which() {
+        let tag = VersionTag::new("churn", Version::new(1, 3, 0));
+        let context = CardContext {
+            tag: &tag,
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            champion: None,
+            run_url: None,
+        };
+        let mut manifest = manifest();
+        manifest.hardware = Some(crate::train::manifest::Hardware {
+            source: "nvml".into(),
+            cuda_version: Some("13.0".into()),
+            gpus: vec![crate::train::manifest::TrainingGpu {
+                index: 0,
+                name: "NVIDIA H100 80GB HBM3".into(),
+                uuid: "GPU-x".into(),
+                driver_version: "580.159.04".into(),
+                memory_total_mib: 81559,
+            }],
+        });
+        let card = render(&context, &manifest, &evaluation()).expect("renders");
+        assert!(
+            card.contains(
+                r"| Trained on | NVIDIA H100 80GB HBM3 \(driver 580\.159\.04, CUDA 13\.0\) |"
+            ),
+            "{card}"
+        );
+        assert!(!render(&context, &self::manifest(), &evaluation())
+            .unwrap()
+            .contains("Trained on"));
     }
 }

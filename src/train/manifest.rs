@@ -70,6 +70,77 @@ pub struct Manifest {
     /// The hyperparameter search, when `model.grid` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<serde_json::Value>,
+    /// The GPUs of the host that trained the model (absent on a host without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<Hardware>,
+}
+
+/// The GPUs a model was trained next to, as `mlgate runner doctor` sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hardware {
+    /// `nvml` or `nvidia-smi`.
+    pub source: String,
+    /// The CUDA version the driver supports.
+    pub cuda_version: Option<String>,
+    /// The GPUs the trainer could use (`CUDA_VISIBLE_DEVICES` narrows them).
+    pub gpus: Vec<TrainingGpu>,
+}
+
+/// One GPU of [`Hardware`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingGpu {
+    /// The driver's index.
+    pub index: u32,
+    /// The model.
+    pub name: String,
+    /// `GPU-...`.
+    pub uuid: String,
+    /// The driver version.
+    pub driver_version: String,
+    /// Memory in MiB.
+    pub memory_total_mib: u64,
+}
+
+impl Hardware {
+    /// The host's GPUs that `cuda_visible_devices` (indices or UUIDs, comma-separated; empty
+    /// hides all) lets a trainer use; `None` without any.
+    pub fn from_snapshot(
+        snapshot: &crate::runner::Snapshot,
+        cuda_visible_devices: Option<&str>,
+    ) -> Option<Hardware> {
+        let visible = |gpu: &crate::runner::Gpu| match cuda_visible_devices {
+            None => true,
+            Some(list) => list.split(',').map(str::trim).any(|entry| {
+                entry == gpu.index.to_string() || (!entry.is_empty() && gpu.uuid.starts_with(entry))
+            }),
+        };
+        let gpus: Vec<TrainingGpu> = snapshot
+            .gpus
+            .iter()
+            .filter(|g| visible(g))
+            .map(|g| TrainingGpu {
+                index: g.index,
+                name: g.name.clone(),
+                uuid: g.uuid.clone(),
+                driver_version: g.driver_version.clone(),
+                memory_total_mib: g.memory_total_mib,
+            })
+            .collect();
+        (!gpus.is_empty()).then(|| Hardware {
+            source: snapshot.source.clone(),
+            cuda_version: snapshot.cuda_version.clone(),
+            gpus,
+        })
+    }
+
+    /// This host's, through the runner's probe (NVML, else nvidia-smi); a probe failure is no
+    /// GPU, since a manifest must not fail a training run over it.
+    pub fn of_this_host() -> Option<Hardware> {
+        use crate::runner::GpuProbe as _;
+        let snapshot = crate::runner::HostProbe::from_env().snapshot().ok()??;
+        let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+        Hardware::from_snapshot(&snapshot, visible.as_deref())
+    }
 }
 
 /// One input feature.
@@ -241,6 +312,7 @@ impl Manifest {
                 })
                 .unwrap_or_default(),
             grid: None,
+            hardware: Hardware::of_this_host(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Stand-ins for a GPU host: an `nvidia-smi` answering with the H100 captures in
-//! `tests/fixtures/gpu/`, and what a registered runner's labels are.
+//! `tests/fixtures/gpu/`, an NVML library built from `fake_nvml.c` that answers the same, and
+//! what a registered runner's labels are.
 
 use std::path::Path;
 
@@ -59,3 +60,27 @@ pub const H100_LABELS: [&str; 6] = [
     "gpu-h100-80gb-hbm3",
     "cuda-13",
 ];
+
+/// Builds the stand-in NVML into `dir` (`-DONLY_V3`: without the `_v2` process call) and
+/// returns the library's path, for `MLGATE_NVML`.
+pub fn fake_nvml(dir: &Path, only_v3: bool) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu/fake_nvml.c");
+    let library = dir.join(if only_v3 {
+        "v3/libnvidia-ml.so.1"
+    } else {
+        "libnvidia-ml.so.1"
+    });
+    std::fs::create_dir_all(library.parent().expect("parent")).expect("mkdir");
+    let mut cc = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+    cc.args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+        .arg(&library)
+        .arg(&source);
+    if only_v3 {
+        cc.arg("-DONLY_V3");
+    }
+    let status = cc
+        .status()
+        .expect("a C compiler (`cc`, or `CC`) builds the stand-in NVML");
+    assert!(status.success(), "cc failed");
+    library.display().to_string()
+}
