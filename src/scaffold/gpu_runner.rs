@@ -104,16 +104,13 @@ pub fn plan(request: &ProfileRequest) -> anyhow::Result<Vec<Planned>> {
         RUNNER_CONF,
         minijinja::context! {
             repo => repo,
+            org => org,
             detected => labels.join(", "),
             labels => labels.join(","),
             runner_version => RUNNER_VERSION,
             runner_sha256 => RUNNER_SHA256,
         },
     )?;
-    let conf = conf.replace(
-        "MLGATE_RUNNER_ORG=\n",
-        &format!("MLGATE_RUNNER_ORG={org}\n"),
-    );
     // The scale set's own name is always a label; the rest name the hardware.
     let k8s_labels: Vec<&str> = labels
         .iter()
