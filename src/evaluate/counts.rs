@@ -25,8 +25,10 @@ use super::random::{binomial, Xoshiro256StarStar};
 /// in the level-1 cache, so the uniform draws into it stay cheap.
 pub(crate) const BLOCK_ROWS: usize = 8192;
 
-/// Resamples a worker claims at a time.
-const RESAMPLES_PER_CLAIM: usize = 4;
+/// Resamples a worker claims at a time, and the most a statistic evaluates in one batch
+/// ([`CountStatistic::resample_batch`]): the ranking metrics sweep a batch's resamples
+/// together ([`super::banded`]).
+const RESAMPLES_PER_CLAIM: usize = 8;
 
 /// First stream number of the count resamples: resample `r` draws its cell totals from
 /// stream `STREAM_BASE + 2r` and its rows from `STREAM_BASE + 2r + 1`, apart from the streams
@@ -271,6 +273,16 @@ pub(crate) trait CountStatistic: Sync {
 
     /// `(champion, candidate)` on one resample.
     fn resample(&self, drawn: &Drawn, scratch: &mut Self::Scratch) -> Option<(f64, f64)>;
+
+    /// `(champion, candidate)` on each of up to [`RESAMPLES_PER_CLAIM`] resamples, in order:
+    /// what [`resample`](Self::resample) gives for each, bit for bit. By default one at a time.
+    fn resample_batch(
+        &self,
+        drawn: &[Drawn],
+        scratch: &mut Self::Scratch,
+    ) -> Vec<Option<(f64, f64)>> {
+        drawn.iter().map(|d| self.resample(d, scratch)).collect()
+    }
 }
 
 /// Object-safe face of [`run`], so that the selector in [`super::resample`] can hand back
@@ -343,15 +355,20 @@ pub(crate) fn run<S: CountStatistic + ?Sized>(
     let delta = super::paired::finite_delta(statistic.point())?;
     let with_rows = statistic.needs_rows();
     let claims = resamples.div_ceil(RESAMPLES_PER_CLAIM);
-    let scratch = || (Drawn::default(), statistic.scratch());
+    let scratch = || (Vec::<Drawn>::new(), statistic.scratch());
     let per_claim = in_parallel(claims, threads, scratch, |claim, (drawn, scratch)| {
         let first = claim * RESAMPLES_PER_CLAIM;
-        (first..resamples.min(first + RESAMPLES_PER_CLAIM))
-            .map(|r| {
-                let complete = drawn.draw(layout, seed, r, with_rows);
-                let value = complete.then(|| statistic.resample(drawn, scratch));
-                super::paired::finite_delta(value.flatten())
-            })
+        let batch = first..resamples.min(first + RESAMPLES_PER_CLAIM);
+        drawn.resize_with(batch.len(), Drawn::default);
+        let complete: Vec<bool> = batch
+            .zip(drawn.iter_mut())
+            .map(|(r, d)| d.draw(layout, seed, r, with_rows))
+            .collect();
+        let values = statistic.resample_batch(drawn, scratch);
+        complete
+            .into_iter()
+            .zip(values)
+            .map(|(complete, value)| super::paired::finite_delta(value.filter(|_| complete)))
             .collect::<Vec<_>>()
     });
     let deltas: Vec<f64> = per_claim.into_iter().flatten().flatten().collect();

@@ -5,6 +5,7 @@
 //! from I/O so it can be checked against scikit-learn, SciPy and statsmodels reference values
 //! (`tests/fixtures/reference/gen_evaluate_reference.py`).
 
+mod banded;
 mod counts;
 pub mod evaluation;
 pub mod gate;

@@ -216,7 +216,8 @@ pub fn paired_bootstrap_with_threads(
     if n_rows != eval_rows(candidate) || !valid_request(n_rows, resamples, confidence) {
         return None;
     }
-    resample::statistic(metric, champion, candidate)?.run(resamples, seed, confidence, threads)
+    resample::statistic(metric, champion, candidate, threads)?
+        .run(resamples, seed, confidence, threads)
 }
 
 /// Rows of a dataset: the labels of a classification, the targets of a

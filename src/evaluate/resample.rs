@@ -6,12 +6,11 @@
 //! * accuracy, balanced accuracy, precision / recall / F1: the totals of the cells of rows
 //!   with the same `(label, champion prediction, candidate prediction)`, from which the
 //!   per-class counts follow, O(k³) ([`ClassCodes`]);
-//! * ROC AUC: per model and one-vs-rest split, negatives and positives each sorted by score
-//!   once; a pass over the negatives makes prefix sums of their counts, and twice the
-//!   Mann-Whitney U is `Σ count · (below + at or below)` over the positives, with the bounds
-//!   of each positive's tie group among the negatives found once ([`RocAuc`]);
-//! * average precision: one pass over each split's rows in decreasing score order,
-//!   accumulating counts per tie group ([`AveragePrecision`]);
+//! * ROC AUC and average precision: per model and one-vs-rest split, the rows sorted by score
+//!   once ([`ranked_entries`]); eight resamples are then evaluated together, one sweep per
+//!   split over cache-resident, staged counts ([`super::banded`]), accumulating counts per
+//!   tie group ([`RocAuc`], [`AveragePrecision`]). Past `banded::MAX_ROWS` rows, one pass per
+//!   resample reads the counts in score order;
 //! * log loss, Brier, MAE, RMSE, MAPE: count-weighted sums of per-row terms ([`RowSums`]);
 //!   R²: the same for the squared errors and the targets, then the weighted total sum of
 //!   squares ([`RSquared`]); ECE: per-bin weighted sums ([`Calibration`]).
@@ -23,6 +22,7 @@
 //! two models, inconsistent lengths, very many classes) is evaluated by gathering the drawn
 //! rows ([`Gathered`]).
 
+use super::banded::{pack_lanes, BandedSplit, RankedFlags, Word, LANES};
 use super::counts::CountStatistic;
 use super::counts::{Drawn, DynStatistic, Layout};
 use super::metrics::{
@@ -31,6 +31,7 @@ use super::metrics::{
     r2_from_sums, squared_error, tie_key, top_class, ClassCounts, EvalData, Metric, ScoreMatrix,
     ECE_BINS,
 };
+use super::paired::in_parallel;
 
 /// Largest class count whose `(label, champion, candidate)` codes group the rows: `k³` cells
 /// with keys below 2^16.
@@ -47,14 +48,18 @@ const MAX_RANKED_ROWS: usize = 1 << 29;
 /// Every classification evaluator of consistent data groups the rows by the same codes, so
 /// all metrics of one evaluation see the same resamples; the evaluators can rely on what
 /// [`compute`] validated: class indices in range, finite scores, probabilities in `[0, 1]`,
-/// finite regression values.
+/// finite regression values. The set-up (point estimates, sorting the rows) runs on up to
+/// `threads` threads.
 pub(crate) fn statistic<'a>(
     metric: Metric,
     champion: &EvalData<'a>,
     candidate: &EvalData<'a>,
+    threads: usize,
 ) -> Option<Box<dyn DynStatistic + 'a>> {
-    let point = (compute(metric, champion)?, compute(metric, candidate)?);
-    if let Some(fast) = fast_statistic(metric, champion, candidate, point) {
+    let models = [champion, candidate];
+    let points = in_parallel(2, threads, || (), |m, _| compute(metric, models[m]));
+    let point = (points[0]?, points[1]?);
+    if let Some(fast) = fast_statistic(metric, champion, candidate, point, threads) {
         return Some(fast);
     }
     Some(Box::new(Gathered {
@@ -71,6 +76,7 @@ fn fast_statistic<'a>(
     champion: &EvalData<'a>,
     candidate: &EvalData<'a>,
     point: (f64, f64),
+    threads: usize,
 ) -> Option<Box<dyn DynStatistic + 'a>> {
     match (*champion, *candidate) {
         (
@@ -96,7 +102,8 @@ fn fast_statistic<'a>(
                 return None;
             }
             let predicted = [predicted_a, predicted_b];
-            let data = Classified::new(n_classes, labels, predicted, [scores_a, scores_b])?;
+            let scores = [scores_a, scores_b];
+            let data = Classified::new(n_classes, labels, predicted, scores, threads)?;
             classification_statistic(metric, data, point)
         }
         (
@@ -135,6 +142,8 @@ struct Classified<'a> {
     scores: [Option<ScoreMatrix<'a>>; 2],
     /// Rows grouped by `(label · k + champion prediction) · k + candidate prediction`.
     layout: Layout,
+    /// Threads the set-up may use.
+    threads: usize,
 }
 
 impl<'a> Classified<'a> {
@@ -145,6 +154,7 @@ impl<'a> Classified<'a> {
         labels: &'a [usize],
         predicted: [&'a [usize]; 2],
         scores: [Option<ScoreMatrix<'a>>; 2],
+        threads: usize,
     ) -> Option<Self> {
         let k = n_classes;
         if k > MAX_CODE_CLASSES {
@@ -157,7 +167,7 @@ impl<'a> Classified<'a> {
             .map(|(&y, (&a, &b))| (y < k && a < k && b < k).then(|| ((y * k + a) * k + b) as u32))
             .collect::<Option<Vec<u32>>>()?;
         let then = match scores {
-            [Some(a), Some(b)] => locality_order(labels.len(), [a, b]),
+            [Some(a), Some(b)] => locality_order(labels.len(), [a, b], threads),
             _ => None,
         };
         Some(Classified {
@@ -165,6 +175,7 @@ impl<'a> Classified<'a> {
             labels,
             scores,
             layout: Layout::by_key_then(&codes, then.as_deref())?,
+            threads,
         })
     }
 
@@ -196,7 +207,7 @@ const LOCALITY_BANDS: u64 = 64;
 /// champion's pass in score order then reads one small window of counts per band, the
 /// candidate's pass a few hundred ordered streams, instead of one random row per draw.
 /// `None` when a score matrix does not have one row per label.
-fn locality_order(n: usize, scores: [ScoreMatrix<'_>; 2]) -> Option<Vec<u64>> {
+fn locality_order(n: usize, scores: [ScoreMatrix<'_>; 2], threads: usize) -> Option<Vec<u64>> {
     let rank = |s: &ScoreMatrix<'_>| -> Option<Vec<u64>> {
         let k = s.n_classes();
         if s.n_rows() != n || k == 0 {
@@ -209,7 +220,8 @@ fn locality_order(n: usize, scores: [ScoreMatrix<'_>; 2]) -> Option<Vec<u64>> {
         }
         Some(ranks)
     };
-    let (a, b) = (rank(&scores[0])?, rank(&scores[1])?);
+    let mut ranks = in_parallel(2, threads, || (), |m, _| rank(&scores[m])).into_iter();
+    let (a, b) = (ranks.next()??, ranks.next()??);
     let rows = n as u64;
     Some(
         a.iter()
@@ -283,19 +295,19 @@ fn regression_statistic<'a>(
 /// Partial sums a weighted sum runs in parallel: the additions of one sum form a dependency
 /// chain, four independent chains keep the floating-point unit busy. The order is fixed, so
 /// the result is the same on every run.
-const LANES: usize = 4;
+const SUM_CHAINS: usize = 4;
 
-/// `Σ count · term` over the positions, `[champion, candidate]`, in [`LANES`] fixed partial
+/// `Σ count · term` over the positions, `[champion, candidate]`, in [`SUM_CHAINS`] fixed partial
 /// sums.
 fn weighted_sums(counts: &[u8], terms: &[[f64; 2]]) -> [f64; 2] {
-    let mut sums = [[0.0; 2]; LANES];
-    let mut count_chunks = counts.chunks_exact(LANES);
-    let mut term_chunks = terms.chunks_exact(LANES);
+    let mut sums = [[0.0; 2]; SUM_CHAINS];
+    let mut count_chunks = counts.chunks_exact(SUM_CHAINS);
+    let mut term_chunks = terms.chunks_exact(SUM_CHAINS);
     for (c, t) in (&mut count_chunks).zip(&mut term_chunks) {
-        for lane in 0..LANES {
-            let w = f64::from(c[lane]);
-            sums[lane][0] += w * t[lane][0];
-            sums[lane][1] += w * t[lane][1];
+        for chain in 0..SUM_CHAINS {
+            let w = f64::from(c[chain]);
+            sums[chain][0] += w * t[chain][0];
+            sums[chain][1] += w * t[chain][1];
         }
     }
     for (&c, t) in count_chunks.remainder().iter().zip(term_chunks.remainder()) {
@@ -657,126 +669,179 @@ fn sorted_by(n: usize, key: impl Fn(u32) -> f64) -> Vec<u32> {
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 
-/// One model's one-vs-rest split for ROC AUC: the negatives' and positives' positions, each
-/// sorted by score, and for each positive the number of negatives scoring strictly below it
-/// and at or below it.
-struct AucSplit {
-    /// Positions of the negatives by increasing score.
-    negatives: Vec<u32>,
-    /// Positions of the positives by increasing score.
-    positives: Vec<u32>,
-    /// `[below, at or below]` negatives of each positive, in the order of `positives`.
-    bounds: Vec<[u32; 2]>,
-}
-
-impl AucSplit {
-    /// Splits and sorts the rows of `class` against the rest.
-    fn new(layout: &Layout, labels: &[usize], scores: &ScoreMatrix<'_>, class: usize) -> Self {
-        let order = layout.order();
-        let key = |position: u32| score_key(scores, order[position as usize] as usize, class);
-        let (mut negatives, mut positives, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
-        let sorted = positions_by_score(layout, scores, class);
-        let mut group_start = 0;
-        while group_start < sorted.len() {
-            let value = key(sorted[group_start]);
-            let mut group_end = group_start;
-            while group_end < sorted.len() && key(sorted[group_end]) == value {
-                group_end += 1;
-            }
-            let group = &sorted[group_start..group_end];
-            let is_positive = |&&p: &&u32| labels[order[p as usize] as usize] == class;
-            let below = negatives.len() as u32;
-            negatives.extend(group.iter().filter(|p| !is_positive(p)));
-            let at_or_below = negatives.len() as u32;
-            for &p in group.iter().filter(is_positive) {
-                positives.push(p);
-                bounds.push([below, at_or_below]);
-            }
-            group_start = group_end;
-        }
-        AucSplit {
-            negatives,
-            positives,
-            bounds,
-        }
-    }
-
-    /// ROC AUC with the resample's counts: prefix sums of the negatives' counts, then twice
-    /// the Mann-Whitney U as `Σ count · (below + at or below)` over the positives, the same
-    /// integer `auc_of_pairs` accumulates per tie group on the gathered rows. `None` when
-    /// either class has no drawn row.
-    fn auc(&self, counts: &[u8], prefix: &mut Vec<u32>) -> Option<f64> {
-        prefix.clear();
-        prefix.push(0);
-        let mut below = 0u32;
-        for &p in &self.negatives {
-            below += u32::from(*counts.get(p as usize)?);
-            prefix.push(below);
-        }
-        let (mut twice_u, mut n_pos) = (0u64, 0u64);
-        for (&p, &[lo, hi]) in self.positives.iter().zip(&self.bounds) {
-            let w = u64::from(*counts.get(p as usize)?);
-            let around =
-                u64::from(*prefix.get(lo as usize)?) + u64::from(*prefix.get(hi as usize)?);
-            twice_u += w * around;
-            n_pos += w;
-        }
-        auc_from_counts(u128::from(twice_u), u128::from(n_pos), u128::from(below))
-    }
-}
-
-/// ROC AUC (macro one-vs-rest for more than two classes) from row counts.
+/// ROC AUC (macro one-vs-rest for more than two classes) from row counts and rows pre-sorted
+/// by score, for each model and split.
 struct RocAuc {
     /// Number of classes.
     n_classes: usize,
-    /// `splits[model][s]`, one per [`ranked_classes`] entry.
-    splits: [Vec<AucSplit>; 2],
+    /// Each model's splits.
+    splits: RankedSplits,
     /// Row grouping.
     layout: Layout,
     /// The metric on all rows.
     point: (f64, f64),
 }
 
-impl RocAuc {
-    /// Sorts every split of both models; `None` past [`MAX_RANKED_ROWS`] rows or without
-    /// both score matrices.
-    fn new(data: Classified<'_>, point: (f64, f64)) -> Option<Self> {
+/// `splits[model][s]`, one per [`ranked_classes`] entry, in the form the resamples are
+/// evaluated from.
+enum RankedSplits {
+    /// Up to [`MAX_ROWS`](super::banded::MAX_ROWS) rows: [`LANES`] resamples a sweep.
+    Banded([Vec<BandedSplit>; 2]),
+    /// More rows: [`ranked_entries`], one resample a pass.
+    Ranked([Vec<Vec<u32>>; 2]),
+}
+
+/// How [`ranked_entries`] are encoded, for [`BandedSplit::new`].
+const RANKED_FLAGS: RankedFlags = RankedFlags {
+    position_mask: POSITION_MASK,
+    positive: POSITIVE,
+    group_start: GROUP_START,
+};
+
+impl RankedSplits {
+    /// Every split of both models, banded when they fit; `None` past [`MAX_RANKED_ROWS`] rows
+    /// or without both score matrices.
+    fn new(data: &Classified<'_>) -> Option<Self> {
         let scores = data.both_scores()?;
         let k = data.n_classes;
         if data.labels.len() >= MAX_RANKED_ROWS || scores.iter().any(|s| s.n_classes() != k) {
             return None;
         }
-        let splits = scores.map(|s| {
-            ranked_classes(k)
-                .into_iter()
-                .map(|class| AucSplit::new(&data.layout, data.labels, &s, class))
-                .collect()
-        });
+        let classes = ranked_classes(k);
+        let per_model = classes.len();
+        // Each split sorts all rows: the 2·k sorts are spread over the threads.
+        let built = in_parallel(
+            2 * per_model,
+            data.threads,
+            || (),
+            |job, _| {
+                let (model, class) = (job / per_model, classes[job % per_model]);
+                let entries = ranked_entries(&data.layout, data.labels, &scores[model], class);
+                let banded = BandedSplit::new(&entries, RANKED_FLAGS);
+                (entries, banded)
+            },
+        );
+        let (ranked, banded): (Vec<Vec<u32>>, Vec<Option<BandedSplit>>) = built.into_iter().unzip();
+        Some(match banded.into_iter().collect::<Option<Vec<_>>>() {
+            Some(banded) => RankedSplits::Banded(by_model(banded, per_model)),
+            None => RankedSplits::Ranked(by_model(ranked, per_model)),
+        })
+    }
+
+    /// `(champion, candidate)` on each resample of `drawn`: `ranked(model's splits, rows)`
+    /// one resample at a time, or `banded(model's splits, packed counts of a batch)` for up
+    /// to [`LANES`] at once.
+    fn evaluate(
+        &self,
+        drawn: &[Drawn],
+        packed: &mut Vec<Word>,
+        ranked: impl Fn(&[Vec<u32>], &Drawn) -> Option<f64>,
+        mut banded: impl FnMut(&[BandedSplit], &[Drawn], &[Word]) -> [Option<f64>; LANES],
+    ) -> Vec<Option<(f64, f64)>> {
+        match self {
+            RankedSplits::Ranked(models) => drawn
+                .iter()
+                .map(|d| Some((ranked(&models[0], d)?, ranked(&models[1], d)?)))
+                .collect(),
+            RankedSplits::Banded(models) => {
+                let mut pairs = Vec::with_capacity(drawn.len());
+                for batch in drawn.chunks(LANES) {
+                    pack_lanes(batch.iter().map(|d| d.rows.as_slice()), packed);
+                    let [a, b] = [0, 1].map(|model| banded(&models[model], batch, packed));
+                    pairs.extend((0..batch.len()).map(|lane| a[lane].zip(b[lane])));
+                }
+                pairs
+            }
+        }
+    }
+}
+
+/// A batched statistic's value on one resample: its batch of one.
+fn batch_of_one<S: CountStatistic>(
+    statistic: &S,
+    drawn: &Drawn,
+    scratch: &mut S::Scratch,
+) -> Option<(f64, f64)> {
+    statistic
+        .resample_batch(std::slice::from_ref(drawn), scratch)
+        .pop()
+        .flatten()
+}
+
+/// `[champion's, candidate's]` from both models' splits in a row, `per_model` each.
+fn by_model<T>(mut splits: Vec<T>, per_model: usize) -> [Vec<T>; 2] {
+    let candidate = splits.split_off(per_model.min(splits.len()));
+    [splits, candidate]
+}
+
+/// The macro mean of a model's per-split values (a binary metric has one split, taken as it
+/// is); `None` as soon as a split has none.
+fn macro_mean(n_classes: usize, values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let mut values = values.into_iter();
+    if n_classes == 2 {
+        return values.next()?;
+    }
+    let mut sum = 0.0;
+    for value in values {
+        sum += value?;
+    }
+    Some(sum / n_classes as f64)
+}
+
+/// [`macro_mean`] for each lane of per-split lane values.
+fn macro_mean_lanes(
+    n_classes: usize,
+    values: impl IntoIterator<Item = [Option<f64>; LANES]>,
+) -> [Option<f64>; LANES] {
+    let splits: Vec<[Option<f64>; LANES]> = values.into_iter().collect();
+    std::array::from_fn(|lane| macro_mean(n_classes, splits.iter().map(|split| split[lane])))
+}
+
+impl RocAuc {
+    /// Sorts every split of both models; `None` past [`MAX_RANKED_ROWS`] rows or without
+    /// both score matrices.
+    fn new(data: Classified<'_>, point: (f64, f64)) -> Option<Self> {
         Some(RocAuc {
-            n_classes: k,
-            splits,
+            n_classes: data.n_classes,
+            splits: RankedSplits::new(&data)?,
             layout: data.layout,
             point,
         })
     }
+}
 
-    /// One model's AUC: the binary split's, or the mean over the one-vs-rest splits.
-    fn finish(&self, model: usize, counts: &[u8], prefix: &mut Vec<u32>) -> Option<f64> {
-        let splits = self.splits.get(model)?;
-        if self.n_classes == 2 {
-            return splits.first()?.auc(counts, prefix);
+/// ROC AUC of one split ([`ranked_entries`]) with the resample's counts, in one pass: twice
+/// the Mann-Whitney U as `Σ positives · (2 · negatives below + negatives tied)` over the tie
+/// groups in increasing score order, the integer `auc_of_pairs` accumulates on the gathered
+/// rows. `None` when either class has no drawn row.
+fn ranked_auc(entries: &[u32], counts: &[u8]) -> Option<f64> {
+    let (mut below, mut twice_u, mut n_pos) = (0u64, 0u64, 0u64);
+    let (mut group_pos, mut group_neg) = (0u64, 0u64);
+    for &entry in entries {
+        if entry & GROUP_START != 0 {
+            twice_u += group_pos * (2 * below + group_neg);
+            below += group_neg;
+            n_pos += group_pos;
+            group_pos = 0;
+            group_neg = 0;
         }
-        let mut sum = 0.0;
-        for split in splits {
-            sum += split.auc(counts, prefix)?;
-        }
-        Some(sum / self.n_classes as f64)
+        let w = counts
+            .get((entry & POSITION_MASK) as usize)
+            .map_or(0, |&c| u64::from(c));
+        // Positives and negatives interleave unpredictably: no branch.
+        let p = w * u64::from(entry >> 31);
+        group_pos += p;
+        group_neg += w - p;
     }
+    twice_u += group_pos * (2 * below + group_neg);
+    below += group_neg;
+    n_pos += group_pos;
+    auc_from_counts(u128::from(twice_u), u128::from(n_pos), u128::from(below))
 }
 
 impl CountStatistic for RocAuc {
-    /// The negatives' prefix sums.
-    type Scratch = Vec<u32>;
+    /// The packed counts of a batch, and the stage of [`BandedSplit`].
+    type Scratch = (Vec<Word>, Vec<Word>);
 
     fn layout(&self) -> &Layout {
         &self.layout
@@ -786,27 +851,66 @@ impl CountStatistic for RocAuc {
         true
     }
 
-    fn scratch(&self) -> Vec<u32> {
-        Vec::with_capacity(self.layout.n_rows() + 1)
+    fn scratch(&self) -> (Vec<Word>, Vec<Word>) {
+        (Vec::new(), Vec::new())
     }
 
     fn point(&self) -> Option<(f64, f64)> {
         Some(self.point)
     }
 
-    fn resample(&self, drawn: &Drawn, prefix: &mut Vec<u32>) -> Option<(f64, f64)> {
-        Some((
-            self.finish(0, &drawn.rows, prefix)?,
-            self.finish(1, &drawn.rows, prefix)?,
-        ))
+    fn resample(&self, drawn: &Drawn, scratch: &mut Self::Scratch) -> Option<(f64, f64)> {
+        batch_of_one(self, drawn, scratch)
+    }
+
+    fn resample_batch(
+        &self,
+        drawn: &[Drawn],
+        (packed, stage): &mut Self::Scratch,
+    ) -> Vec<Option<(f64, f64)>> {
+        let k = self.n_classes;
+        self.splits.evaluate(
+            drawn,
+            packed,
+            |splits, d| macro_mean(k, splits.iter().map(|entries| ranked_auc(entries, &d.rows))),
+            |splits, _, packed: &[Word]| {
+                macro_mean_lanes(k, splits.iter().map(|s| s.auc_lanes(packed, stage)))
+            },
+        )
     }
 }
 
-/// Flag of an [`AveragePrecision`] entry: the row is a positive of the split.
+/// The positions of one-vs-rest split `class` by increasing score, each with the
+/// [`POSITIVE`] flag when its row is of `class` and [`GROUP_START`] on the first of each
+/// group of tied scores.
+fn ranked_entries(
+    layout: &Layout,
+    labels: &[usize],
+    scores: &ScoreMatrix<'_>,
+    class: usize,
+) -> Vec<u32> {
+    let order = layout.order();
+    let sorted = positions_by_score(layout, scores, class);
+    let key = |at: usize| score_key(scores, order[sorted[at] as usize] as usize, class);
+    (0..sorted.len())
+        .map(|at| {
+            let mut entry = sorted[at];
+            if labels[order[entry as usize] as usize] == class {
+                entry |= POSITIVE;
+            }
+            if at == 0 || key(at - 1) != key(at) {
+                entry |= GROUP_START;
+            }
+            entry
+        })
+        .collect()
+}
+
+/// Flag of a ranked entry: the row is a positive of the split.
 const POSITIVE: u32 = 1 << 31;
-/// Flag of an [`AveragePrecision`] entry: first entry of its tie group (ascending).
+/// Flag of a ranked entry: first entry of its tie group (ascending).
 const GROUP_START: u32 = 1 << 29;
-/// Mask of the position in an [`AveragePrecision`] entry.
+/// Mask of the position in a ranked entry.
 const POSITION_MASK: u32 = GROUP_START - 1;
 
 /// Average precision (macro one-vs-rest for more than two classes) from row counts and rows
@@ -814,9 +918,8 @@ const POSITION_MASK: u32 = GROUP_START - 1;
 struct AveragePrecision {
     /// Number of classes `k`.
     n_classes: usize,
-    /// `splits[model][s]`: positions of split `s` by increasing score, with [`POSITIVE`] and
-    /// [`GROUP_START`] flags.
-    splits: [Vec<Vec<u32>>; 2],
+    /// Each model's splits.
+    splits: RankedSplits,
     /// Row grouping by code (labels first, so a class's rows are whole cells).
     layout: Layout,
     /// The metric on all rows.
@@ -827,36 +930,9 @@ impl AveragePrecision {
     /// Sorts every split of both models; `None` past [`MAX_RANKED_ROWS`] rows or without
     /// both score matrices.
     fn new(data: Classified<'_>, point: (f64, f64)) -> Option<Self> {
-        let scores = data.both_scores()?;
-        let k = data.n_classes;
-        if data.labels.len() >= MAX_RANKED_ROWS || scores.iter().any(|s| s.n_classes() != k) {
-            return None;
-        }
-        let order = data.layout.order();
-        let splits = scores.map(|s| {
-            ranked_classes(k)
-                .into_iter()
-                .map(|class| {
-                    let sorted = positions_by_score(&data.layout, &s, class);
-                    let key = |at: usize| score_key(&s, order[sorted[at] as usize] as usize, class);
-                    (0..sorted.len())
-                        .map(|at| {
-                            let mut entry = sorted[at];
-                            if data.labels[order[entry as usize] as usize] == class {
-                                entry |= POSITIVE;
-                            }
-                            if at == 0 || key(at - 1) != key(at) {
-                                entry |= GROUP_START;
-                            }
-                            entry
-                        })
-                        .collect()
-                })
-                .collect()
-        });
         Some(AveragePrecision {
-            n_classes: k,
-            splits,
+            n_classes: data.n_classes,
+            splits: RankedSplits::new(&data)?,
             layout: data.layout,
             point,
         })
@@ -872,21 +948,6 @@ impl AveragePrecision {
             .filter(|(cell, _)| (cell.key / kk) as usize == class)
             .map(|(_, &rows)| rows)
             .sum()
-    }
-
-    /// One model's average precision: the binary split's, or the mean over the splits.
-    fn finish(&self, model: usize, drawn: &Drawn) -> Option<f64> {
-        let splits = self.splits.get(model)?;
-        let classes = ranked_classes(self.n_classes);
-        let mut sum = 0.0;
-        for (entries, &class) in splits.iter().zip(&classes) {
-            let positives = self.class_rows(class, &drawn.cells);
-            sum += weighted_average_precision(entries, &drawn.rows, positives)?;
-        }
-        if self.n_classes == 2 {
-            return Some(sum);
-        }
-        Some(sum / self.n_classes as f64)
     }
 }
 
@@ -921,7 +982,8 @@ fn weighted_average_precision(entries: &[u32], counts: &[u8], total_pos: u64) ->
 }
 
 impl CountStatistic for AveragePrecision {
-    type Scratch = ();
+    /// The packed counts of a batch, and the stage of [`BandedSplit`].
+    type Scratch = (Vec<Word>, Vec<Word>);
 
     fn layout(&self) -> &Layout {
         &self.layout
@@ -931,14 +993,47 @@ impl CountStatistic for AveragePrecision {
         true
     }
 
-    fn scratch(&self) {}
+    fn scratch(&self) -> (Vec<Word>, Vec<Word>) {
+        (Vec::new(), Vec::new())
+    }
 
     fn point(&self) -> Option<(f64, f64)> {
         Some(self.point)
     }
 
-    fn resample(&self, drawn: &Drawn, _: &mut ()) -> Option<(f64, f64)> {
-        Some((self.finish(0, drawn)?, self.finish(1, drawn)?))
+    fn resample(&self, drawn: &Drawn, scratch: &mut Self::Scratch) -> Option<(f64, f64)> {
+        batch_of_one(self, drawn, scratch)
+    }
+
+    fn resample_batch(
+        &self,
+        drawn: &[Drawn],
+        (packed, stage): &mut Self::Scratch,
+    ) -> Vec<Option<(f64, f64)>> {
+        let k = self.n_classes;
+        let classes = ranked_classes(k);
+        self.splits.evaluate(
+            drawn,
+            packed,
+            |splits, d| {
+                let per_split = splits.iter().zip(&classes).map(|(entries, &class)| {
+                    let positives = self.class_rows(class, &d.cells);
+                    weighted_average_precision(entries, &d.rows, positives)
+                });
+                macro_mean(k, per_split)
+            },
+            |splits, batch, packed| {
+                let per_split = splits.iter().zip(&classes).map(|(split, &class)| {
+                    let positives = std::array::from_fn(|lane| {
+                        batch
+                            .get(lane)
+                            .map_or(0, |d| self.class_rows(class, &d.cells))
+                    });
+                    split.average_precision_lanes(packed, stage, positives)
+                });
+                macro_mean_lanes(k, per_split)
+            },
+        )
     }
 }
 
@@ -1128,7 +1223,7 @@ mod tests {
         b: &EvalData<'a>,
     ) -> Option<Box<dyn DynStatistic + 'a>> {
         let point = (compute(metric, a)?, compute(metric, b)?);
-        fast_statistic(metric, a, b, point)
+        fast_statistic(metric, a, b, point, 2)
     }
 
     /// Every fast statistic matches `compute_on_rows` on the rows each resample draws, and
@@ -1218,6 +1313,7 @@ mod tests {
                     labels,
                     [predicted, predicted_b],
                     [scores, scores_b],
+                    1,
                 )
                 .expect("classified")
                 .layout
@@ -1343,7 +1439,7 @@ mod tests {
         );
         // Undefined on all rows: no statistic, and no interval.
         let one = Classes::new(1, 2, 23);
-        assert!(statistic(Metric::RocAuc, &one.data(0), &one.data(1)).is_none());
+        assert!(statistic(Metric::RocAuc, &one.data(0), &one.data(1), 1).is_none());
         assert_eq!(
             paired_bootstrap_with_threads(
                 Metric::RocAuc,
@@ -1356,5 +1452,88 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// On 10,000 rows (three bands, heavy ties) in batches of eight and a partial batch,
+    /// the banded sweeps give every resample's ROC AUC and average precision bit for bit as
+    /// the one-resample passes over the ranked entries.
+    #[test]
+    fn banded_batches_equal_the_one_resample_passes() {
+        for k in [2, 3] {
+            let c = Classes::new(10_000, k, 40 + k as u64);
+            let classified = |threads| match (c.data(0), c.data(1)) {
+                (
+                    EvalData::Classification {
+                        labels,
+                        predicted,
+                        scores,
+                        ..
+                    },
+                    EvalData::Classification {
+                        predicted: predicted_b,
+                        scores: scores_b,
+                        ..
+                    },
+                ) => Classified::new(
+                    k,
+                    labels,
+                    [predicted, predicted_b],
+                    [scores, scores_b],
+                    threads,
+                )
+                .expect("classified"),
+                _ => unreachable!("classification data"),
+            };
+            let data = classified(2);
+            let RankedSplits::Banded(banded) = RankedSplits::new(&data).expect("splits") else {
+                panic!("10,000 rows are banded");
+            };
+            let scores = data.both_scores().expect("scores");
+            let ranked = scores.map(|s| {
+                ranked_classes(k)
+                    .into_iter()
+                    .map(|class| ranked_entries(&data.layout, data.labels, &s, class))
+                    .collect::<Vec<_>>()
+            });
+            let drawn: Vec<Drawn> = (0..13)
+                .map(|r| {
+                    let mut d = Drawn::default();
+                    assert!(d.draw(&data.layout, 9, r, true));
+                    d
+                })
+                .collect();
+            let point = (0.5, 0.5);
+            let roc = |splits| RocAuc {
+                n_classes: k,
+                splits,
+                layout: classified(1).layout,
+                point,
+            };
+            let ap = |splits| AveragePrecision {
+                n_classes: k,
+                splits,
+                layout: classified(1).layout,
+                point,
+            };
+            let mut scratch = (Vec::new(), Vec::new());
+            let banded_roc = roc(RankedSplits::Banded(banded.clone()));
+            let ranked_roc = roc(RankedSplits::Ranked(ranked.clone()));
+            let want = ranked_roc.resample_batch(&drawn, &mut scratch);
+            assert!(want.iter().all(Option::is_some));
+            assert_eq!(
+                banded_roc.resample_batch(&drawn, &mut scratch),
+                want,
+                "{k} classes"
+            );
+            let banded_ap = ap(RankedSplits::Banded(banded));
+            let ranked_ap = ap(RankedSplits::Ranked(ranked));
+            let want = ranked_ap.resample_batch(&drawn, &mut scratch);
+            assert!(want.iter().all(Option::is_some));
+            assert_eq!(
+                banded_ap.resample_batch(&drawn, &mut scratch),
+                want,
+                "{k} classes"
+            );
+        }
     }
 }

@@ -1,0 +1,578 @@
+//! ROC AUC of [`LANES`] bootstrap resamples at once, in one cache-friendly sweep per
+//! one-vs-rest split.
+//!
+//! A resample's row counts are laid out by position (the cells of the layout), but ROC AUC
+//! reads them in the order of one model's scores on one split: a different order for each of
+//! the 2·k splits of a k-class comparison, so read directly, nearly every row is a random
+//! access, and one resample at a time every row costs a full pass of bookkeeping. Here the
+//! counts of [`LANES`] resamples are packed a byte each into one `u64` per position
+//! ([`pack_lanes`]), and a split reads them in two steps:
+//!
+//! 1. *stage*: a sequential pass over the positions writes each packed word to its slot, which
+//!    groups the words by band of [`BAND_ROWS`] consecutive ranks of the split's score order;
+//! 2. *sweep*: the split's entries in score order, band by band, read their band's staged
+//!    words, which stay in the level-1 cache, and add up every lane's Mann-Whitney sums at
+//!    once.
+//!
+//! The sums are integers held exactly in `f64` lanes; average precision's go through the
+//! same divisions as the one-resample pass, so
+//! every lane's value is bit for bit that pass's on the lane's resample. On x86-64 the sweeps
+//! are compiled a second time with AVX2 and picked at run time; both give the same bits.
+
+/// Resamples evaluated together: one byte of each in a packed word.
+pub(crate) const LANES: usize = 8;
+
+/// The counts of one position in each lane's resample.
+pub(crate) type Word = [u8; LANES];
+
+/// Ranks per band: a band's staged words (8 bytes each) fit in the level-1 cache.
+const BAND_ROWS: usize = 4096;
+
+/// Mask of the index within its band in a banded entry.
+const LOCAL_MASK: u16 = (BAND_ROWS - 1) as u16;
+/// Flag of a banded entry: the row is a positive of the split.
+const POSITIVE: u16 = 1 << 15;
+/// Flag of a banded entry: first entry of its group of tied scores.
+const GROUP_START: u16 = 1 << 14;
+
+const _: () = assert!(BAND_ROWS <= LOCAL_MASK as usize + 1 && (LOCAL_MASK & GROUP_START) == 0);
+
+/// Most rows a banded split takes: the sums stay integers below 2^53 (at most 2·n²), exact in
+/// `f64` lanes, and a batch's packed and staged words (16 bytes a row per thread) stay within
+/// about 512 MiB; more rows are evaluated one resample at a time.
+pub(crate) const MAX_ROWS: usize = 1 << 25;
+
+/// How the ranked entries a split is built from are encoded: the position under
+/// `position_mask`, and two flag bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RankedFlags {
+    /// Mask of the position.
+    pub(crate) position_mask: u32,
+    /// Set when the row is a positive of the split.
+    pub(crate) positive: u32,
+    /// Set on the first entry of each group of tied scores.
+    pub(crate) group_start: u32,
+}
+
+/// One model's one-vs-rest split, arranged for [`auc_lanes`](Self::auc_lanes).
+#[derive(Debug, Clone)]
+pub(crate) struct BandedSplit {
+    /// Staging slot of each position: its band's first slot plus its rank among the band's
+    /// positions.
+    slots: Vec<u32>,
+    /// The split's rows in increasing score order: the row's index within its band's stage,
+    /// with [`POSITIVE`] and [`GROUP_START`]; within a group of tied scores the positives
+    /// come first.
+    entries: Vec<u16>,
+    /// Whether two rows tie on score somewhere (the sweep without tie groups is cheaper).
+    ties: bool,
+}
+
+impl BandedSplit {
+    /// The split of `ranked` (every position once, by increasing score, encoded as `flags`
+    /// says); `None` past [`MAX_ROWS`] or when the positions are not each position once.
+    pub(crate) fn new(ranked: &[u32], flags: RankedFlags) -> Option<Self> {
+        if ranked.len() > MAX_ROWS {
+            return None;
+        }
+        let ranked = positives_first_in_groups(ranked, flags);
+        let mut slots = vec![u32::MAX; ranked.len()];
+        let mut entries = Vec::with_capacity(ranked.len());
+        for (band, chunk) in ranked.chunks(BAND_ROWS).enumerate() {
+            let mut by_position: Vec<(u32, usize)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(at, &entry)| (entry & flags.position_mask, at))
+                .collect();
+            by_position.sort_unstable();
+            let mut local = vec![0u16; chunk.len()];
+            for (index, &(position, at)) in by_position.iter().enumerate() {
+                let slot = slots.get_mut(position as usize)?;
+                if *slot != u32::MAX {
+                    return None;
+                }
+                *slot = (band * BAND_ROWS + index) as u32;
+                local[at] = index as u16;
+            }
+            for (&entry, &index) in chunk.iter().zip(&local) {
+                let mut banded = index;
+                if entry & flags.positive != 0 {
+                    banded |= POSITIVE;
+                }
+                if entry & flags.group_start != 0 {
+                    banded |= GROUP_START;
+                }
+                entries.push(banded);
+            }
+        }
+        let ties = entries.iter().any(|&e| e & GROUP_START == 0);
+        Some(BandedSplit {
+            slots,
+            entries,
+            ties,
+        })
+    }
+
+    /// Each lane's ROC AUC on this split, from `packed` ([`pack_lanes`], one word per
+    /// position); `stage` is a reusable buffer. A lane is `None` when either class has no
+    /// drawn row there (every lane, when `packed` is not one word per position).
+    pub(crate) fn auc_lanes(&self, packed: &[Word], stage: &mut Vec<Word>) -> [Option<f64>; LANES] {
+        if packed.len() != self.slots.len() {
+            return [None; LANES];
+        }
+        self.stage(packed, stage);
+        sweep(&self.entries, stage, self.ties).aucs()
+    }
+
+    /// Each lane's average precision on this split, thresholds in decreasing score order
+    /// as `average_precision_of_pairs` takes them, from `packed` and each lane's drawn
+    /// positives `total_pos`. A lane is `None` when it drew no positive (every lane, when
+    /// `packed` is not one word per position).
+    pub(crate) fn average_precision_lanes(
+        &self,
+        packed: &[Word],
+        stage: &mut Vec<Word>,
+        total_pos: [u64; LANES],
+    ) -> [Option<f64>; LANES] {
+        if packed.len() != self.slots.len() {
+            return [None; LANES];
+        }
+        self.stage(packed, stage);
+        // Below 2^53, so exact.
+        let ap = sweep_precision(&self.entries, stage, total_pos.map(|t| t as f64));
+        std::array::from_fn(|lane| (total_pos[lane] > 0).then_some(ap[lane]))
+    }
+
+    /// Writes every position's word to its slot; the stage is padded to whole bands.
+    fn stage(&self, packed: &[Word], stage: &mut Vec<Word>) {
+        // Every slot is written below and the padding is never read: no need to clear.
+        stage.resize(
+            self.entries.len().div_ceil(BAND_ROWS) * BAND_ROWS,
+            [0; LANES],
+        );
+        let stage = stage.as_mut_slice();
+        for (&slot, &word) in self.slots.iter().zip(packed) {
+            if let Some(staged) = stage.get_mut(slot as usize) {
+                *staged = word;
+            }
+        }
+    }
+}
+
+/// The row counts of up to [`LANES`] resamples (`rows[lane][position]`), position by
+/// position; missing lanes are zero.
+pub(crate) fn pack_lanes<'a>(rows: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Word>) {
+    out.clear();
+    for (lane, counts) in rows.into_iter().take(LANES).enumerate() {
+        if lane == 0 {
+            out.resize(counts.len(), [0; LANES]);
+        }
+        for (word, &count) in out.iter_mut().zip(counts) {
+            word[lane] = count;
+        }
+    }
+}
+
+/// Every lane's Mann-Whitney sums after a sweep.
+#[derive(Debug, Clone, Copy)]
+struct Sums {
+    /// Twice the Mann-Whitney U.
+    twice_u: [u64; LANES],
+    /// Drawn positives.
+    positives: [u64; LANES],
+    /// Drawn negatives.
+    negatives: [u64; LANES],
+}
+
+impl Sums {
+    /// Each lane's AUC as `auc_from_counts` gives it from the same integers.
+    fn aucs(&self) -> [Option<f64>; LANES] {
+        std::array::from_fn(|lane| {
+            super::metrics::auc_from_counts(
+                u128::from(self.twice_u[lane]),
+                u128::from(self.positives[lane]),
+                u128::from(self.negatives[lane]),
+            )
+        })
+    }
+}
+
+/// `ranked` with each group of tied scores reordered positives first (each side in its
+/// order), the group-start flag on the group's new first entry.
+fn positives_first_in_groups(ranked: &[u32], flags: RankedFlags) -> Vec<u32> {
+    let mut out = Vec::with_capacity(ranked.len());
+    let mut group_start = 0;
+    while group_start < ranked.len() {
+        let group_end = ranked[group_start + 1..]
+            .iter()
+            .position(|&entry| entry & flags.group_start != 0)
+            .map_or(ranked.len(), |offset| group_start + 1 + offset);
+        let group = &ranked[group_start..group_end];
+        let first = out.len();
+        let is_positive = |entry: &&u32| *entry & flags.positive != 0;
+        out.extend(
+            group
+                .iter()
+                .filter(is_positive)
+                .map(|&e| e & !flags.group_start),
+        );
+        out.extend(
+            group
+                .iter()
+                .filter(|e| !is_positive(e))
+                .map(|&e| e & !flags.group_start),
+        );
+        out[first] |= flags.group_start;
+        group_start = group_end;
+    }
+    out
+}
+
+/// [`sweep_bands`] with the widest instructions this CPU has.
+fn sweep(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { sweep_avx2(entries, stage, ties) };
+    }
+    sweep_portable(entries, stage, ties)
+}
+
+/// [`sweep_bands`] for any CPU.
+fn sweep_portable(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
+    if ties {
+        sweep_bands::<true>(entries, stage)
+    } else {
+        sweep_bands::<false>(entries, stage)
+    }
+}
+
+/// [`sweep_bands`] compiled for AVX2, where the eight lanes are two vector registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sweep_avx2(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
+    if ties {
+        sweep_bands::<true>(entries, stage)
+    } else {
+        sweep_bands::<false>(entries, stage)
+    }
+}
+
+/// The entries in score order against the staged words. With `TIES`, twice the U is
+/// `Σ group positives · (2 · negatives below + group negatives)` over tie groups, as
+/// `auc_of_pairs` counts it; without, every row is its own group and the sum is
+/// `2 · Σ positives · negatives below`. The integers are held in `f64` lanes, exact below
+/// 2^53 (at most 2·n² for n = [`MAX_ROWS`]).
+#[inline(always)]
+fn sweep_bands<const TIES: bool>(entries: &[u16], stage: &[Word]) -> Sums {
+    let mut twice_u = [0.0f64; LANES];
+    let mut positives = [0.0f64; LANES];
+    let mut below = [0.0f64; LANES];
+    let (mut group_pos, mut group_neg) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let bands = bands(entries, stage);
+    for (at, &(entries, band)) in bands.iter().enumerate() {
+        let next = bands.get(at + 1).map(|&(_, next)| next);
+        for (line, entries) in entries.chunks(WORDS_PER_LINE).enumerate() {
+            prefetch_line(next, line);
+            for &entry in entries {
+                let counts = lane_counts(band, entry);
+                let positive = f64::from(entry >> 15);
+                if TIES {
+                    if entry & GROUP_START != 0 {
+                        for lane in 0..LANES {
+                            twice_u[lane] +=
+                                group_pos[lane] * (2.0 * below[lane] + group_neg[lane]);
+                            below[lane] += group_neg[lane];
+                            positives[lane] += group_pos[lane];
+                        }
+                        group_pos = [0.0; LANES];
+                        group_neg = [0.0; LANES];
+                    }
+                    for lane in 0..LANES {
+                        let p = counts[lane] * positive;
+                        group_pos[lane] += p;
+                        group_neg[lane] += counts[lane] - p;
+                    }
+                } else {
+                    for lane in 0..LANES {
+                        let p = counts[lane] * positive;
+                        twice_u[lane] += p * below[lane];
+                        positives[lane] += p;
+                        below[lane] += counts[lane] - p;
+                    }
+                }
+            }
+        }
+    }
+    for lane in 0..LANES {
+        if TIES {
+            twice_u[lane] += group_pos[lane] * (2.0 * below[lane] + group_neg[lane]);
+            below[lane] += group_neg[lane];
+            positives[lane] += group_pos[lane];
+        } else {
+            twice_u[lane] *= 2.0;
+        }
+    }
+    // Exact integers, so the conversions are too.
+    Sums {
+        twice_u: twice_u.map(|x| x as u64),
+        positives: positives.map(|x| x as u64),
+        negatives: below.map(|x| x as u64),
+    }
+}
+
+/// The entries band by band, each with its band's staged words.
+fn bands<'a>(entries: &'a [u16], stage: &'a [Word]) -> Vec<(&'a [u16], &'a [Word; BAND_ROWS])> {
+    entries
+        .chunks(BAND_ROWS)
+        .zip(stage.chunks_exact(BAND_ROWS))
+        .filter_map(|(entries, band)| Some((entries, band.try_into().ok()?)))
+        .collect()
+}
+
+/// The counts of `entry`'s staged word as `f64` lanes, read from the flat bytes of the band
+/// (so the compiler widens them with one vector load instead of byte by byte).
+#[inline(always)]
+fn lane_counts(band: &[Word; BAND_ROWS], entry: u16) -> [f64; LANES] {
+    let bytes = band.as_flattened();
+    let at = usize::from(entry & LOCAL_MASK) * LANES;
+    std::array::from_fn(|lane| f64::from(bytes[at + lane]))
+}
+
+/// Staged words in a 64-byte cache line.
+const WORDS_PER_LINE: usize = 64 / LANES;
+
+/// Asks for cache line `line` of the band swept next while this one is swept, a line per
+/// [`WORDS_PER_LINE`] entries, so the whole band is in cache when its sweep begins: the
+/// stage was written long before, and its random reads would each wait for memory.
+#[inline(always)]
+fn prefetch_line(next: Option<&[Word; BAND_ROWS]>, line: usize) {
+    let Some(word) = next.and_then(|band| band.get(line * WORDS_PER_LINE)) else {
+        return;
+    };
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect the program can observe; the address is valid anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(word.as_ptr().cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = word;
+}
+
+/// [`sweep_precision_bands`] with the widest instructions this CPU has.
+fn sweep_precision(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> [f64; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { sweep_precision_avx2(entries, stage, total_pos) };
+    }
+    sweep_precision_bands(entries, stage, total_pos)
+}
+
+/// [`sweep_precision_bands`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sweep_precision_avx2(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> [f64; LANES] {
+    sweep_precision_bands(entries, stage, total_pos)
+}
+
+/// The entries in decreasing score order against the staged words: at the last entry of
+/// each tie group (its [`GROUP_START`], going down), the recall gained times the precision
+/// there, `(pos / total_pos) · (tp / (tp + fp))` with the integers `average_precision_term`
+/// takes, so each lane rounds as the one-resample pass does.
+#[inline(always)]
+fn sweep_precision_bands(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> [f64; LANES] {
+    let (mut tp, mut fp, mut ap) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+    let (mut pos, mut neg) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let bands = bands(entries, stage);
+    for (at, &(entries, band)) in bands.iter().enumerate().rev() {
+        let next = at
+            .checked_sub(1)
+            .and_then(|b| bands.get(b))
+            .map(|&(_, next)| next);
+        for (line, entries) in entries.chunks(WORDS_PER_LINE).enumerate().rev() {
+            prefetch_line(next, line);
+            for &entry in entries.iter().rev() {
+                let counts = lane_counts(band, entry);
+                let positive = f64::from(entry >> 15);
+                for lane in 0..LANES {
+                    let p = counts[lane] * positive;
+                    pos[lane] += p;
+                    neg[lane] += counts[lane] - p;
+                }
+                if entry & GROUP_START != 0 {
+                    for lane in 0..LANES {
+                        tp[lane] += pos[lane];
+                        fp[lane] += neg[lane];
+                        let term =
+                            (pos[lane] / total_pos[lane]) * (tp[lane] / (tp[lane] + fp[lane]));
+                        ap[lane] += if pos[lane] > 0.0 { term } else { 0.0 };
+                    }
+                    pos = [0.0; LANES];
+                    neg = [0.0; LANES];
+                }
+            }
+        }
+    }
+    ap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entries of the [`RankedFlags`] the tests use.
+    const FLAGS: RankedFlags = RankedFlags {
+        position_mask: (1 << 29) - 1,
+        positive: 1 << 31,
+        group_start: 1 << 29,
+    };
+
+    /// SplitMix64.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// `n` rows in a shuffled score order, a third of them positive, scores drawn from
+    /// `levels` values (few levels: many ties); the ranked entries and each row's score and
+    /// class by position.
+    fn split(n: usize, levels: u64, seed: u64) -> (Vec<u32>, Vec<(u64, bool)>) {
+        let mut state = seed;
+        let rows: Vec<(u64, bool)> = (0..n)
+            .map(|_| (next(&mut state) % levels, next(&mut state) % 3 == 0))
+            .collect();
+        let shuffle: Vec<u64> = (0..n).map(|_| next(&mut state)).collect();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&p| (rows[p as usize].0, shuffle[p as usize]));
+        let ranked = order
+            .iter()
+            .enumerate()
+            .map(|(at, &p)| {
+                let mut entry = p;
+                if rows[p as usize].1 {
+                    entry |= FLAGS.positive;
+                }
+                if at == 0 || rows[order[at - 1] as usize].0 != rows[p as usize].0 {
+                    entry |= FLAGS.group_start;
+                }
+                entry
+            })
+            .collect();
+        (ranked, rows)
+    }
+
+    /// ROC AUC of one lane straight from the definition: pairs of a drawn positive and a
+    /// drawn negative, a tie counting half.
+    fn reference_auc(rows: &[(u64, bool)], counts: &[u8]) -> Option<f64> {
+        let mut negatives_at: std::collections::BTreeMap<u64, u128> = Default::default();
+        let (mut n_pos, mut n_neg) = (0u128, 0u128);
+        for (&(score, positive), &c) in rows.iter().zip(counts) {
+            if positive {
+                n_pos += u128::from(c);
+            } else {
+                n_neg += u128::from(c);
+                *negatives_at.entry(score).or_default() += u128::from(c);
+            }
+        }
+        let mut twice_u = 0u128;
+        for (&(score, positive), &c) in rows.iter().zip(counts) {
+            if positive {
+                let below: u128 = negatives_at.range(..score).map(|(_, &m)| m).sum();
+                let tied = negatives_at.get(&score).copied().unwrap_or(0);
+                twice_u += u128::from(c) * (2 * below + tied);
+            }
+        }
+        super::super::metrics::auc_from_counts(twice_u, n_pos, n_neg)
+    }
+
+    /// Counts of `lanes` resamples: mostly 0-3, some large, one lane all zero when asked.
+    fn lanes(n: usize, lanes: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut state = seed;
+        (0..lanes)
+            .map(|_| {
+                (0..n)
+                    .map(|_| match next(&mut state) % 100 {
+                        0 => 255,
+                        r => (r % 4) as u8,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_lane_is_the_auc_of_its_resample_with_and_without_ties() {
+        // Several bands, the last one partial; continuous scores (no ties) and few levels.
+        for (n, levels, seed) in [(10_000, u64::MAX, 1), (9_000, 7, 2), (4_097, 1_000, 3)] {
+            let (ranked, rows) = split(n, levels, seed);
+            let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+            for count in [1, 5, LANES] {
+                let counts = lanes(n, count, seed + 10);
+                let mut packed = Vec::new();
+                pack_lanes(counts.iter().map(Vec::as_slice), &mut packed);
+                let got = banded.auc_lanes(&packed, &mut Vec::new());
+                for (lane, &auc) in got.iter().enumerate() {
+                    let want = counts.get(lane).and_then(|c| reference_auc(&rows, c));
+                    assert_eq!(auc, want, "n {n}, levels {levels}, lane {lane}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_vector_and_portable_sweeps_give_the_same_bits() {
+        for levels in [u64::MAX, 5] {
+            let (ranked, _) = split(20_000, levels, 4);
+            let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+            let counts = lanes(20_000, LANES, 5);
+            let mut packed = Vec::new();
+            pack_lanes(counts.iter().map(Vec::as_slice), &mut packed);
+            let mut stage = Vec::new();
+            banded.stage(&packed, &mut stage);
+            assert_eq!(banded.ties, levels != u64::MAX);
+            let portable = sweep_portable(&banded.entries, &stage, banded.ties).aucs();
+            assert_eq!(sweep(&banded.entries, &stage, banded.ties).aucs(), portable);
+            let precision = |ap: [f64; LANES]| ap.map(f64::to_bits);
+            let total_pos = [1000.0; LANES];
+            assert_eq!(
+                precision(sweep_precision(&banded.entries, &stage, total_pos)),
+                precision(sweep_precision_bands(&banded.entries, &stage, total_pos))
+            );
+        }
+    }
+
+    #[test]
+    fn a_lane_without_one_class_has_no_auc() {
+        let (ranked, rows) = split(100, 10, 6);
+        let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+        let only_positives: Vec<u8> = rows.iter().map(|r| u8::from(r.1)).collect();
+        let mut packed = Vec::new();
+        pack_lanes([only_positives.as_slice()], &mut packed);
+        assert_eq!(banded.auc_lanes(&packed, &mut Vec::new()), [None; LANES]);
+        assert_eq!(
+            banded.auc_lanes(&packed[..99], &mut Vec::new()),
+            [None; LANES]
+        );
+    }
+
+    #[test]
+    fn malformed_ranked_entries_are_refused() {
+        let (mut ranked, _) = split(50, 10, 7);
+        ranked[3] = (ranked[4] & FLAGS.position_mask) | FLAGS.group_start;
+        assert!(
+            BandedSplit::new(&ranked, FLAGS).is_none(),
+            "a position twice"
+        );
+        let (mut ranked, _) = split(50, 10, 7);
+        ranked[0] = 50 | FLAGS.group_start;
+        assert!(
+            BandedSplit::new(&ranked, FLAGS).is_none(),
+            "a position out of range"
+        );
+    }
+}
