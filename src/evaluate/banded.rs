@@ -241,9 +241,9 @@ fn sweep(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
 /// [`sweep_bands`] for any CPU.
 fn sweep_portable(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
     if ties {
-        sweep_bands::<true>(entries, stage)
+        sweep_bands::<true, Portable>(entries, stage)
     } else {
-        sweep_bands::<false>(entries, stage)
+        sweep_bands::<false, Portable>(entries, stage)
     }
 }
 
@@ -252,9 +252,9 @@ fn sweep_portable(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
 #[target_feature(enable = "avx2")]
 fn sweep_avx2(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
     if ties {
-        sweep_bands::<true>(entries, stage)
+        sweep_bands::<true, Avx2>(entries, stage)
     } else {
-        sweep_bands::<false>(entries, stage)
+        sweep_bands::<false, Avx2>(entries, stage)
     }
 }
 
@@ -264,7 +264,7 @@ fn sweep_avx2(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
 /// `2 · Σ positives · negatives below`. The integers are held in `f64` lanes, exact below
 /// 2^53 (at most 2·n² for n = [`MAX_ROWS`]).
 #[inline(always)]
-fn sweep_bands<const TIES: bool>(entries: &[u16], stage: &[Word]) -> Sums {
+fn sweep_bands<const TIES: bool, W: Widen>(entries: &[u16], stage: &[Word]) -> Sums {
     let mut twice_u = [0.0f64; LANES];
     let mut positives = [0.0f64; LANES];
     let mut below = [0.0f64; LANES];
@@ -275,7 +275,7 @@ fn sweep_bands<const TIES: bool>(entries: &[u16], stage: &[Word]) -> Sums {
         for (line, entries) in entries.chunks(WORDS_PER_LINE).enumerate() {
             prefetch_line(next, line);
             for &entry in entries {
-                let counts = lane_counts(band, entry);
+                let counts = W::widen(band[usize::from(entry & LOCAL_MASK)]);
                 let positive = f64::from(entry >> 15);
                 if TIES {
                     if entry & GROUP_START != 0 {
@@ -330,13 +330,51 @@ fn bands<'a>(entries: &'a [u16], stage: &'a [Word]) -> Vec<(&'a [u16], &'a [Word
         .collect()
 }
 
-/// The counts of `entry`'s staged word as `f64` lanes, read from the flat bytes of the band
-/// (so the compiler widens them with one vector load instead of byte by byte).
-#[inline(always)]
-fn lane_counts(band: &[Word; BAND_ROWS], entry: u16) -> [f64; LANES] {
-    let bytes = band.as_flattened();
-    let at = usize::from(entry & LOCAL_MASK) * LANES;
-    std::array::from_fn(|lane| f64::from(bytes[at + lane]))
+/// How a sweep turns a staged word into its eight counts as `f64` lanes (exact either way).
+trait Widen {
+    /// The counts of `word`.
+    fn widen(word: Word) -> [f64; LANES];
+}
+
+/// Widening any CPU can do.
+struct Portable;
+
+impl Widen for Portable {
+    #[inline(always)]
+    fn widen(word: Word) -> [f64; LANES] {
+        word.map(f64::from)
+    }
+}
+
+/// Widening with two AVX2 conversions; only used inside functions compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Widen for Avx2 {
+    #[inline(always)]
+    fn widen(word: Word) -> [f64; LANES] {
+        // SAFETY: `Avx2` is only named by the sweeps compiled with AVX2, which run only after
+        // `is_x86_feature_detected!("avx2")`.
+        unsafe { widen_avx2(word) }
+    }
+}
+
+/// The eight bytes zero-extended to 32 bits in one instruction, then converted four at a time
+/// (what the compiler does not find by itself for `[u8; 8]`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn widen_avx2(word: Word) -> [f64; LANES] {
+    use std::arch::x86_64::{
+        __m256d, _mm256_castsi256_si128, _mm256_cvtepi32_pd, _mm256_cvtepu8_epi32,
+        _mm256_extracti128_si256, _mm_cvtsi64_si128,
+    };
+    let wide = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(i64::from_le_bytes(word)));
+    let low = _mm256_cvtepi32_pd(_mm256_castsi256_si128(wide));
+    let high = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(wide));
+    // SAFETY: two vectors of four `f64` are eight `f64`, with no padding and any bits valid.
+    unsafe { std::mem::transmute::<[__m256d; 2], [f64; LANES]>([low, high]) }
 }
 
 /// Staged words in a 64-byte cache line.
@@ -367,14 +405,14 @@ fn sweep_precision(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> 
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { sweep_precision_avx2(entries, stage, total_pos) };
     }
-    sweep_precision_bands(entries, stage, total_pos)
+    sweep_precision_bands::<Portable>(entries, stage, total_pos)
 }
 
 /// [`sweep_precision_bands`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sweep_precision_avx2(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> [f64; LANES] {
-    sweep_precision_bands(entries, stage, total_pos)
+    sweep_precision_bands::<Avx2>(entries, stage, total_pos)
 }
 
 /// The entries in decreasing score order against the staged words: at the last entry of
@@ -382,7 +420,11 @@ fn sweep_precision_avx2(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]
 /// there, `(pos / total_pos) · (tp / (tp + fp))` with the integers `average_precision_term`
 /// takes, so each lane rounds as the one-resample pass does.
 #[inline(always)]
-fn sweep_precision_bands(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]) -> [f64; LANES] {
+fn sweep_precision_bands<W: Widen>(
+    entries: &[u16],
+    stage: &[Word],
+    total_pos: [f64; LANES],
+) -> [f64; LANES] {
     let (mut tp, mut fp, mut ap) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
     let (mut pos, mut neg) = ([0.0f64; LANES], [0.0f64; LANES]);
     let bands = bands(entries, stage);
@@ -394,7 +436,7 @@ fn sweep_precision_bands(entries: &[u16], stage: &[Word], total_pos: [f64; LANES
         for (line, entries) in entries.chunks(WORDS_PER_LINE).enumerate().rev() {
             prefetch_line(next, line);
             for &entry in entries.iter().rev() {
-                let counts = lane_counts(band, entry);
+                let counts = W::widen(band[usize::from(entry & LOCAL_MASK)]);
                 let positive = f64::from(entry >> 15);
                 for lane in 0..LANES {
                     let p = counts[lane] * positive;
@@ -541,7 +583,11 @@ mod tests {
             let total_pos = [1000.0; LANES];
             assert_eq!(
                 precision(sweep_precision(&banded.entries, &stage, total_pos)),
-                precision(sweep_precision_bands(&banded.entries, &stage, total_pos))
+                precision(sweep_precision_bands::<Portable>(
+                    &banded.entries,
+                    &stage,
+                    total_pos
+                ))
             );
         }
     }
