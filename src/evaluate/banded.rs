@@ -61,8 +61,7 @@ pub(crate) struct BandedSplit {
     /// positions.
     slots: Vec<u32>,
     /// The split's rows in increasing score order: the row's index within its band's stage,
-    /// with [`POSITIVE`] and [`GROUP_START`]; within a group of tied scores the positives
-    /// come first.
+    /// with [`POSITIVE`] and [`GROUP_START`].
     entries: Vec<u16>,
     /// Whether two rows tie on score somewhere (the sweep without tie groups is cheaper).
     ties: bool,
@@ -75,7 +74,6 @@ impl BandedSplit {
         if ranked.len() > MAX_ROWS {
             return None;
         }
-        let ranked = positives_first_in_groups(ranked, flags);
         let mut slots = vec![u32::MAX; ranked.len()];
         let mut entries = Vec::with_capacity(ranked.len());
         for (band, chunk) in ranked.chunks(BAND_ROWS).enumerate() {
@@ -195,37 +193,6 @@ impl Sums {
             )
         })
     }
-}
-
-/// `ranked` with each group of tied scores reordered positives first (each side in its
-/// order), the group-start flag on the group's new first entry.
-fn positives_first_in_groups(ranked: &[u32], flags: RankedFlags) -> Vec<u32> {
-    let mut out = Vec::with_capacity(ranked.len());
-    let mut group_start = 0;
-    while group_start < ranked.len() {
-        let group_end = ranked[group_start + 1..]
-            .iter()
-            .position(|&entry| entry & flags.group_start != 0)
-            .map_or(ranked.len(), |offset| group_start + 1 + offset);
-        let group = &ranked[group_start..group_end];
-        let first = out.len();
-        let is_positive = |entry: &&u32| *entry & flags.positive != 0;
-        out.extend(
-            group
-                .iter()
-                .filter(is_positive)
-                .map(|&e| e & !flags.group_start),
-        );
-        out.extend(
-            group
-                .iter()
-                .filter(|e| !is_positive(e))
-                .map(|&e| e & !flags.group_start),
-        );
-        out[first] |= flags.group_start;
-        group_start = group_end;
-    }
-    out
 }
 
 /// [`sweep_bands`] with the widest instructions this CPU has.
