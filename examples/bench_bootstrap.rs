@@ -5,7 +5,12 @@
 //! ```text
 //! cargo run --release --example bench_bootstrap -- [--rows N] [--resamples B]
 //!     [--baseline] [--metrics accuracy,roc_auc,...] [--datasets binary,3-class,regression]
+//!     [--decimals D]
 //! ```
+//!
+//! Scores are rounded to `D` decimals (default 6, as `predictions.csv` files written with
+//! `%.6f` have them): at 1M rows about half the rows then start a new group of tied scores,
+//! the hard case for the tie-aware sweeps; `--decimals 4` gives long tie groups instead.
 //!
 //! `--baseline` times the generic path (`bootstrap_delta_ci` over
 //! `compute_on_rows`, which gathers every resample), the path the gate used
@@ -31,6 +36,8 @@ struct Args {
     metrics: Vec<String>,
     /// Dataset labels to build and time (`binary`, `3-class`, `regression`); all when empty.
     datasets: Vec<String>,
+    /// Decimals the probability scores are rounded to.
+    decimals: i32,
 }
 
 /// Parses the flags; unknown flags abort with a usage line.
@@ -41,6 +48,7 @@ fn parse_args() -> Args {
         baseline: false,
         metrics: Vec::new(),
         datasets: Vec::new(),
+        decimals: 6,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,6 +58,7 @@ fn parse_args() -> Args {
             "--resamples" => args.resamples = value().parse().unwrap_or_else(|_| usage()),
             "--metrics" => args.metrics = value().split(',').map(str::to_owned).collect(),
             "--datasets" => args.datasets = value().split(',').map(str::to_owned).collect(),
+            "--decimals" => args.decimals = value().parse().unwrap_or_else(|_| usage()),
             "--baseline" => args.baseline = true,
             _ => usage(),
         }
@@ -59,7 +68,7 @@ fn parse_args() -> Args {
 
 /// Prints the usage line and exits.
 fn usage() -> ! {
-    eprintln!("usage: bench_bootstrap [--rows N] [--resamples B] [--baseline] [--metrics a,b,...] [--datasets binary,3-class,regression]");
+    eprintln!("usage: bench_bootstrap [--rows N] [--resamples B] [--baseline] [--metrics a,b,...] [--datasets binary,3-class,regression] [--decimals D]");
     std::process::exit(2)
 }
 
@@ -81,13 +90,14 @@ impl Gen {
 struct ModelRows {
     /// Hard predictions (argmax of the scores).
     predicted: Vec<usize>,
-    /// Row-major probabilities, rounded to 1e-4 so there are ties.
+    /// Row-major probabilities, rounded so there are ties.
     scores: Vec<f64>,
 }
 
 /// Synthetic `k`-class labels and two models whose scores lean towards the
-/// true class with strength `skill`.
-fn classification(n: usize, k: usize, seed: u64) -> (Vec<usize>, [ModelRows; 2]) {
+/// true class with strength `skill`, scores rounded to `decimals`.
+fn classification(n: usize, k: usize, seed: u64, decimals: i32) -> (Vec<usize>, [ModelRows; 2]) {
+    let scale = 10f64.powi(decimals);
     let mut g = Gen(seed);
     let labels: Vec<usize> = (0..n)
         .map(|_| ((g.uniform() * k as f64) as usize).min(k - 1))
@@ -102,7 +112,7 @@ fn classification(n: usize, k: usize, seed: u64) -> (Vec<usize>, [ModelRows; 2])
             let total: f64 = raw.iter().sum();
             let row: Vec<f64> = raw
                 .iter()
-                .map(|r| (r / total * 1e4).round() / 1e4)
+                .map(|r| (r / total * scale).round() / scale)
                 .collect();
             let top = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
             predicted.push(top);
@@ -193,12 +203,12 @@ fn main() {
     );
     let wanted = |label: &str| args.datasets.is_empty() || args.datasets.iter().any(|d| d == label);
     if wanted("binary") {
-        let (labels, [a, b]) = classification(n, 2, 1);
+        let (labels, [a, b]) = classification(n, 2, 1, args.decimals);
         let (da, db) = (model_data(2, &labels, &a), model_data(2, &labels, &b));
         bench_dataset("binary", [&da, &db], n, &args);
     }
     if wanted("3-class") {
-        let (labels3, [a3, b3]) = classification(n, 3, 2);
+        let (labels3, [a3, b3]) = classification(n, 3, 2, args.decimals);
         let (ma, mb) = (model_data(3, &labels3, &a3), model_data(3, &labels3, &b3));
         bench_dataset("3-class", [&ma, &mb], n, &args);
     }

@@ -183,6 +183,38 @@ struct Sums {
 }
 
 impl Sums {
+    /// From a sweep without ties: `above` is `Σ positives · negatives below`.
+    fn without_ties(above: [f64; LANES], positives: [f64; LANES], negatives: [f64; LANES]) -> Sums {
+        // Exact integers, so the conversions are too.
+        Sums {
+            twice_u: above.map(|x| 2 * x as u64),
+            positives: positives.map(|x| x as u64),
+            negatives: negatives.map(|x| x as u64),
+        }
+    }
+
+    /// From a sweep with ties: `above` and `under` count the pairs with the positive strictly
+    /// above and strictly below (either may hold their difference, with the other zero); the
+    /// rest of the `P·N` pairs are tied.
+    fn with_ties(
+        above: [f64; LANES],
+        under: [f64; LANES],
+        positives: [f64; LANES],
+        negatives: [f64; LANES],
+    ) -> Sums {
+        let positives = positives.map(|x| x as u64);
+        let negatives = negatives.map(|x| x as u64);
+        Sums {
+            // Signed: `A − C` is negative for a model worse than chance; the total is not.
+            twice_u: std::array::from_fn(|lane| {
+                let all = (positives[lane] * negatives[lane]) as i64;
+                (all + above[lane] as i64 - under[lane] as i64).max(0) as u64
+            }),
+            positives,
+            negatives,
+        }
+    }
+
     /// Each lane's AUC as `auc_from_counts` gives it from the same integers.
     fn aucs(&self) -> [Option<f64>; LANES] {
         std::array::from_fn(|lane| {
@@ -219,23 +251,29 @@ fn sweep_portable(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
 #[target_feature(enable = "avx2")]
 fn sweep_avx2(entries: &[u16], stage: &[Word], ties: bool) -> Sums {
     if ties {
-        sweep_bands::<true, Avx2>(entries, stage)
+        sweep_ties_avx2(entries, stage)
     } else {
         sweep_bands::<false, Avx2>(entries, stage)
     }
 }
 
-/// The entries in score order against the staged words. With `TIES`, twice the U is
-/// `Σ group positives · (2 · negatives below + group negatives)` over tie groups, as
-/// `auc_of_pairs` counts it; without, every row is its own group and the sum is
-/// `2 · Σ positives · negatives below`. The integers are held in `f64` lanes, exact below
-/// 2^53 (at most 2·n² for n = [`MAX_ROWS`]).
+/// The entries in score order against the staged words: twice the Mann-Whitney U, as
+/// `auc_of_pairs` counts it (a drawn positive above a drawn negative twice, a tied pair
+/// once). Without `TIES`, every row is its own group and the sum is
+/// `2 · Σ positives · negatives below`. With `TIES`, it is `P·N + A − C` (`P·N` pairs in
+/// all, `A` with the positive strictly above, `C` with it strictly below), where a positive
+/// adds the negatives below its group to `A` and a negative the positives below its group to
+/// `C`. The running totals at the group's start are held by a select, not a branch: at real
+/// scores' ties half the rows start a group, and a branch would be mispredicted on every
+/// other row. The integers are held in `f64` lanes, exact below 2^53 (at most 2·n² for
+/// n = [`MAX_ROWS`]), so the order of the additions does not change any bit.
 #[inline(always)]
 fn sweep_bands<const TIES: bool, W: Widen>(entries: &[u16], stage: &[Word]) -> Sums {
-    let mut twice_u = [0.0f64; LANES];
+    let (mut above, mut under) = ([0.0f64; LANES], [0.0f64; LANES]);
     let mut positives = [0.0f64; LANES];
     let mut below = [0.0f64; LANES];
-    let (mut group_pos, mut group_neg) = ([0.0f64; LANES], [0.0f64; LANES]);
+    // Positives and negatives drawn below the current tie group.
+    let (mut pos_at_start, mut neg_at_start) = ([0.0f64; LANES], [0.0f64; LANES]);
     let bands = bands(entries, stage);
     for (at, &(entries, band)) in bands.iter().enumerate() {
         let next = bands.get(at + 1).map(|&(_, next)| next);
@@ -245,25 +283,23 @@ fn sweep_bands<const TIES: bool, W: Widen>(entries: &[u16], stage: &[Word]) -> S
                 let counts = W::widen(band[usize::from(entry & LOCAL_MASK)]);
                 let positive = f64::from(entry >> 15);
                 if TIES {
-                    if entry & GROUP_START != 0 {
-                        for lane in 0..LANES {
-                            twice_u[lane] +=
-                                group_pos[lane] * (2.0 * below[lane] + group_neg[lane]);
-                            below[lane] += group_neg[lane];
-                            positives[lane] += group_pos[lane];
-                        }
-                        group_pos = [0.0; LANES];
-                        group_neg = [0.0; LANES];
-                    }
+                    let starts = entry & GROUP_START != 0;
                     for lane in 0..LANES {
+                        if starts {
+                            pos_at_start[lane] = positives[lane];
+                            neg_at_start[lane] = below[lane];
+                        }
                         let p = counts[lane] * positive;
-                        group_pos[lane] += p;
-                        group_neg[lane] += counts[lane] - p;
+                        let n = counts[lane] - p;
+                        above[lane] += p * neg_at_start[lane];
+                        under[lane] += n * pos_at_start[lane];
+                        positives[lane] += p;
+                        below[lane] += n;
                     }
                 } else {
                     for lane in 0..LANES {
                         let p = counts[lane] * positive;
-                        twice_u[lane] += p * below[lane];
+                        above[lane] += p * below[lane];
                         positives[lane] += p;
                         below[lane] += counts[lane] - p;
                     }
@@ -271,21 +307,54 @@ fn sweep_bands<const TIES: bool, W: Widen>(entries: &[u16], stage: &[Word]) -> S
             }
         }
     }
-    for lane in 0..LANES {
-        if TIES {
-            twice_u[lane] += group_pos[lane] * (2.0 * below[lane] + group_neg[lane]);
-            below[lane] += group_neg[lane];
-            positives[lane] += group_pos[lane];
-        } else {
-            twice_u[lane] *= 2.0;
+    if TIES {
+        Sums::with_ties(above, under, positives, below)
+    } else {
+        Sums::without_ties(above, positives, below)
+    }
+}
+
+/// [`sweep_bands`] with `TIES` written out in AVX2 registers: the compiler leaves the group
+/// selects scalar, which costs more than the branch they replace.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sweep_ties_avx2(entries: &[u16], stage: &[Word]) -> Sums {
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_and_pd, _mm256_blendv_pd, _mm256_mul_pd, _mm256_setzero_pd,
+        _mm256_sub_pd,
+    };
+    let zero = _mm256_setzero_pd();
+    // `A − C` in one register pair: the loop keeps every accumulator in a register.
+    let [mut net, mut positives, mut below, mut pos_at_start, mut neg_at_start] = [[zero; 2]; 5];
+    let bands = bands(entries, stage);
+    for (at, &(entries, band)) in bands.iter().enumerate() {
+        let next = bands.get(at + 1).map(|&(_, next)| next);
+        for (line, entries) in entries.chunks(WORDS_PER_LINE).enumerate() {
+            prefetch_line(next, line);
+            for &entry in entries {
+                let counts = widen_avx2_halves(band[usize::from(entry & LOCAL_MASK)]);
+                let positive = lane_mask(entry & POSITIVE != 0);
+                let within = lane_mask(entry & GROUP_START == 0);
+                for half in 0..2 {
+                    pos_at_start[half] =
+                        _mm256_blendv_pd(positives[half], pos_at_start[half], within);
+                    neg_at_start[half] = _mm256_blendv_pd(below[half], neg_at_start[half], within);
+                    let p = _mm256_and_pd(counts[half], positive);
+                    let n = _mm256_sub_pd(counts[half], p);
+                    let gained = _mm256_sub_pd(
+                        _mm256_mul_pd(p, neg_at_start[half]),
+                        _mm256_mul_pd(n, pos_at_start[half]),
+                    );
+                    net[half] = _mm256_add_pd(net[half], gained);
+                    positives[half] = _mm256_add_pd(positives[half], p);
+                    below[half] = _mm256_add_pd(below[half], n);
+                }
+            }
         }
     }
-    // Exact integers, so the conversions are too.
-    Sums {
-        twice_u: twice_u.map(|x| x as u64),
-        positives: positives.map(|x| x as u64),
-        negatives: below.map(|x| x as u64),
-    }
+    // SAFETY: two vectors of four `f64` are eight `f64`, with no padding and any bits valid.
+    let lanes = |v: [__m256d; 2]| unsafe { std::mem::transmute::<[__m256d; 2], [f64; LANES]>(v) };
+    Sums::with_ties(lanes(net), [0.0; LANES], lanes(positives), lanes(below))
 }
 
 /// The entries band by band, each with its band's staged words.
@@ -333,15 +402,33 @@ impl Widen for Avx2 {
 #[target_feature(enable = "avx2")]
 #[inline]
 fn widen_avx2(word: Word) -> [f64; LANES] {
+    let halves = widen_avx2_halves(word);
+    // SAFETY: two vectors of four `f64` are eight `f64`, with no padding and any bits valid.
+    unsafe { std::mem::transmute::<[std::arch::x86_64::__m256d; 2], [f64; LANES]>(halves) }
+}
+
+/// All ones in every lane when `on`, else all zeros.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lane_mask(on: bool) -> std::arch::x86_64::__m256d {
+    use std::arch::x86_64::{_mm256_castsi256_pd, _mm256_set1_epi64x};
+    _mm256_castsi256_pd(_mm256_set1_epi64x(-i64::from(on)))
+}
+
+/// [`widen_avx2`] as the two vector registers it is made in.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn widen_avx2_halves(word: Word) -> [std::arch::x86_64::__m256d; 2] {
     use std::arch::x86_64::{
-        __m256d, _mm256_castsi256_si128, _mm256_cvtepi32_pd, _mm256_cvtepu8_epi32,
-        _mm256_extracti128_si256, _mm_cvtsi64_si128,
+        _mm256_castsi256_si128, _mm256_cvtepi32_pd, _mm256_cvtepu8_epi32, _mm256_extracti128_si256,
+        _mm_cvtsi64_si128,
     };
     let wide = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(i64::from_le_bytes(word)));
     let low = _mm256_cvtepi32_pd(_mm256_castsi256_si128(wide));
     let high = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(wide));
-    // SAFETY: two vectors of four `f64` are eight `f64`, with no padding and any bits valid.
-    unsafe { std::mem::transmute::<[__m256d; 2], [f64; LANES]>([low, high]) }
+    [low, high]
 }
 
 /// Staged words in a 64-byte cache line.
@@ -557,6 +644,33 @@ mod tests {
                 ))
             );
         }
+    }
+
+    #[test]
+    fn a_model_worse_than_chance_has_its_auc_below_a_half() {
+        // Every positive scores below every negative, in tie groups of three.
+        let n = 9_000u32;
+        let ranked: Vec<u32> = (0..n)
+            .map(|p| {
+                let mut entry = p;
+                if p < n / 3 {
+                    entry |= FLAGS.positive;
+                }
+                if p % 3 == 0 {
+                    entry |= FLAGS.group_start;
+                }
+                entry
+            })
+            .collect();
+        let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+        let counts = lanes(n as usize, LANES, 8);
+        let mut packed = Vec::new();
+        pack_lanes(counts.iter().map(Vec::as_slice), &mut packed);
+        let mut stage = Vec::new();
+        banded.stage(&packed, &mut stage);
+        let portable = sweep_portable(&banded.entries, &stage, true).aucs();
+        assert_eq!(sweep(&banded.entries, &stage, true).aucs(), portable);
+        assert!(portable.iter().all(|auc| *auc == Some(0.0)), "{portable:?}");
     }
 
     #[test]
