@@ -96,8 +96,16 @@ pub fn evaluate(
             candidate_path.display()
         );
     }
-    let candidate = Predictions::read(&candidate_path)?;
-    let side = champion_side(config, out, baseline)?;
+    // The two files are independent: each side is read on its own core.
+    let (candidate, side) = std::thread::scope(|scope| {
+        let candidate = scope.spawn(|| Predictions::read(&candidate_path));
+        let side = champion_side(config, out, baseline);
+        let candidate = candidate
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (candidate, side)
+    });
+    let (candidate, side) = (candidate?, side?);
     keep_champion_predictions(out, side.predictions.as_ref())?;
     let gate = config.config.gate.clone().unwrap_or_default();
     let slices = match &gate.slices {

@@ -7,11 +7,12 @@
 //! the sorted union of every label, prediction and score column, so index 1 is the positive
 //! class of a binary task (scikit-learn's `pos_label=1` on sorted labels).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{GateConfig, Severity, TaskKind};
+use crate::data::hash::FastHash;
 
 use super::gate::{self, Comparison, Margin, OnInconclusive, RuleResult, Verdict};
 use super::metrics::{self, EvalData, Metric, ScoreMatrix};
@@ -142,25 +143,22 @@ pub fn align(
             })
         }
         TaskKind::Classification => {
-            let mut names: BTreeSet<&str> = BTreeSet::new();
-            for p in std::iter::once(candidate).chain(champion) {
-                names.extend(p.labels.iter().map(String::as_str));
-                names.extend(p.predicted.iter().map(String::as_str));
-                names.extend(p.score_classes.iter().map(String::as_str));
-            }
-            let classes: Vec<String> = names.into_iter().map(str::to_string).collect();
-            let labels_present: BTreeSet<&String> = candidate.labels.iter().collect();
-            if labels_present.len() < 2 {
-                return Err(AlignError::OneClass(
-                    candidate.labels.first().cloned().unwrap_or_default(),
-                ));
-            }
-            let index: HashMap<&str, usize> = classes
+            let classes = class_names(candidate, champion);
+            let index: ClassIndex<'_> = classes
                 .iter()
                 .enumerate()
                 .map(|(i, c)| (c.as_str(), i))
                 .collect();
-            let labels = candidate.labels.iter().map(|l| index[l.as_str()]).collect();
+            let labels: Vec<usize> = candidate.labels.iter().map(|l| index[l.as_str()]).collect();
+            let mut present = vec![false; classes.len()];
+            for &label in &labels {
+                present[label] = true;
+            }
+            if present.iter().filter(|&&p| p).count() < 2 {
+                return Err(AlignError::OneClass(
+                    candidate.labels.first().cloned().unwrap_or_default(),
+                ));
+            }
             let identity: Vec<usize> = (0..candidate.len()).collect();
             let cand = class_side(candidate, &identity, &classes, &index);
             let champ = match (champion, &order) {
@@ -179,17 +177,41 @@ pub fn align(
     }
 }
 
+/// Class name to class code.
+type ClassIndex<'a> = HashMap<&'a str, usize, FastHash>;
+
+/// Every class named by a label, a prediction or a score column on either side, sorted.
+fn class_names(candidate: &Predictions, champion: Option<&Predictions>) -> Vec<String> {
+    let mut names: HashSet<&str, FastHash> = HashSet::default();
+    for p in std::iter::once(candidate).chain(champion) {
+        let mut previous = None;
+        for name in p.labels.iter().chain(&p.predicted).chain(&p.score_classes) {
+            // Neighbouring rows often share a class; skipping those spares most hash lookups.
+            if previous != Some(name) {
+                names.insert(name.as_str());
+                previous = Some(name);
+            }
+        }
+    }
+    let mut classes: Vec<String> = names.into_iter().map(str::to_string).collect();
+    classes.sort_unstable();
+    classes
+}
+
 /// For each candidate row, the champion's row with the same id.
 fn champion_order(
     candidate: &Predictions,
     champion: &Predictions,
 ) -> Result<Vec<usize>, AlignError> {
-    let by_id: HashMap<&str, usize> = champion
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
+    let mut by_id: HashMap<&str, usize, FastHash> =
+        HashMap::with_capacity_and_hasher(champion.len(), FastHash::default());
+    by_id.extend(
+        champion
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i)),
+    );
     let mut order = Vec::with_capacity(candidate.len());
     let mut missing = Vec::new();
     for (i, id) in candidate.ids.iter().enumerate() {
@@ -252,7 +274,7 @@ fn class_side(
     p: &Predictions,
     order: &[usize],
     classes: &[String],
-    index: &HashMap<&str, usize>,
+    index: &ClassIndex<'_>,
 ) -> ClassSide {
     let predicted = order
         .iter()

@@ -11,8 +11,10 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::data::hash::FastHash;
 use crate::data::DataError;
 
 /// The champion's predictions on the candidate's evaluation rows, kept in the run directory
@@ -70,72 +72,69 @@ impl Predictions {
             .headers()
             .map_err(|e| error(source, None, None, format!("unreadable header: {e}")))?
             .clone();
-        let find = |name: &str| header.iter().position(|h| h == name);
-        let [id_at, label_at, predicted_at] = ["id", "label", "prediction"].map(find);
-        let (Some(id_at), Some(label_at), Some(predicted_at)) = (id_at, label_at, predicted_at)
-        else {
-            return Err(error(
-                source,
-                None,
-                None,
-                format!(
-                    "the header must have `id`, `label` and `prediction` columns, found `{}`",
-                    header.iter().collect::<Vec<_>>().join(",")
-                ),
-            ));
-        };
-        let score_columns: Vec<(usize, String)> = header
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.strip_prefix(SCORE_PREFIX).map(|c| (i, c.to_string())))
-            .collect();
+        let columns = Columns::find(source, &header)?;
+        // A row is about as long as the header's line; reserving from that spares the copies
+        // of growing ten vectors a million rows long.
+        let rows_hint = bytes.len() / header.as_byte_record().as_slice().len().max(16);
         let mut out = Predictions {
             source: source.to_string(),
-            ids: Vec::new(),
-            labels: Vec::new(),
-            predicted: Vec::new(),
-            score_classes: score_columns.iter().map(|(_, c)| c.clone()).collect(),
-            scores: Vec::new(),
+            ids: Vec::with_capacity(rows_hint),
+            labels: Vec::with_capacity(rows_hint),
+            predicted: Vec::with_capacity(rows_hint),
+            score_classes: columns.scores.iter().map(|s| s.class.clone()).collect(),
+            scores: Vec::with_capacity(rows_hint * columns.scores.len()),
         };
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        for (index, record) in reader.records().enumerate() {
-            let row = index as u64 + 1;
-            let record =
-                record.map_err(|e| error(source, Some(row), None, format!("unreadable: {e}")))?;
-            let field = |at: usize| record.get(at).unwrap_or("");
-            let id = field(id_at);
-            if id.is_empty() {
-                return Err(error(
-                    source,
-                    Some(row),
-                    Some("id"),
-                    "the id is empty".into(),
-                ));
+        let read = out.read_rows(&mut reader, &columns);
+        // Duplicates are found once every id is in; an earlier repeat still wins over a later
+        // broken row, so the message is always about the first problem in the file.
+        let duplicate = first_repeated_id(source, &out.ids);
+        match (read, duplicate) {
+            (_, Err(repeat)) => Err(repeat),
+            (Err(broken), Ok(())) => Err(broken),
+            (Ok(()), Ok(())) if out.ids.is_empty() => {
+                Err(error(source, None, None, "there are no rows".into()))
             }
-            if let Some(first) = seen.insert(id.to_string(), row) {
-                return Err(error(
-                    source,
-                    Some(row),
-                    Some("id"),
-                    format!("id `{id}` repeats row {first}; every evaluation row must appear once"),
-                ));
+            (Ok(()), Ok(())) => Ok(out),
+        }
+    }
+
+    /// Appends every record after the header, stopping at the first broken one.
+    fn read_rows(
+        &mut self,
+        reader: &mut csv::Reader<&[u8]>,
+        columns: &Columns,
+    ) -> Result<(), DataError> {
+        let source = self.source.clone();
+        let mut record = csv::ByteRecord::new();
+        for row in 1u64.. {
+            let more = reader
+                .read_byte_record(&mut record)
+                .map_err(|e| error(&source, Some(row), None, format!("unreadable: {e}")))?;
+            if !more {
+                break;
             }
-            for (at, name) in [(label_at, "label"), (predicted_at, "prediction")] {
-                if field(at).is_empty() {
+            let text = |at: usize, name: &str| -> Result<&str, DataError> {
+                std::str::from_utf8(record.get(at).unwrap_or_default())
+                    .map_err(|_| error(&source, Some(row), Some(name), "not valid UTF-8".into()))
+            };
+            let required = |at: usize, name: &str| -> Result<String, DataError> {
+                let value = text(at, name)?;
+                if value.is_empty() {
                     return Err(error(
-                        source,
+                        &source,
                         Some(row),
                         Some(name),
                         format!("the {name} is empty"),
                     ));
                 }
-            }
-            out.ids.push(id.to_string());
-            out.labels.push(field(label_at).to_string());
-            out.predicted.push(field(predicted_at).to_string());
-            for (at, class) in &score_columns {
-                let text = field(*at);
-                let column = format!("{SCORE_PREFIX}{class}");
+                Ok(value.to_string())
+            };
+            self.ids.push(required(columns.id, "id")?);
+            self.labels.push(required(columns.label, "label")?);
+            self.predicted
+                .push(required(columns.predicted, "prediction")?);
+            for score in &columns.scores {
+                let text = text(score.at, &score.column)?;
                 let value = text
                     .trim()
                     .parse::<f64>()
@@ -143,19 +142,16 @@ impl Predictions {
                     .filter(|v| v.is_finite() && (0.0..=1.0).contains(v));
                 let Some(value) = value else {
                     return Err(error(
-                        source,
+                        &source,
                         Some(row),
-                        Some(&column),
+                        Some(&score.column),
                         format!("`{text}` is not a probability between 0 and 1"),
                     ));
                 };
-                out.scores.push(value);
+                self.scores.push(value);
             }
         }
-        if out.ids.is_empty() {
-            return Err(error(source, None, None, "there are no rows".into()));
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// Number of rows.
@@ -181,22 +177,97 @@ impl Predictions {
         );
         writer.write_record(&header)?;
         let k = self.score_classes.len();
-        let mut record: Vec<String> = Vec::with_capacity(3 + k);
+        let mut number = String::new();
         for i in 0..self.ids.len() {
-            record.clear();
-            record.push(self.ids[i].clone());
-            record.push(self.labels[i].clone());
-            record.push(self.predicted[i].clone());
-            record.extend(
-                self.scores[i * k..(i + 1) * k]
-                    .iter()
-                    .map(|v| v.to_string()),
-            );
-            writer.write_record(&record)?;
+            writer.write_field(&self.ids[i])?;
+            writer.write_field(&self.labels[i])?;
+            writer.write_field(&self.predicted[i])?;
+            for value in self.scores.get(i * k..(i + 1) * k).unwrap_or_default() {
+                number.clear();
+                write!(number, "{value}")?;
+                writer.write_field(&number)?;
+            }
+            writer.write_record(None::<&[u8]>)?;
         }
         let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
         crate::fsx::write_atomic(path, &bytes)
     }
+}
+
+/// Where the columns of a predictions file are.
+struct Columns {
+    /// The `id` column.
+    id: usize,
+    /// The `label` column.
+    label: usize,
+    /// The `prediction` column.
+    predicted: usize,
+    /// The `score_<class>` columns, in file order.
+    scores: Vec<ScoreColumn>,
+}
+
+/// One `score_<class>` column.
+struct ScoreColumn {
+    /// Its position.
+    at: usize,
+    /// Its name, for messages.
+    column: String,
+    /// The class it scores.
+    class: String,
+}
+
+impl Columns {
+    /// Finds the columns by name; `id`, `label` and `prediction` are required.
+    fn find(source: &str, header: &csv::StringRecord) -> Result<Columns, DataError> {
+        let find = |name: &str| header.iter().position(|h| h == name);
+        let [id, label, predicted] = ["id", "label", "prediction"].map(find);
+        let (Some(id), Some(label), Some(predicted)) = (id, label, predicted) else {
+            return Err(error(
+                source,
+                None,
+                None,
+                format!(
+                    "the header must have `id`, `label` and `prediction` columns, found `{}`",
+                    header.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+        };
+        let scores = header
+            .iter()
+            .enumerate()
+            .filter_map(|(at, h)| {
+                h.strip_prefix(SCORE_PREFIX).map(|class| ScoreColumn {
+                    at,
+                    column: h.to_string(),
+                    class: class.to_string(),
+                })
+            })
+            .collect();
+        Ok(Columns {
+            id,
+            label,
+            predicted,
+            scores,
+        })
+    }
+}
+
+/// The first id that repeats an earlier one, as an error naming both rows.
+fn first_repeated_id(source: &str, ids: &[String]) -> Result<(), DataError> {
+    let mut seen: HashMap<&str, u64, FastHash> =
+        HashMap::with_capacity_and_hasher(ids.len(), FastHash::default());
+    for (index, id) in ids.iter().enumerate() {
+        let row = index as u64 + 1;
+        if let Some(first) = seen.insert(id, row) {
+            return Err(error(
+                source,
+                Some(row),
+                Some("id"),
+                format!("id `{id}` repeats row {first}; every evaluation row must appear once"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
