@@ -386,13 +386,34 @@ fn ratio_or_zero(num: u64, den: u64) -> f64 {
 /// Counts per class for every class that occurs in `labels` or `predicted`,
 /// in increasing class order.
 ///
-/// A map rather than a vector indexed by class keeps a stray huge class index
-/// from allocating memory proportional to its value. `None` for empty or
-/// mismatched input.
+/// Counted in a vector indexed by class, as fast as the rows can be read, unless the largest
+/// class index is far beyond any real class count: a map then keeps a stray huge index from
+/// allocating memory proportional to its value. `None` for empty or mismatched input.
 fn tally(labels: &[usize], predicted: &[usize]) -> Option<Vec<(usize, ClassCounts)>> {
     if labels.is_empty() || labels.len() != predicted.len() {
         return None;
     }
+    let top = labels.iter().chain(predicted).copied().max()?;
+    if top >= MAX_CONFUSION_CLASSES {
+        return Some(tally_sparse(labels, predicted));
+    }
+    let mut table = vec![ClassCounts::default(); top + 1];
+    for (&y, &p) in labels.iter().zip(predicted) {
+        table[y].actual += 1;
+        table[p].predicted += 1;
+        table[y].true_positive += u64::from(y == p);
+    }
+    Some(
+        table
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| c.actual > 0 || c.predicted > 0)
+            .collect(),
+    )
+}
+
+/// [`tally`] in a map, for class indices too large to index a vector by.
+fn tally_sparse(labels: &[usize], predicted: &[usize]) -> Vec<(usize, ClassCounts)> {
     let mut table: BTreeMap<usize, ClassCounts> = BTreeMap::new();
     for (&y, &p) in labels.iter().zip(predicted) {
         table.entry(y).or_default().actual += 1;
@@ -401,7 +422,7 @@ fn tally(labels: &[usize], predicted: &[usize]) -> Option<Vec<(usize, ClassCount
             table.entry(y).or_default().true_positive += 1;
         }
     }
-    Some(table.into_iter().collect())
+    table.into_iter().collect()
 }
 
 /// Which of the three per-class ratios to average.
@@ -1558,6 +1579,20 @@ mod tests {
                     prop_assert!((0.0..=1.0).contains(&value), "{} = {}", name, value);
                 }
             }
+        }
+
+        /// The vector tally and the map tally count the same classes the same way, and a
+        /// class index far past any real class count takes the map.
+        #[test]
+        fn dense_and_sparse_tallies_agree(
+            pairs in proptest::collection::vec((0..6usize, 0..6usize), 1..60),
+            huge in proptest::bool::ANY,
+        ) {
+            let (labels, mut predicted): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
+            if huge {
+                predicted[0] = usize::MAX;
+            }
+            prop_assert_eq!(tally(&labels, &predicted), Some(tally_sparse(&labels, &predicted)));
         }
 
         /// AUC depends only on ranks: invariant under increasing maps, complemented

@@ -652,7 +652,7 @@ pub fn delong_test(labels: &[bool], scores_a: &[f64], scores_b: &[f64]) -> Optio
 /// degenerate: `z` is 0 and `p_value` 1 if `delta` is 0, otherwise `z` is
 /// ±∞ and `p_value` 0.
 ///
-/// Returns `None` when the slices differ in length, a score is not finite,
+/// Returns `None` when the slices differ in length or hold 2^32 rows or more, a score is not finite,
 /// `confidence` is not strictly between 0 and 1, or there are fewer than two
 /// positive or two negative rows (the sample covariances need two).
 pub fn delong_test_with_confidence(
@@ -663,6 +663,7 @@ pub fn delong_test_with_confidence(
 ) -> Option<DeLongResult> {
     if scores_a.len() != labels.len()
         || scores_b.len() != labels.len()
+        || labels.len() > u32::MAX as usize
         || !(confidence > 0.0 && confidence < 1.0)
         || !scores_a.iter().chain(scores_b).all(|s| s.is_finite())
     {
@@ -677,8 +678,15 @@ pub fn delong_test_with_confidence(
     if m < 2 || n < 2 {
         return None;
     }
-    let a = DeLongComponents::new(scores_a, &order, m);
-    let b = DeLongComponents::new(scores_b, &order, m);
+    let models = [scores_a, scores_b];
+    let mut components = in_parallel(
+        2,
+        crate::threads::budget(),
+        || (),
+        |i, _| DeLongComponents::new(models[i], &order, m),
+    )
+    .into_iter();
+    let (a, b) = (components.next()?, components.next()?);
     let (mf, nf) = (m as f64, n as f64);
     let var_a = covariance(&a.v10, &a.v10) / mf + covariance(&a.v01, &a.v01) / nf;
     let var_b = covariance(&b.v10, &b.v10) / mf + covariance(&b.v01, &b.v01) / nf;
@@ -724,49 +732,78 @@ impl DeLongComponents {
     /// `fastDeLong` implementation step for step.
     fn new(scores: &[f64], order: &[usize], m: usize) -> Self {
         let ordered: Vec<f64> = order.iter().map(|&i| scores[i]).collect();
-        let (pos, neg) = ordered.split_at(m);
-        let n = neg.len();
-        let (mf, nf) = (m as f64, n as f64);
-        let all_ranks = midranks(&ordered);
-        let pos_ranks = midranks(pos);
-        let neg_ranks = midranks(neg);
-        let rank_sum: f64 = all_ranks[..m].iter().sum();
+        let (mf, nf) = (m as f64, (ordered.len() - m) as f64);
+        let ranks = ClassMidranks::new(&ordered, m);
+        let rank_sum: f64 = ranks.all[..m].iter().sum();
         // The rank formula can overshoot [0, 1] by an ulp (a perfect separation of 7 positives
         // from 3 negatives gives 1.0000000000000002); an AUC is a probability.
         let auc = (rank_sum / mf / nf - (mf + 1.0) / 2.0 / nf).clamp(0.0, 1.0);
-        let v10 = all_ranks[..m]
+        let v10 = ranks.all[..m]
             .iter()
-            .zip(&pos_ranks)
+            .zip(&ranks.within[..m])
             .map(|(t, tx)| (t - tx) / nf)
             .collect();
-        let v01 = all_ranks[m..]
+        let v01 = ranks.all[m..]
             .iter()
-            .zip(&neg_ranks)
+            .zip(&ranks.within[m..])
             .map(|(t, ty)| 1.0 - (t - ty) / mf)
             .collect();
         DeLongComponents { auc, v10, v01 }
     }
 }
 
-/// 1-based midranks: tied values share the mean of the ranks they span.
-fn midranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    // `+ 0.0` turns -0.0 into 0.0 so that `total_cmp` ties them, as `==` does.
-    order.sort_by(|&i, &j| (values[i] + 0.0).total_cmp(&(values[j] + 0.0)));
-    let mut ranks = vec![0.0; values.len()];
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start;
-        while end < order.len() && values[order[end]] == values[order[start]] {
-            end += 1;
+/// The midranks DeLong's components are made of, all from one sort of the scores.
+#[derive(Debug, PartialEq)]
+struct ClassMidranks {
+    /// 1-based midrank of each row among all rows: tied scores share the mean of the ranks
+    /// they span.
+    all: Vec<f64>,
+    /// Midrank of each row among the rows of its own class.
+    within: Vec<f64>,
+}
+
+impl ClassMidranks {
+    /// Midranks of `scores`, whose first `m` rows are the positives. A class's rows, taken in
+    /// the order of all rows, are already sorted, so each group of tied scores gives both its
+    /// overall midrank and, from how many of each class came before it, the within-class
+    /// ones; every midrank is a half-integer, held exactly.
+    fn new(scores: &[f64], m: usize) -> Self {
+        // `+ 0.0` turns -0.0 into 0.0 so that the sort ties them, as `==` does.
+        let sorted = resample::sorted_by(scores.len(), |i| scores[i as usize] + 0.0);
+        let mut all = vec![0.0; scores.len()];
+        let mut within = vec![0.0; scores.len()];
+        // Rows of each class (positives, negatives) ranked before the current group.
+        let mut before = [0usize; 2];
+        let mut start = 0;
+        while start < sorted.len() {
+            let value = scores[sorted[start] as usize];
+            let mut end = start;
+            let mut in_group = [0usize; 2];
+            while end < sorted.len() && scores[sorted[end] as usize] == value {
+                in_group[usize::from(sorted[end] as usize >= m)] += 1;
+                end += 1;
+            }
+            let class_rank = [
+                midrank(before[0], in_group[0]),
+                midrank(before[1], in_group[1]),
+            ];
+            let overall = midrank(start, end - start);
+            for &row in &sorted[start..end] {
+                let row = row as usize;
+                all[row] = overall;
+                within[row] = class_rank[usize::from(row >= m)];
+            }
+            before[0] += in_group[0];
+            before[1] += in_group[1];
+            start = end;
         }
-        let rank = 0.5 * (start + end - 1) as f64 + 1.0;
-        for &i in &order[start..end] {
-            ranks[i] = rank;
-        }
-        start = end;
+        ClassMidranks { all, within }
     }
-    ranks
+}
+
+/// 1-based midrank of a group of `len` tied values after `first` smaller ones.
+fn midrank(first: usize, len: usize) -> f64 {
+    0.5 * (2 * first + len).saturating_sub(1) as f64 + 1.0
 }
 
 /// Sample covariance (n − 1 denominator) of two equally long series with at
@@ -1364,6 +1401,57 @@ mod tests {
         let r = delong_test(&labels, &a, &b).unwrap();
         assert_eq!(r.auc_a, 1.0);
         assert_eq!(r.auc_b, 0.5);
+    }
+
+    /// 1-based midranks the direct way, one sort per call, as the reference the one-sort
+    /// [`ClassMidranks`] is checked against.
+    fn midranks(values: &[f64]) -> Vec<f64> {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        // `+ 0.0` turns -0.0 into 0.0 so that `total_cmp` ties them, as `==` does.
+        order.sort_by(|&i, &j| (values[i] + 0.0).total_cmp(&(values[j] + 0.0)));
+        let mut ranks = vec![0.0; values.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start;
+            while end < order.len() && values[order[end]] == values[order[start]] {
+                end += 1;
+            }
+            let rank = 0.5 * (start + end - 1) as f64 + 1.0;
+            for &i in &order[start..end] {
+                ranks[i] = rank;
+            }
+            start = end;
+        }
+        ranks
+    }
+
+    /// One sort gives the midranks among all rows and within each class exactly as three
+    /// separate sorts do, ties and signed zeros included.
+    #[test]
+    fn class_midranks_match_three_separate_sorts() {
+        let mut rng = SplitMix64::new(7);
+        for case in 0..200 {
+            let len = 2 + case % 37;
+            let m = 1 + case % (len - 1);
+            let levels = 1 + (rng.next_u64() % 9) as usize;
+            let scores: Vec<f64> = (0..len)
+                .map(|_| match rng.next_u64() % levels as u64 {
+                    0 => -0.0,
+                    v => v as f64 - 3.0,
+                })
+                .collect();
+            let (pos, neg) = scores.split_at(m);
+            let mut within = midranks(pos);
+            within.extend(midranks(neg));
+            assert_eq!(
+                ClassMidranks::new(&scores, m),
+                ClassMidranks {
+                    all: midranks(&scores),
+                    within,
+                },
+                "{scores:?} with {m} positives"
+            );
+        }
     }
 
     /// Midranks average the ranks of tied values, treating -0.0 as 0.0.

@@ -650,7 +650,7 @@ fn positions_by_score(layout: &Layout, scores: &ScoreMatrix<'_>, class: usize) -
 
 /// `0..n` sorted by `key` in `total_cmp` order, ties by index: the keys are computed once
 /// into sortable integers, so the sort compares plain pairs instead of looking scores up.
-fn sorted_by(n: usize, key: impl Fn(u32) -> f64) -> Vec<u32> {
+pub(super) fn sorted_by(n: usize, key: impl Fn(u32) -> f64) -> Vec<u32> {
     // Callers keep `n` below 2^32.
     let mut keyed: Vec<(u64, u32)> = (0..n as u32)
         .map(|i| {
