@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::{Cell, DataError, ReadOptions, RowSink, ScanSummary};
+use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, ScanSummary};
 
 /// The usual cause of an over-long record or an odd number of quotes.
 const UNCLOSED_QUOTE_HINT: &str =
@@ -59,6 +59,9 @@ struct BlockReader<R> {
     quotes: u64,
     /// Running xxh3-128 of the bytes.
     hasher: xxhash_rust::xxh3::Xxh3,
+    /// Buffers of parsed blocks, for the next blocks: a fresh buffer for each block cost page
+    /// faults, zeroed pages and copies as it grew.
+    spare: Vec<Vec<u8>>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -74,6 +77,7 @@ impl<R: Read> BlockReader<R> {
             bytes: 0,
             quotes: 0,
             hasher: xxhash_rust::xxh3::Xxh3::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -90,7 +94,9 @@ impl<R: Read> BlockReader<R> {
                     if cut == 0 {
                         return Ok(None);
                     }
-                    let rest = self.pending.split_off(cut);
+                    let mut rest = self.spare.pop().unwrap_or_default();
+                    rest.extend_from_slice(&self.pending[cut..]);
+                    self.pending.truncate(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
                     let first_line = self.line;
                     self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
@@ -121,10 +127,11 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// Reads about one block more. `read_to_end` on a `take` grows the buffer as data arrives
-    /// instead of zeroing a whole block up front, which matters for small files and git blobs.
+    /// Reads about one block more. The room is reserved up front (reserving touches no page,
+    /// so a small file or git blob costs no more), and `read_to_end` on a `take` fills it.
     fn fill(&mut self, label: &str) -> Result<(), DataError> {
         let start = self.pending.len();
+        self.pending.reserve(BLOCK_BYTES);
         let read = (&mut self.input)
             .take(BLOCK_BYTES as u64)
             .read_to_end(&mut self.pending)
@@ -137,6 +144,14 @@ impl<R: Read> BlockReader<R> {
         self.quotes += memchr::memchr_iter(b'"', fresh).count() as u64;
         self.hasher.update(fresh);
         Ok(())
+    }
+
+    /// Keeps a parsed block's buffer for a later block; a few cover the blocks in flight.
+    fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.spare.len() < 4 {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
     }
 }
 
@@ -280,7 +295,7 @@ fn run_blocks<R: Read, S: RowSink>(
     std::thread::scope(|scope| {
         let (block_tx, block_rx) = mpsc::sync_channel::<Block>(workers);
         let block_rx = Arc::new(Mutex::new(block_rx));
-        let (result_tx, result_rx) = mpsc::channel::<(usize, BlockResult<S>)>();
+        let (result_tx, result_rx) = mpsc::channel::<(usize, BlockResult<S>, Vec<u8>)>();
         for _ in 0..workers {
             let block_rx = Arc::clone(&block_rx);
             let result_tx = result_tx.clone();
@@ -289,8 +304,8 @@ fn run_blocks<R: Read, S: RowSink>(
                 let next = block_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok(block)) = next else { break };
                 let index = block.index;
-                let result = parse_block(plan, template.split(), &block);
-                if result_tx.send((index, result)).is_err() {
+                let result = parse_block(plan, template, &block);
+                if result_tx.send((index, result, block.bytes)).is_err() {
                     break;
                 }
             });
@@ -306,14 +321,15 @@ fn run_blocks<R: Read, S: RowSink>(
             if block_tx.send(current).is_err() {
                 break;
             }
-            while let Ok((index, result)) = result_rx.try_recv() {
+            while let Ok((index, result, buffer)) = result_rx.try_recv() {
                 folder.done.insert(index, result);
+                reader.recycle(buffer);
             }
             folder.fold_ready(sink)?;
             block = reader.next_block(&plan.label)?;
         }
         drop(block_tx);
-        for (index, result) in result_rx {
+        for (index, result, _) in result_rx {
             folder.done.insert(index, result);
             folder.fold_ready(sink)?;
         }
@@ -351,8 +367,48 @@ impl<S: RowSink> Folder<S> {
     }
 }
 
-/// Parses one block into a fresh sink; rows are numbered from 1 within the block.
-fn parse_block<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResult<S> {
+/// Parses one block into a fresh sink split from `template`; rows are numbered from 1 within
+/// the block. A block without quotes goes through [`plain_csv`], several times faster; any
+/// block it refuses is read again by the `csv` crate, whose errors locate the problem.
+fn parse_block<S: RowSink>(plan: &Plan, template: &S, block: &Block) -> BlockResult<S> {
+    parse_plain_block(plan, template.split(), block)
+        .or_else(|_| parse_block_with_csv(plan, template.split(), block))
+}
+
+/// [`parse_block`] through [`plain_csv::split_records`].
+fn parse_plain_block<S: RowSink>(
+    plan: &Plan,
+    mut sink: S,
+    block: &Block,
+) -> Result<(S, u64), plain_csv::NotPlain> {
+    let mut spare: Vec<Cell<'static>> = Vec::with_capacity(plan.keep.len());
+    let mut row = 0u64;
+    let rows = plain_csv::split_records(
+        &block.bytes[block.data_start..],
+        plan.delimiter,
+        plan.header.len(),
+        plan.max_record_bytes,
+        |text, fields| {
+            row += 1;
+            let mut cells = super::recycle(std::mem::take(&mut spare));
+            for &index in &plan.keep {
+                let (start, end) = fields[index];
+                let field = &text[start..end];
+                if plan.nulls.is_null(field.as_bytes()) {
+                    cells.push(Cell::Null);
+                } else {
+                    cells.push(Cell::Text(field));
+                }
+            }
+            sink.row(row, &cells);
+            spare = super::recycle(cells);
+        },
+    )?;
+    Ok((sink, rows))
+}
+
+/// [`parse_block`] through the `csv` crate, which handles quotes and reports every error.
+fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResult<S> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(plan.delimiter)
         .has_headers(false)

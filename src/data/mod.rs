@@ -11,6 +11,7 @@
 mod csv_source;
 pub mod hash;
 mod parquet_source;
+mod plain_csv;
 pub mod sketch;
 pub mod types;
 

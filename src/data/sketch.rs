@@ -465,7 +465,7 @@ impl QuantileSketch {
         // checking is linear, sorting is not. total_cmp makes equal keys bit-identical, so an
         // unstable sort is as deterministic as a stable one.
         if !items.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
-            items.sort_unstable_by(f64::total_cmp);
+            sort_total(&mut items);
         }
         let held_back = if items.len() % 2 == 1 {
             items.pop()
@@ -780,6 +780,39 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
     }
 }
 
+/// Sorts `values` in `total_cmp` order by their order-preserving integer keys.
+///
+/// Level 0 is sorted at every compaction, once per `k` values of every numeric column, and a
+/// `total_cmp` closure made that sort a fifth of a validation pass; plain integers sort several
+/// times faster. Values equal under `total_cmp` have equal bits, so the result is the same.
+fn sort_total(values: &mut [f64]) {
+    let mut keys: Vec<u64> = values.iter().map(|&v| total_order_key(v)).collect();
+    keys.sort_unstable();
+    for (value, key) in values.iter_mut().zip(keys) {
+        *value = from_total_order_key(key);
+    }
+}
+
+/// An integer whose order is `f64::total_cmp`'s: negative values have every bit flipped,
+/// the others only the sign bit.
+fn total_order_key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The value [`total_order_key`] was made from.
+fn from_total_order_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
 /// Merges the sorted run `run` into `level`, keeping `level` sorted when it already was (an
 /// unsorted level is simply extended and sorted at its next compaction).
 fn merge_sorted_into(level: &mut Vec<f64>, run: &[f64]) {
@@ -787,19 +820,23 @@ fn merge_sorted_into(level: &mut Vec<f64>, run: &[f64]) {
         level.extend_from_slice(run);
         return;
     }
-    let mut merged = Vec::with_capacity(level.len() + run.len());
+    let mut merged = vec![0.0; level.len() + run.len()];
     let (mut i, mut j) = (0, 0);
+    // Which side comes next is a coin flip on random data, so it is picked with a bit mask:
+    // a branch, mispredicted every other item, made this merge a tenth of a validation pass.
     while i < level.len() && j < run.len() {
-        if level[i].total_cmp(&run[j]).is_le() {
-            merged.push(level[i]);
-            i += 1;
-        } else {
-            merged.push(run[j]);
-            j += 1;
-        }
+        let (a, b) = (level[i].to_bits(), run[j].to_bits());
+        let take_level = total_order_key(f64::from_bits(a)) <= total_order_key(f64::from_bits(b));
+        let mask = u64::from(take_level).wrapping_neg();
+        merged[i + j] = f64::from_bits((a & mask) | (b & !mask));
+        i += usize::from(take_level);
+        j += usize::from(!take_level);
     }
-    merged.extend_from_slice(&level[i..]);
-    merged.extend_from_slice(&run[j..]);
+    merged[i + j..].copy_from_slice(if i < level.len() {
+        &level[i..]
+    } else {
+        &run[j..]
+    });
     *level = merged;
 }
 
@@ -975,6 +1012,40 @@ impl FrequentItems {
 
 #[cfg(test)]
 mod tests {
+    /// Sorting by integer keys orders values exactly as `total_cmp` does: signed zeros,
+    /// infinities, subnormals and NaNs of either sign included.
+    #[test]
+    fn integer_key_sort_matches_total_cmp() {
+        let specials = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MIN_POSITIVE / 2.0,
+            -f64::MIN_POSITIVE / 2.0,
+            f64::MAX,
+            f64::MIN,
+            1.5,
+            -1.5,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut values: Vec<f64> = specials.to_vec();
+        for _ in 0..500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(f64::from_bits(state));
+            values.push((state % 1000) as f64 - 500.0);
+        }
+        let mut expected = values.clone();
+        expected.sort_by(f64::total_cmp);
+        sort_total(&mut values);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&values), bits(&expected));
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -10,7 +10,7 @@ use crate::config::Severity;
 use super::drift::DriftReport;
 use super::scan::{ColumnState, Scanner};
 use super::schema::{CheckKind, ColumnPolicy};
-use super::tracker::{Example, Violations};
+use super::tracker::{Example, RepeatSummary, RepeatTracker, Violations};
 
 /// The current `validation.json` format.
 pub const VALIDATION_SCHEMA_VERSION: u32 = 1;
@@ -161,6 +161,7 @@ pub fn build_checks(scanner: &Scanner) -> Vec<CheckResult> {
     let schema = scanner.schema();
     let rows = scanner.rows;
     let mut checks = Vec::new();
+    let mut repeats = RepeatSummaries::of(scanner);
     if let Some(bounds) = &schema.rows {
         let low = bounds.min.is_some_and(|min| rows < min);
         let high = bounds.max.is_some_and(|max| rows > max);
@@ -182,8 +183,7 @@ pub fn build_checks(scanner: &Scanner) -> Vec<CheckResult> {
             message,
         ));
     }
-    if let (Some(rule), Some(tracker)) = (&schema.duplicates, &scanner.duplicates) {
-        let s = tracker.summary();
+    if let (Some(rule), Some(s)) = (&schema.duplicates, repeats.duplicates.take()) {
         let passed = s.fraction <= rule.max_fraction;
         let estimated = if s.exact { "" } else { "about " };
         let message = format!(
@@ -204,9 +204,9 @@ pub fn build_checks(scanner: &Scanner) -> Vec<CheckResult> {
             ..CheckResult::new(CheckKind::Duplicates, None, rule.severity, passed, message)
         });
     }
-    for state in &scanner.columns {
+    for (state, unique) in scanner.columns.iter().zip(repeats.unique) {
         match &state.schema {
-            Some(_) => column_checks(state, rows, &mut checks),
+            Some(_) => column_checks(state, unique, rows, &mut checks),
             None => {
                 let severity = match schema.unexpected_columns {
                     ColumnPolicy::Error => Severity::Error,
@@ -243,8 +243,44 @@ pub fn build_checks(scanner: &Scanner) -> Vec<CheckResult> {
     checks
 }
 
-/// Checks for one column that the schema lists.
-fn column_checks(state: &ColumnState, rows: u64, checks: &mut Vec<CheckResult>) {
+/// The repeats every tracker of a pass found: each is a sort of up to millions of rows, so
+/// they are summarised side by side.
+struct RepeatSummaries {
+    /// Duplicate rows.
+    duplicates: Option<RepeatSummary>,
+    /// Repeated values of each column, in data order.
+    unique: Vec<Option<RepeatSummary>>,
+}
+
+impl RepeatSummaries {
+    /// Summarises every tracker of `scanner` on up to the thread budget.
+    fn of(scanner: &Scanner) -> RepeatSummaries {
+        let trackers: Vec<Option<&RepeatTracker>> = std::iter::once(scanner.duplicates.as_ref())
+            .chain(scanner.columns.iter().map(|c| c.unique.as_ref()))
+            .collect();
+        let busy = trackers.iter().flatten().count();
+        let mut summaries = crate::threads::in_parallel(
+            trackers.len(),
+            busy.min(crate::threads::budget()),
+            || (),
+            |i, _| trackers[i].map(RepeatTracker::summary),
+        )
+        .into_iter();
+        RepeatSummaries {
+            duplicates: summaries.next().flatten(),
+            unique: summaries.collect(),
+        }
+    }
+}
+
+/// Checks for one column that the schema lists, with the repeats of its values if it must be
+/// unique.
+fn column_checks(
+    state: &ColumnState,
+    unique: Option<RepeatSummary>,
+    rows: u64,
+    checks: &mut Vec<CheckResult>,
+) {
     let Some(column) = &state.schema else { return };
     let sev = |kind| column.severity_of(kind);
     let type_name = column.ty.name();
@@ -317,8 +353,7 @@ fn column_checks(state: &ColumnState, rows: u64, checks: &mut Vec<CheckResult>) 
             &what,
         ));
     }
-    if let Some(tracker) = &state.unique {
-        let s = tracker.summary();
+    if let Some(s) = unique {
         let violations = Violations {
             count: s.repeats,
             examples: s.examples.clone(),

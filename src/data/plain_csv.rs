@@ -1,0 +1,218 @@
+//! Records and fields of a block without quotes, found by bitmask instead of the `csv` crate.
+//!
+//! Most data files quote nothing, and for them the `csv` crate's byte-at-a-time state machine
+//! was the largest single cost of a validation pass. Without quotes a field ends at the
+//! delimiter and a record at `\n` or `\r`, so one pass that marks those three bytes in 64-byte
+//! chunks (compiled to vector compares) finds every boundary. The records are the `csv`
+//! crate's, as its reader sees them with the settings `csv_source` uses: `\r`, `\n` and `\r\n`
+//! end a record, and an empty line is no record. Anything this pass does not handle alone (a
+//! quote, bytes that are not UTF-8, a row of the wrong width, an over-long record) makes it
+//! give the block back to the `csv` crate, whose errors name the row and line.
+
+/// Bytes marked at once: one bit each in a `u64`.
+const CHUNK: usize = 64;
+
+/// The fields of one record: byte ranges into the block.
+pub(super) type Fields = [(usize, usize)];
+
+/// Why a block needs the general reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NotPlain;
+
+/// Splits `bytes` (whole records) into records of exactly `width` fields and hands each to
+/// `record` with its fields as text, in order; returns the number of records.
+///
+/// Refuses, before handing out any record, a block that holds a quote or is not UTF-8, and a
+/// delimiter that is not a plain ASCII byte; refuses, at the first such record, one whose width
+/// is not `width` or that is longer than `max_record_bytes`, so the caller must discard what it
+/// was handed and read the block again with the general reader.
+pub(super) fn split_records(
+    bytes: &[u8],
+    delimiter: u8,
+    width: usize,
+    max_record_bytes: usize,
+    mut record: impl FnMut(&str, &Fields),
+) -> Result<u64, NotPlain> {
+    let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
+    if !plain_delimiter || memchr::memchr(b'"', bytes).is_some() {
+        return Err(NotPlain);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| NotPlain)?;
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(width);
+    let mut records = 0u64;
+    let mut record_start = 0;
+    let mut field_start = 0;
+    let mut refused = false;
+    let mut end_record = |end: usize, fields: &mut Vec<(usize, usize)>, field_start: usize| {
+        fields.push((field_start, end));
+        let ok = fields.len() == width && end - fields[0].0 <= max_record_bytes;
+        if ok {
+            record(text, fields);
+            records += 1;
+        }
+        fields.clear();
+        ok
+    };
+    for_each_marked(bytes, [delimiter, b'\n', b'\r'], |at, byte| {
+        if refused {
+            return;
+        }
+        if byte == delimiter {
+            fields.push((field_start, at));
+        } else if at > record_start || !fields.is_empty() {
+            refused = !end_record(at, &mut fields, field_start);
+        }
+        if byte != delimiter {
+            record_start = at + 1;
+        }
+        field_start = at + 1;
+    });
+    if !refused && (record_start < bytes.len() || !fields.is_empty()) {
+        refused = !end_record(bytes.len(), &mut fields, field_start);
+    }
+    if refused {
+        Err(NotPlain)
+    } else {
+        Ok(records)
+    }
+}
+
+/// Calls `found` with the position and value of every byte of `bytes` that is one of
+/// `targets`, in order.
+fn for_each_marked(bytes: &[u8], targets: [u8; 3], mut found: impl FnMut(usize, u8)) {
+    let mut chunks = bytes.chunks_exact(CHUNK);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let chunk: &[u8; CHUNK] = chunk.try_into().expect("chunks_exact gives CHUNK bytes");
+        visit_bits(mark(chunk, targets), base, chunk, &mut found);
+        base += CHUNK;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Padding with a copy of a byte that is never a target keeps the tail on the same path.
+        let filler = (0..=u8::MAX).find(|b| !targets.contains(b)).unwrap_or(0);
+        let mut padded = [filler; CHUNK];
+        padded[..rest.len()].copy_from_slice(rest);
+        visit_bits(mark(&padded, targets), base, &padded, &mut found);
+    }
+}
+
+/// Hands out the set bits of `mask` as positions from `base`.
+#[inline(always)]
+fn visit_bits(mut mask: u64, base: usize, chunk: &[u8; CHUNK], found: &mut impl FnMut(usize, u8)) {
+    while mask != 0 {
+        let at = mask.trailing_zeros() as usize;
+        found(base + at, chunk[at]);
+        mask &= mask - 1;
+    }
+}
+
+/// Bit `i` is set when `chunk[i]` is one of `targets`. Written as plain loops over fixed-size
+/// arrays so that the compiler turns it into vector compares and a byte-mask extraction.
+#[inline(always)]
+fn mark(chunk: &[u8; CHUNK], targets: [u8; 3]) -> u64 {
+    let mut hits = [0u8; CHUNK];
+    for (hit, &byte) in hits.iter_mut().zip(chunk) {
+        *hit = u8::from(byte == targets[0] || byte == targets[1] || byte == targets[2]);
+    }
+    hits.iter()
+        .enumerate()
+        .fold(0u64, |mask, (i, &hit)| mask | (u64::from(hit) << i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records the `csv` crate reads from `bytes` with `csv_source`'s settings.
+    fn csv_records(bytes: &[u8]) -> Vec<Vec<String>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        reader
+            .byte_records()
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .map(|f| String::from_utf8(f.to_vec()).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The records [`split_records`] hands out, or its refusal.
+    fn plain_records(bytes: &[u8], width: usize) -> Result<Vec<Vec<String>>, NotPlain> {
+        let mut out = Vec::new();
+        let count = split_records(bytes, b',', width, usize::MAX, |text, fields| {
+            out.push(
+                fields
+                    .iter()
+                    .map(|&(a, b)| text[a..b].to_string())
+                    .collect(),
+            );
+        })?;
+        assert_eq!(count as usize, out.len());
+        Ok(out)
+    }
+
+    #[test]
+    fn line_ends_and_empty_lines_as_the_csv_crate_reads_them() {
+        for input in [
+            &b"1,2\n3,4\n"[..],
+            b"1,2\r\n3,4\r\n",
+            b"1,2\r3,4",
+            b"\n\n1,2\n\r\n3,4\n\n",
+            b",\n,\n",
+            b"a,\xc3\xa9\n,b",
+        ] {
+            assert_eq!(
+                plain_records(input, 2).unwrap(),
+                csv_records(input),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_general_reader_must_handle() {
+        assert_eq!(plain_records(b"1,\"2\"\n", 2), Err(NotPlain));
+        assert_eq!(plain_records(b"1,\xe9\n", 2), Err(NotPlain));
+        assert_eq!(plain_records(b"1,2\n3\n", 2), Err(NotPlain));
+        assert_eq!(plain_records(b"1,2\n3,4,5\n", 2), Err(NotPlain));
+        let long = split_records(b"1,2\n333,4\n", b',', 2, 3, |_, _| {});
+        assert_eq!(long, Err(NotPlain));
+        assert_eq!(
+            split_records(b"1\"2\n", b'"', 2, 9, |_, _| {}),
+            Err(NotPlain)
+        );
+    }
+
+    #[test]
+    fn records_cross_chunk_boundaries() {
+        let mut input = Vec::new();
+        for i in 0..500 {
+            input.extend(format!("{i},{},x{}\n", i * 7, "y".repeat(i % 70)).as_bytes());
+        }
+        assert_eq!(plain_records(&input, 3).unwrap(), csv_records(&input));
+    }
+
+    proptest::proptest! {
+        /// On any quote-free text of commas, line ends and letters, either the same records as
+        /// the `csv` crate or a refusal because some record is not `width` fields wide.
+        #[test]
+        fn agrees_with_the_csv_crate(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(&b"ab1,\n\r "[..]), 0..200),
+            width in 1usize..4,
+        ) {
+            let expected = csv_records(&bytes);
+            match plain_records(&bytes, width) {
+                Ok(records) => proptest::prop_assert_eq!(records, expected),
+                Err(NotPlain) => proptest::prop_assert!(
+                    expected.iter().any(|r| r.len() != width)
+                ),
+            }
+        }
+    }
+}
