@@ -38,6 +38,8 @@ pub trait RowSink: Send + Sync + Sized {
     fn split(&self) -> Self;
     /// Folds in a block that follows this sink's rows; its row numbers shift by `rows_before`.
     fn absorb(&mut self, later: Self, rows_before: u64);
+    /// Called once after the last row and block, for state a sink keeps back while it runs.
+    fn finish(&mut self) {}
 }
 
 /// How to read a dataset.
@@ -173,19 +175,21 @@ pub fn scan_file<S: RowSink>(
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(DataError::file(&label, "is a directory, not a data file").into());
     }
-    match options.format {
+    let summary = match options.format {
         DataFormat::Parquet => {
             let summary =
                 parquet_source::scan(&label, parquet_source::Input::File(file), options, sink)?;
             let (bytes, fingerprint) = fingerprint_reader(path)?;
-            Ok(ScanSummary {
+            ScanSummary {
                 rows: summary,
                 bytes,
                 fingerprint,
-            })
+            }
         }
-        _ => csv_source::scan(&label, file, options, sink),
-    }
+        _ => csv_source::scan(&label, file, options, sink)?,
+    };
+    sink.finish();
+    Ok(summary)
 }
 
 /// Streams an in-memory data file (a git blob) into `sink`; `label` names it in errors.
@@ -195,7 +199,7 @@ pub fn scan_bytes<S: RowSink>(
     options: &ReadOptions,
     sink: &mut S,
 ) -> anyhow::Result<ScanSummary> {
-    match options.format {
+    let summary = match options.format {
         DataFormat::Parquet => {
             let fingerprint = fingerprint_bytes(&bytes);
             let size = bytes.len() as u64;
@@ -205,14 +209,16 @@ pub fn scan_bytes<S: RowSink>(
                 options,
                 sink,
             )?;
-            Ok(ScanSummary {
+            ScanSummary {
                 rows,
                 bytes: size,
                 fingerprint,
-            })
+            }
         }
-        _ => csv_source::scan(label, std::io::Cursor::new(bytes), options, sink),
-    }
+        _ => csv_source::scan(label, std::io::Cursor::new(bytes), options, sink)?,
+    };
+    sink.finish();
+    Ok(summary)
 }
 
 /// Empties a cell buffer and lets it be reused with a new lifetime: cells borrow the reader's

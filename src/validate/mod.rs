@@ -6,6 +6,7 @@
 
 pub mod drift;
 pub mod infer;
+mod labels;
 pub mod profile;
 pub mod report;
 pub mod scan;

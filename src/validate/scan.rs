@@ -12,6 +12,7 @@ use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::types::{self, Cell, ColumnType, Value};
 use crate::data::RowSink;
 
+use super::labels::LabelCounts;
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
@@ -144,6 +145,9 @@ pub struct ColumnState {
     /// Frequencies (categorical, string, bool, int): dropped once a string column has more
     /// distinct values than the table holds, since free text has no useful frequencies.
     pub items: Option<FrequentItems>,
+    /// Labels counted in this block before they reach `items`, for columns with a frequency
+    /// table or an allowed set, until they have too many distinct values.
+    labels: Option<LabelCounts>,
     /// Shortest and longest text, in characters.
     pub lengths: Option<(usize, usize)>,
     /// Range bounds on the column's scale.
@@ -172,7 +176,7 @@ impl ColumnState {
                 (bound(&s.min), bound(&s.max))
             })
             .unwrap_or((None, None));
-        ColumnState {
+        let mut state = ColumnState {
             name: name.to_string(),
             schema: schema.cloned(),
             ty,
@@ -186,6 +190,7 @@ impl ColumnState {
                 ColumnType::Float | ColumnType::Date | ColumnType::Datetime
             ))
             .then(FrequentItems::new),
+            labels: None,
             lengths: None,
             range,
             range_violations: Violations::default(),
@@ -200,7 +205,10 @@ impl ColumnState {
             unique: schema
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
-        }
+        };
+        state.labels =
+            (state.items.is_some() || state.allowed.is_some()).then(LabelCounts::default);
+        state
     }
 
     /// An empty state with the same rules, for one block of rows.
@@ -215,6 +223,7 @@ impl ColumnState {
             moments: self.moments.as_ref().map(|_| Moments::default()),
             sketch: self.sketch.as_ref().map(|_| QuantileSketch::new()),
             items: self.items.as_ref().map(|_| FrequentItems::new()),
+            labels: (self.items.is_some() || self.allowed.is_some()).then(LabelCounts::default),
             lengths: None,
             range: self.range,
             range_violations: Violations::default(),
@@ -230,7 +239,9 @@ impl ColumnState {
     }
 
     /// Folds in the state of a later block.
-    fn absorb(&mut self, later: ColumnState, rows_before: u64) {
+    fn absorb(&mut self, mut later: ColumnState, rows_before: u64) {
+        self.flush_labels();
+        later.flush_labels();
         self.count += later.count;
         self.nulls.absorb(later.nulls, rows_before);
         self.type_errors.absorb(later.type_errors, rows_before);
@@ -331,8 +342,24 @@ impl ColumnState {
         }
     }
 
-    /// Labels: the allowed set and the frequency table.
+    /// Labels: the allowed set and the frequency table, through the label counts while the
+    /// column has few distinct values.
     fn observe_label(&mut self, row: u64, text: &str) {
+        if let Some(labels) = &mut self.labels {
+            let allowed = &self.allowed;
+            match labels.count(text, |t| allowed.as_ref().is_none_or(|a| a.contains(t))) {
+                Some(true) => return,
+                Some(false) => {
+                    self.allowed_violations
+                        .record(row, || Some(text.to_string()));
+                    return;
+                }
+                None => {
+                    self.flush_labels();
+                    self.labels = None;
+                }
+            }
+        }
         if let Some(allowed) = &self.allowed {
             if !allowed.contains(text) {
                 self.allowed_violations
@@ -341,6 +368,20 @@ impl ColumnState {
         }
         if let Some(items) = &mut self.items {
             items.add(text);
+        }
+        self.drop_free_text_items();
+    }
+}
+
+impl ColumnState {
+    /// Moves the label counts into the frequency table.
+    fn flush_labels(&mut self) {
+        let Some(labels) = &mut self.labels else {
+            return;
+        };
+        match &mut self.items {
+            Some(items) => labels.drain().for_each(|(text, n)| items.add_n(&text, n)),
+            None => labels.drain().for_each(drop),
         }
         self.drop_free_text_items();
     }
@@ -455,6 +496,10 @@ impl RowSink for Scanner {
         }
     }
 
+    fn finish(&mut self) {
+        self.columns.iter_mut().for_each(ColumnState::flush_labels);
+    }
+
     fn absorb(&mut self, later: Self, rows_before: u64) {
         self.rows = rows_before + later.rows;
         for (mine, theirs) in self.columns.iter_mut().zip(later.columns) {
@@ -490,6 +535,7 @@ mod tests {
                 .collect();
             scanner.row(i as u64 + 1, &cells);
         }
+        scanner.finish();
         scanner
     }
 

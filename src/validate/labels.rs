@@ -1,0 +1,160 @@
+//! Exact counts of a column's labels while it has few distinct ones, with each label's
+//! allowed-set verdict kept beside its count.
+//!
+//! A label column (categorical, bool, low-cardinality int) used to cost two hash-map lookups
+//! per cell, one in the allowed set and one in the frequency table, each hashing and comparing
+//! the text again: a tenth of a validation pass. Here one probe of a small open-addressing
+//! table does both. The counts reach the frequency table in bulk ([`LabelCounts::drain`]),
+//! which leaves it exactly as one addition per cell would: no Misra-Gries purge can happen
+//! while a table holds fewer distinct values than [`MAX_LABELS`], and the frequency tables'
+//! capacity is larger.
+
+/// Distinct labels counted here; the column goes back to the frequency table past that.
+pub const MAX_LABELS: usize = 256;
+
+/// Slots of the open-addressing table: four per label, so probes stay short.
+const SLOTS: usize = 4 * MAX_LABELS;
+
+/// One distinct label.
+#[derive(Debug, Clone)]
+struct Label {
+    /// The text.
+    text: Box<str>,
+    /// Its [`short_hash`].
+    hash: u64,
+    /// Cells seen with it.
+    count: u64,
+    /// Whether the allowed set (if any) holds it.
+    allowed: bool,
+}
+
+/// The labels of one column in one block, in order of first appearance.
+#[derive(Debug, Clone)]
+pub struct LabelCounts {
+    /// Index + 1 into `labels` of each slot's label; 0 for an empty slot.
+    slots: Vec<u16>,
+    /// The labels.
+    labels: Vec<Label>,
+}
+
+impl Default for LabelCounts {
+    fn default() -> Self {
+        LabelCounts {
+            slots: vec![0; SLOTS],
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl LabelCounts {
+    /// Counts one cell of `text`, returning whether it is allowed (`is_allowed` is asked once
+    /// per distinct label); `None` when the table already holds [`MAX_LABELS`] other labels,
+    /// and the cell is not counted.
+    pub fn count(&mut self, text: &str, is_allowed: impl FnOnce(&str) -> bool) -> Option<bool> {
+        let hash = short_hash(text.as_bytes());
+        let mut slot = hash as usize % SLOTS;
+        loop {
+            match self.slots[slot] {
+                0 => break,
+                index => {
+                    let label = &mut self.labels[usize::from(index) - 1];
+                    if label.hash == hash && *label.text == *text {
+                        label.count += 1;
+                        return Some(label.allowed);
+                    }
+                }
+            }
+            slot = (slot + 1) % SLOTS;
+        }
+        if self.labels.len() >= MAX_LABELS {
+            return None;
+        }
+        let allowed = is_allowed(text);
+        self.labels.push(Label {
+            text: text.into(),
+            hash,
+            count: 1,
+            allowed,
+        });
+        // At most MAX_LABELS (256) labels, so the index fits.
+        self.slots[slot] = self.labels.len() as u16;
+        Some(allowed)
+    }
+
+    /// Each label with its count, in order of first appearance; the table is left empty.
+    pub fn drain(&mut self) -> impl Iterator<Item = (Box<str>, u64)> + '_ {
+        self.slots.fill(0);
+        self.labels.drain(..).map(|label| (label.text, label.count))
+    }
+}
+
+/// A quick 64-bit hash of a short text, eight bytes at a time.
+fn short_hash(bytes: &[u8]) -> u64 {
+    let mut hash = (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = (hash ^ u64::from_le_bytes(word))
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .rotate_left(31);
+    }
+    hash ^ (hash >> 29)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_labels_and_remembers_the_verdict() {
+        let mut counts = LabelCounts::default();
+        let mut asked = 0;
+        for text in ["b", "a", "b", "", "b", "a"] {
+            let verdict = counts.count(text, |t| {
+                asked += 1;
+                t != "a"
+            });
+            assert_eq!(verdict, Some(text != "a"));
+        }
+        assert_eq!(asked, 3, "the allowed set is asked once per distinct label");
+        let drained: Vec<(Box<str>, u64)> = counts.drain().collect();
+        assert_eq!(
+            drained,
+            vec![("b".into(), 3), ("a".into(), 2), ("".into(), 1)]
+        );
+        assert_eq!(counts.drain().count(), 0);
+        assert_eq!(counts.count("a", |_| true), Some(true));
+    }
+
+    #[test]
+    fn refuses_labels_past_the_limit_but_keeps_counting_known_ones() {
+        let mut counts = LabelCounts::default();
+        for i in 0..MAX_LABELS {
+            assert_eq!(counts.count(&format!("label {i}"), |_| true), Some(true));
+        }
+        assert_eq!(counts.count("one too many", |_| true), None);
+        assert_eq!(counts.count("label 7", |_| false), Some(true));
+        let drained: Vec<(Box<str>, u64)> = counts.drain().collect();
+        assert_eq!(drained.len(), MAX_LABELS);
+        assert_eq!(drained[7], ("label 7".into(), 2));
+    }
+
+    #[test]
+    fn texts_that_differ_only_past_eight_bytes_or_in_length_stay_apart() {
+        let mut counts = LabelCounts::default();
+        let texts = [
+            "abcdefgh",
+            "abcdefgh1",
+            "abcdefgh2",
+            "abcdefgh\0",
+            "abc",
+            "abc\0",
+        ];
+        for text in texts.iter().chain(&texts) {
+            counts.count(text, |_| true);
+        }
+        let drained: Vec<(Box<str>, u64)> = counts.drain().collect();
+        assert_eq!(drained.len(), texts.len());
+        assert!(drained.iter().all(|(_, n)| *n == 2));
+    }
+}
