@@ -173,13 +173,20 @@ impl RepeatTracker {
     /// Folds in a tracker of the rows that follow this one's (`row_offset` rows later).
     pub fn append(&mut self, mut other: RepeatTracker, row_offset: u64) {
         self.offered += other.offered;
-        self.shift = self.shift.max(other.shift);
-        other.entries.iter_mut().for_each(|e| e.1 += row_offset);
-        self.entries.append(&mut other.entries);
-        let shift = self.shift;
-        if shift > 0 {
+        // Only what the sample leaves out is dropped: this tracker's entries when the other's
+        // sample is sparser, and the other's by this sample. Filtering the whole vector on
+        // every block made folding a large file quadratic in its blocks.
+        if other.shift > self.shift {
+            self.shift = other.shift;
+            let shift = self.shift;
             self.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
         }
+        let shift = self.shift;
+        if shift > 0 {
+            other.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
+        }
+        other.entries.iter_mut().for_each(|e| e.1 += row_offset);
+        self.entries.append(&mut other.entries);
         while self.entries.len() > self.capacity && self.shift < 63 {
             self.shift += 1;
             let shift = self.shift;
