@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod evaluate;
 pub mod exit;
+pub mod float_order;
 pub mod fsx;
 pub mod git;
 pub mod github;

@@ -106,7 +106,6 @@ pub fn evaluate(
         (candidate, side)
     });
     let (candidate, side) = (candidate?, side?);
-    keep_champion_predictions(out, side.predictions.as_ref())?;
     let gate = config.config.gate.clone().unwrap_or_default();
     let slices = match &gate.slices {
         Some(s) => slice_columns(config, &plan, &candidate, &s.columns)?,
@@ -122,7 +121,15 @@ pub fn evaluate(
         (None, Some(r)) => ChampionInput::Recorded(r),
         (None, None) => ChampionInput::None,
     };
-    let mut evaluation = evaluation::evaluate_with(&settings, &candidate, input, &slices)?;
+    // Rewriting a million champion rows for the report's curves takes a core for a third of a
+    // second: it runs beside the evaluation, whose single-threaded stretches leave one free.
+    let mut evaluation = std::thread::scope(|scope| {
+        let kept = scope.spawn(|| keep_champion_predictions(out, side.predictions.as_ref()));
+        let evaluation = evaluation::evaluate_with(&settings, &candidate, input, &slices);
+        kept.join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        anyhow::Ok(evaluation?)
+    })?;
     if side.info.is_some() {
         evaluation.champion = side.info;
     }

@@ -24,6 +24,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use super::hash::FastHash;
+use crate::float_order;
 use std::fmt;
 
 /// Default accuracy parameter `k` of [`QuantileSketch`]; 200 gives rank errors
@@ -780,37 +781,16 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
     }
 }
 
-/// Sorts `values` in `total_cmp` order by their order-preserving integer keys.
+/// Sorts `values` in `total_cmp` order by their integer keys.
 ///
 /// Level 0 is sorted at every compaction, once per `k` values of every numeric column, and a
-/// `total_cmp` closure made that sort a fifth of a validation pass; plain integers sort several
-/// times faster. Values equal under `total_cmp` have equal bits, so the result is the same.
+/// `total_cmp` closure made that sort a fifth of a validation pass.
 fn sort_total(values: &mut [f64]) {
-    let mut keys: Vec<u64> = values.iter().map(|&v| total_order_key(v)).collect();
+    let mut keys: Vec<u64> = values.iter().map(|&v| float_order::key(v)).collect();
     keys.sort_unstable();
     for (value, key) in values.iter_mut().zip(keys) {
-        *value = from_total_order_key(key);
+        *value = float_order::from_key(key);
     }
-}
-
-/// An integer whose order is `f64::total_cmp`'s: negative values have every bit flipped,
-/// the others only the sign bit.
-fn total_order_key(value: f64) -> u64 {
-    let bits = value.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
-}
-
-/// The value [`total_order_key`] was made from.
-fn from_total_order_key(key: u64) -> f64 {
-    f64::from_bits(if key >> 63 == 1 {
-        key & !(1 << 63)
-    } else {
-        !key
-    })
 }
 
 /// Merges the sorted run `run` into `level`, keeping `level` sorted when it already was (an
@@ -826,7 +806,7 @@ fn merge_sorted_into(level: &mut Vec<f64>, run: &[f64]) {
     // a branch, mispredicted every other item, made this merge a tenth of a validation pass.
     while i < level.len() && j < run.len() {
         let (a, b) = (level[i].to_bits(), run[j].to_bits());
-        let take_level = total_order_key(f64::from_bits(a)) <= total_order_key(f64::from_bits(b));
+        let take_level = float_order::key(f64::from_bits(a)) <= float_order::key(f64::from_bits(b));
         let mask = u64::from(take_level).wrapping_neg();
         merged[i + j] = f64::from_bits((a & mask) | (b & !mask));
         i += usize::from(take_level);
@@ -1012,33 +992,13 @@ impl FrequentItems {
 
 #[cfg(test)]
 mod tests {
-    /// Sorting by integer keys orders values exactly as `total_cmp` does: signed zeros,
-    /// infinities, subnormals and NaNs of either sign included.
+    /// Sorting level 0 by integer keys gives `total_cmp`'s order.
     #[test]
-    fn integer_key_sort_matches_total_cmp() {
-        let specials = [
-            0.0,
-            -0.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            f64::MIN_POSITIVE / 2.0,
-            -f64::MIN_POSITIVE / 2.0,
-            f64::MAX,
-            f64::MIN,
-            1.5,
-            -1.5,
-        ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut values: Vec<f64> = specials.to_vec();
-        for _ in 0..500 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            values.push(f64::from_bits(state));
-            values.push((state % 1000) as f64 - 500.0);
-        }
+    fn level_sort_matches_total_cmp() {
+        let mut values: Vec<f64> = (0..300)
+            .map(|i| ((i * 7919) % 601) as f64 - 300.5)
+            .collect();
+        values.extend([0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY]);
         let mut expected = values.clone();
         expected.sort_by(f64::total_cmp);
         sort_total(&mut values);

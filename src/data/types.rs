@@ -157,6 +157,11 @@ pub fn parse_float(text: &str) -> Option<f64> {
     (!value.is_nan()).then_some(value)
 }
 
+/// Any number Rust's `f64` parser reads, short decimals on a faster path with the same bits.
+pub fn parse_decimal(text: &str) -> Option<f64> {
+    parse_short_decimal(text.as_bytes()).or_else(|| text.parse().ok())
+}
+
 /// Powers of ten that are exact in an `f64`.
 const EXACT_POWERS_OF_TEN: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,

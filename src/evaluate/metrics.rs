@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::float_order;
+
 /// Number of equal-width confidence bins used by [`Metric::Ece`].
 ///
 /// Ten bins is the convention of Guo et al. (2017), which is what most
@@ -621,7 +623,8 @@ fn auc_of_pairs(mut pairs: Vec<(f64, bool)>) -> Option<f64> {
     if pairs.iter().any(|(s, _)| !s.is_finite()) {
         return None;
     }
-    pairs.sort_by(|a, b| tie_key(a.0).total_cmp(&tie_key(b.0)));
+    // Tied scores form one group whatever their order, so an unstable sort gives the same sums.
+    pairs.sort_unstable_by_key(|&(score, _)| float_order::key(tie_key(score)));
     let mut negatives_below: u128 = 0;
     let mut twice_u: u128 = 0;
     let (mut n_pos, mut n_neg) = (0u128, 0u128);
@@ -655,7 +658,7 @@ fn average_precision_of_pairs(mut pairs: Vec<(f64, bool)>) -> Option<f64> {
     if pairs.iter().any(|(s, _)| !s.is_finite()) {
         return None;
     }
-    pairs.sort_by(|a, b| tie_key(b.0).total_cmp(&tie_key(a.0)));
+    pairs.sort_unstable_by_key(|&(score, _)| std::cmp::Reverse(float_order::key(tie_key(score))));
     let total_pos = pairs.iter().filter(|(_, p)| *p).count() as u64;
     if total_pos == 0 {
         return None;

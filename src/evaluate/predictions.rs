@@ -135,10 +135,7 @@ impl Predictions {
                 .push(required(columns.predicted, "prediction")?);
             for score in &columns.scores {
                 let text = text(score.at, &score.column)?;
-                let value = text
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
+                let value = crate::data::types::parse_decimal(text.trim())
                     .filter(|v| v.is_finite() && (0.0..=1.0).contains(v));
                 let Some(value) = value else {
                     return Err(error(

@@ -653,17 +653,7 @@ fn positions_by_score(layout: &Layout, scores: &ScoreMatrix<'_>, class: usize) -
 pub(super) fn sorted_by(n: usize, key: impl Fn(u32) -> f64) -> Vec<u32> {
     // Callers keep `n` below 2^32.
     let mut keyed: Vec<(u64, u32)> = (0..n as u32)
-        .map(|i| {
-            let bits = key(i).to_bits();
-            // Flipping the sign bit (all bits of negatives) orders the bit patterns as
-            // `total_cmp` orders the floats.
-            let sortable = if bits >> 63 == 1 {
-                !bits
-            } else {
-                bits | 1 << 63
-            };
-            (sortable, i)
-        })
+        .map(|i| (crate::float_order::key(key(i)), i))
         .collect();
     keyed.sort_unstable();
     keyed.into_iter().map(|(_, i)| i).collect()

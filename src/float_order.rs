@@ -1,0 +1,65 @@
+//! Floats as integers that sort in `f64::total_cmp` order.
+//!
+//! Sorting millions of floats (sketch levels, scores for ranking metrics) by these keys uses
+//! plain integer comparisons, several times faster than a `total_cmp` closure, and values
+//! equal under `total_cmp` have equal keys, so the order is the same.
+
+/// The key of `value`: negative values have every bit flipped, the others only the sign bit.
+pub fn key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The value whose key is `key`.
+pub fn from_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys order values exactly as `total_cmp` does and give them back unchanged: signed
+    /// zeros, infinities, subnormals and NaNs of either sign included.
+    #[test]
+    fn keys_sort_as_total_cmp_and_round_trip() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MIN_POSITIVE / 2.0,
+            -f64::MIN_POSITIVE / 2.0,
+            f64::MAX,
+            f64::MIN,
+            1.5,
+            -1.5,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(f64::from_bits(state));
+            values.push((state % 1000) as f64 - 500.0);
+        }
+        for &v in &values {
+            assert_eq!(from_key(key(v)).to_bits(), v.to_bits());
+        }
+        let mut by_key = values.clone();
+        by_key.sort_unstable_by_key(|&v| key(v));
+        values.sort_by(f64::total_cmp);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&by_key), bits(&values));
+    }
+}
