@@ -88,7 +88,7 @@ pub fn evaluate(
     candidate: Option<&Path>,
     baseline: &Baseline,
 ) -> anyhow::Result<Evaluation> {
-    let plan = Plan::new(config)?;
+    let task = train::task(config)?;
     let candidate_path = candidate.map_or_else(|| out.join(PREDICTIONS_FILE), Path::to_path_buf);
     if !candidate_path.exists() {
         anyhow::bail!(
@@ -108,11 +108,11 @@ pub fn evaluate(
     let (candidate, side) = (candidate?, side?);
     let gate = config.config.gate.clone().unwrap_or_default();
     let slices = match &gate.slices {
-        Some(s) => slice_columns(config, &plan, &candidate, &s.columns)?,
+        Some(s) => slice_columns(config, &Plan::new(config)?, &candidate, &s.columns)?,
         None => SliceColumns::default(),
     };
     let settings = Settings {
-        task: plan.task,
+        task,
         gate,
         threads: crate::threads::budget(),
     };

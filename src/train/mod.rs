@@ -32,7 +32,7 @@ use self::artifact::{Payload, MODEL_FILE};
 use self::features::Preprocessor;
 use self::manifest::Manifest;
 use self::models::{Features, FittedModel, Prediction, Target};
-pub use self::plan::Plan;
+pub use self::plan::{task, Plan};
 use self::split::Split;
 use self::table::{ColumnData, Table};
 
