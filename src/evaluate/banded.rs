@@ -74,35 +74,43 @@ impl BandedSplit {
         if ranked.len() > MAX_ROWS {
             return None;
         }
-        let mut slots = vec![u32::MAX; ranked.len()];
-        let mut entries = Vec::with_capacity(ranked.len());
-        for (band, chunk) in ranked.chunks(BAND_ROWS).enumerate() {
-            let mut by_position: Vec<(u32, usize)> = chunk
-                .iter()
-                .enumerate()
-                .map(|(at, &entry)| (entry & flags.position_mask, at))
-                .collect();
-            by_position.sort_unstable();
-            let mut local = vec![0u16; chunk.len()];
-            for (index, &(position, at)) in by_position.iter().enumerate() {
-                let slot = slots.get_mut(position as usize)?;
-                if *slot != u32::MAX {
-                    return None;
-                }
-                *slot = (band * BAND_ROWS + index) as u32;
-                local[at] = index as u16;
+        let position = |entry: u32| (entry & flags.position_mask) as usize;
+        let mut rank_of = vec![u32::MAX; ranked.len()];
+        for (rank, &entry) in ranked.iter().enumerate() {
+            let seen = rank_of.get_mut(position(entry))?;
+            if *seen != u32::MAX {
+                return None;
             }
-            for (&entry, &index) in chunk.iter().zip(&local) {
-                let mut banded = index;
+            // Below MAX_ROWS, so the rank fits.
+            *seen = rank as u32;
+        }
+        // Taking positions in increasing order, each takes the next free slot of its band: a
+        // band's slots then follow position order, as the sequential stage pass writes them,
+        // in three linear passes instead of a sort of every band.
+        let mut taken = vec![0u32; ranked.len().div_ceil(BAND_ROWS)];
+        let slots: Vec<u32> = rank_of
+            .iter()
+            .map(|&rank| {
+                let band = rank as usize / BAND_ROWS;
+                let slot = (band * BAND_ROWS) as u32 + taken[band];
+                taken[band] += 1;
+                slot
+            })
+            .collect();
+        let entries: Vec<u16> = ranked
+            .iter()
+            .map(|&entry| {
+                // The index within the band is below BAND_ROWS (4,096), so it fits.
+                let mut banded = (slots[position(entry)] as usize % BAND_ROWS) as u16;
                 if entry & flags.positive != 0 {
                     banded |= POSITIVE;
                 }
                 if entry & flags.group_start != 0 {
                     banded |= GROUP_START;
                 }
-                entries.push(banded);
-            }
-        }
+                banded
+            })
+            .collect();
         let ties = entries.iter().any(|&e| e & GROUP_START == 0);
         Some(BandedSplit {
             slots,
@@ -599,6 +607,49 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Slots and entries as first built: each band's positions sorted, a position's slot its
+    /// rank among them.
+    fn sorted_band_layout(ranked: &[u32]) -> (Vec<u32>, Vec<u16>) {
+        let mut slots = vec![u32::MAX; ranked.len()];
+        let mut entries = Vec::new();
+        for (band, chunk) in ranked.chunks(BAND_ROWS).enumerate() {
+            let mut by_position: Vec<(u32, usize)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(at, &entry)| (entry & FLAGS.position_mask, at))
+                .collect();
+            by_position.sort_unstable();
+            let mut local = vec![0u16; chunk.len()];
+            for (index, &(position, at)) in by_position.iter().enumerate() {
+                slots[position as usize] = (band * BAND_ROWS + index) as u32;
+                local[at] = index as u16;
+            }
+            for (&entry, &index) in chunk.iter().zip(&local) {
+                let mut banded = index;
+                if entry & FLAGS.positive != 0 {
+                    banded |= POSITIVE;
+                }
+                if entry & FLAGS.group_start != 0 {
+                    banded |= GROUP_START;
+                }
+                entries.push(banded);
+            }
+        }
+        (slots, entries)
+    }
+
+    /// The linear construction lays out every band exactly as sorting each band does.
+    #[test]
+    fn bands_are_laid_out_as_sorting_each_band_would() {
+        for (n, levels, seed) in [(10_000, u64::MAX, 1), (3 * BAND_ROWS, 7, 2), (17, 3, 3)] {
+            let (ranked, _) = split(n, levels, seed);
+            let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+            let (slots, entries) = sorted_band_layout(&ranked);
+            assert_eq!(banded.slots, slots, "n {n}");
+            assert_eq!(banded.entries, entries, "n {n}");
+        }
     }
 
     #[test]
