@@ -481,6 +481,11 @@ fn sweep_precision_avx2(entries: &[u16], stage: &[Word], total_pos: [f64; LANES]
 /// each tie group (its [`GROUP_START`], going down), the recall gained times the precision
 /// there, `(pos / total_pos) · (tp / (tp + fp))` with the integers `average_precision_term`
 /// takes, so each lane rounds as the one-resample pass does.
+///
+/// With scores of six decimals about every other entry ends a group, and a branch there was
+/// mispredicted as often. So the running totals, exact integers, are stored after every entry
+/// and the write position advances only at a group's end; the groups recorded in a run of
+/// [`ENDS_PER_FLUSH`] entries are then divided out in a loop without branches.
 #[inline(always)]
 fn sweep_precision_bands<W: Widen>(
     entries: &[u16],
@@ -488,7 +493,9 @@ fn sweep_precision_bands<W: Widen>(
     total_pos: [f64; LANES],
 ) -> [f64; LANES] {
     let (mut tp, mut fp, mut ap) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
-    let (mut pos, mut neg) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let mut previous_tp = [0.0f64; LANES];
+    let mut ends = [[[0.0f64; LANES]; 2]; ENDS_PER_FLUSH + 1];
+    let mut recorded = 0;
     let bands = bands(entries, stage);
     for (at, &(entries, band)) in bands.iter().enumerate().rev() {
         let next = at
@@ -502,24 +509,43 @@ fn sweep_precision_bands<W: Widen>(
                 let positive = f64::from(entry >> 15);
                 for lane in 0..LANES {
                     let p = counts[lane] * positive;
-                    pos[lane] += p;
-                    neg[lane] += counts[lane] - p;
+                    tp[lane] += p;
+                    fp[lane] += counts[lane] - p;
                 }
-                if entry & GROUP_START != 0 {
-                    for lane in 0..LANES {
-                        tp[lane] += pos[lane];
-                        fp[lane] += neg[lane];
-                        let term =
-                            (pos[lane] / total_pos[lane]) * (tp[lane] / (tp[lane] + fp[lane]));
-                        ap[lane] += if pos[lane] > 0.0 { term } else { 0.0 };
-                    }
-                    pos = [0.0; LANES];
-                    neg = [0.0; LANES];
-                }
+                ends[recorded] = [tp, fp];
+                recorded += usize::from(entry & GROUP_START != 0);
+            }
+            if recorded + WORDS_PER_LINE > ENDS_PER_FLUSH {
+                add_precision_terms(&ends[..recorded], &mut previous_tp, total_pos, &mut ap);
+                recorded = 0;
             }
         }
     }
+    add_precision_terms(&ends[..recorded], &mut previous_tp, total_pos, &mut ap);
     ap
+}
+
+/// Group ends recorded before their terms are added up.
+const ENDS_PER_FLUSH: usize = 64;
+
+/// Adds the average-precision term of each recorded group end (running totals `[tp, fp]`
+/// there, in sweep order) to `ap`; `previous_tp` holds the true positives before the first.
+#[inline(always)]
+fn add_precision_terms(
+    ends: &[[[f64; LANES]; 2]],
+    previous_tp: &mut [f64; LANES],
+    total_pos: [f64; LANES],
+    ap: &mut [f64; LANES],
+) {
+    for &[tp, fp] in ends {
+        for lane in 0..LANES {
+            // Differences of exact integers: the group's positives, exactly.
+            let pos = tp[lane] - previous_tp[lane];
+            let term = (pos / total_pos[lane]) * (tp[lane] / (tp[lane] + fp[lane]));
+            ap[lane] += if pos > 0.0 { term } else { 0.0 };
+        }
+        *previous_tp = tp;
+    }
 }
 
 #[cfg(test)]
@@ -592,6 +618,67 @@ mod tests {
             }
         }
         super::super::metrics::auc_from_counts(twice_u, n_pos, n_neg)
+    }
+
+    /// Average precision of one lane from its tie groups taken in decreasing score order, as
+    /// the one-resample pass takes them (`average_precision_term` at each group with a
+    /// positive); `None` when the lane drew no positive.
+    fn reference_ap(rows: &[(u64, bool)], counts: &[u8]) -> Option<f64> {
+        let mut groups: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+        for (&(score, positive), &c) in rows.iter().zip(counts) {
+            let group = groups.entry(score).or_default();
+            if positive {
+                group.0 += u64::from(c);
+            } else {
+                group.1 += u64::from(c);
+            }
+        }
+        let total_pos: u64 = groups.values().map(|g| g.0).sum();
+        if total_pos == 0 {
+            return None;
+        }
+        let (mut tp, mut fp, mut ap) = (0u64, 0u64, 0.0);
+        for &(pos, neg) in groups.values().rev() {
+            tp += pos;
+            fp += neg;
+            if pos > 0 {
+                ap += super::super::metrics::average_precision_term(pos, total_pos, tp, fp);
+            }
+        }
+        Some(ap)
+    }
+
+    /// Every lane's average precision is its resample's, bit for bit, with groups of every
+    /// size (one row each, a few rows, hundreds) and across band and flush boundaries.
+    #[test]
+    fn every_lane_is_the_average_precision_of_its_resample() {
+        for (n, levels, seed) in [(10_000, u64::MAX, 6), (9_000, 7, 7), (12_345, 3_000, 8)] {
+            let (ranked, rows) = split(n, levels, seed);
+            let banded = BandedSplit::new(&ranked, FLAGS).expect("valid split");
+            let counts = lanes(n, LANES, seed + 10);
+            let mut packed = Vec::new();
+            pack_lanes(counts.iter().map(Vec::as_slice), &mut packed);
+            let total_pos: Vec<u64> = counts
+                .iter()
+                .map(|c| {
+                    rows.iter()
+                        .zip(c)
+                        .filter(|(r, _)| r.1)
+                        .map(|(_, &c)| u64::from(c))
+                        .sum()
+                })
+                .collect();
+            let total_pos: [u64; LANES] = total_pos.try_into().expect("eight lanes");
+            let got = banded.average_precision_lanes(&packed, &mut Vec::new(), total_pos);
+            for (lane, &ap) in got.iter().enumerate() {
+                let want = reference_ap(&rows, &counts[lane]);
+                assert_eq!(
+                    ap.map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "n {n}, lane {lane}"
+                );
+            }
+        }
     }
 
     /// Counts of `lanes` resamples: mostly 0-3, some large, one lane all zero when asked.
