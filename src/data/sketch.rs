@@ -23,9 +23,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
+use std::fmt;
+
 use super::hash::FastHash;
 use crate::float_order;
-use std::fmt;
 
 /// Default accuracy parameter `k` of [`QuantileSketch`]; 200 gives rank errors
 /// well under 1% in practice, the same default as Apache DataSketches' KLL.

@@ -150,10 +150,7 @@ pub fn parse_float(text: &str) -> Option<f64> {
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return None;
     }
-    if let Some(value) = parse_short_decimal(text.as_bytes()) {
-        return Some(value);
-    }
-    let value: f64 = text.parse().ok()?;
+    let value = parse_decimal(text)?;
     (!value.is_nan()).then_some(value)
 }
 

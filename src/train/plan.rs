@@ -370,15 +370,13 @@ fn load_for(ty: ColumnType) -> Load {
 /// model kind nor `model.task` decides: evaluating needs nothing more, and without a committed
 /// schema one is inferred by reading the whole data file twice.
 pub fn task(config: &LoadedConfig) -> anyhow::Result<TaskKind> {
-    let Some(model) = config.config.model.as_ref() else {
-        return Plan::new(config).map(|plan| plan.task);
-    };
-    let decided = model.kind != crate::config::EXTERNAL_KIND || model.task.is_some();
-    if !decided {
-        return Plan::new(config).map(|plan| plan.task);
+    match &config.config.model {
+        // The target type only matters for an external model without `task`, not this one.
+        Some(model) if model.kind != crate::config::EXTERNAL_KIND || model.task.is_some() => {
+            resolve_task(config, &model.kind, model.task, ColumnType::String)
+        }
+        _ => Plan::new(config).map(|plan| plan.task),
     }
-    // The target type only matters for an external model without `task`, not reached here.
-    resolve_task(config, &model.kind, model.task, ColumnType::String)
 }
 
 /// The committed schema, or one inferred from the data when there is none yet.

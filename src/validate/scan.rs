@@ -206,9 +206,13 @@ impl ColumnState {
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
         };
-        state.labels =
-            (state.items.is_some() || state.allowed.is_some()).then(LabelCounts::default);
+        state.labels = state.new_label_counts();
         state
+    }
+
+    /// Label counts for a column that keeps a frequency table or checks an allowed set.
+    fn new_label_counts(&self) -> Option<LabelCounts> {
+        (self.items.is_some() || self.allowed.is_some()).then(LabelCounts::default)
     }
 
     /// An empty state with the same rules, for one block of rows.
@@ -223,7 +227,7 @@ impl ColumnState {
             moments: self.moments.as_ref().map(|_| Moments::default()),
             sketch: self.sketch.as_ref().map(|_| QuantileSketch::new()),
             items: self.items.as_ref().map(|_| FrequentItems::new()),
-            labels: (self.items.is_some() || self.allowed.is_some()).then(LabelCounts::default),
+            labels: self.new_label_counts(),
             lengths: None,
             range: self.range,
             range_violations: Violations::default(),
@@ -371,9 +375,7 @@ impl ColumnState {
         }
         self.drop_free_text_items();
     }
-}
 
-impl ColumnState {
     /// Moves the label counts into the frequency table.
     fn flush_labels(&mut self) {
         let Some(labels) = &mut self.labels else {

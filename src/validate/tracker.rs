@@ -109,6 +109,16 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// Whether `hash` is in the sample of hashes whose top `shift` bits are zero.
+fn in_sample(hash: u64, shift: u32) -> bool {
+    shift == 0 || hash >> (64 - shift) == 0
+}
+
+/// Drops the entries outside the sample of `shift`.
+fn keep_sampled(entries: &mut Vec<(u64, u64)>, shift: u32) {
+    entries.retain(|&(hash, _)| in_sample(hash, shift));
+}
+
 /// Detects repeated keys in bounded memory (see the module docs).
 ///
 /// Occurrences are appended to a vector and sorted once at the end: sequential writes and one
@@ -160,14 +170,13 @@ impl RepeatTracker {
         self.entries.push((hash, row));
         if self.entries.len() > self.capacity && self.shift < 63 {
             self.shift += 1;
-            let shift = self.shift;
-            self.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
+            keep_sampled(&mut self.entries, self.shift);
         }
     }
 
     /// Whether a hash is in the current sample.
     fn sampled(&self, hash: u64) -> bool {
-        self.shift == 0 || hash >> (64 - self.shift) == 0
+        in_sample(hash, self.shift)
     }
 
     /// Folds in a tracker of the rows that follow this one's (`row_offset` rows later).
@@ -178,19 +187,16 @@ impl RepeatTracker {
         // every block made folding a large file quadratic in its blocks.
         if other.shift > self.shift {
             self.shift = other.shift;
-            let shift = self.shift;
-            self.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
+            keep_sampled(&mut self.entries, self.shift);
         }
-        let shift = self.shift;
-        if shift > 0 {
-            other.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
+        if self.shift > 0 {
+            keep_sampled(&mut other.entries, self.shift);
         }
         other.entries.iter_mut().for_each(|e| e.1 += row_offset);
         self.entries.append(&mut other.entries);
         while self.entries.len() > self.capacity && self.shift < 63 {
             self.shift += 1;
-            let shift = self.shift;
-            self.entries.retain(|&(h, _)| h >> (64 - shift) == 0);
+            keep_sampled(&mut self.entries, self.shift);
         }
     }
 
