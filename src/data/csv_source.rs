@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
 
+use super::chunk::{FieldChunk, NullTokens, Span, CHUNK_ROWS};
 use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, ScanSummary};
 
 /// The usual cause of an over-long record or an odd number of quotes.
@@ -188,47 +189,6 @@ struct Plan {
     max_record_bytes: usize,
 }
 
-/// Decides quickly whether a field is one of the configured null tokens.
-struct NullTokens {
-    /// The tokens, as bytes.
-    tokens: Vec<Vec<u8>>,
-    /// Which first bytes any token starts with, so most fields are decided by one lookup.
-    first_bytes: [bool; 256],
-    /// Whether the empty field is a null.
-    empty_is_null: bool,
-}
-
-impl NullTokens {
-    /// Builds the lookup from the configured list.
-    fn new(tokens: &[String]) -> NullTokens {
-        let mut first_bytes = [false; 256];
-        let mut kept = Vec::new();
-        let mut empty_is_null = false;
-        for token in tokens {
-            match token.as_bytes().first() {
-                None => empty_is_null = true,
-                Some(&b) => {
-                    first_bytes[usize::from(b)] = true;
-                    kept.push(token.as_bytes().to_vec());
-                }
-            }
-        }
-        NullTokens {
-            tokens: kept,
-            first_bytes,
-            empty_is_null,
-        }
-    }
-
-    /// Whether `field` reads as missing.
-    fn is_null(&self, field: &[u8]) -> bool {
-        match field.first() {
-            None => self.empty_is_null,
-            Some(&b) => self.first_bytes[usize::from(b)] && self.tokens.iter().any(|t| t == field),
-        }
-    }
-}
-
 /// Streams CSV from `input` into `sink`, parsing blocks on up to eight threads.
 pub(super) fn scan<R: Read, S: RowSink>(
     label: &str,
@@ -375,35 +335,51 @@ fn parse_block<S: RowSink>(plan: &Plan, template: &S, block: &Block) -> BlockRes
         .or_else(|_| parse_block_with_csv(plan, template.split(), block))
 }
 
-/// [`parse_block`] through [`plain_csv::split_records`].
+/// [`parse_block`] through [`plain_csv::split_records`], handing the sink chunks of rows.
 fn parse_plain_block<S: RowSink>(
     plan: &Plan,
     mut sink: S,
     block: &Block,
 ) -> Result<(S, u64), plain_csv::NotPlain> {
-    let mut spare: Vec<Cell<'static>> = Vec::with_capacity(plan.keep.len());
-    let mut row = 0u64;
+    let bytes = &block.bytes[block.data_start..];
+    // Ranges are kept as `u32`; a block is a few megabytes plus at most one long record.
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(plain_csv::NotPlain);
+    }
+    let width = plan.keep.len();
+    let mut spans: Vec<Span> = Vec::with_capacity(CHUNK_ROWS * width);
+    let mut chunk_text = "";
+    let mut first_row = 1u64;
+    let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
+        if width > 0 && !spans.is_empty() {
+            let chunk = FieldChunk::new(text, width, spans, &plan.nulls);
+            sink.chunk(*first_row, &chunk);
+            *first_row += chunk.rows() as u64;
+        }
+        spans.clear();
+    };
     let rows = plain_csv::split_records(
-        &block.bytes[block.data_start..],
+        bytes,
         plan.delimiter,
         plan.header.len(),
         plan.max_record_bytes,
         |text, fields| {
-            row += 1;
-            let mut cells = super::recycle(std::mem::take(&mut spare));
-            for &index in &plan.keep {
+            chunk_text = text;
+            spans.extend(plan.keep.iter().map(|&index| {
                 let (start, end) = fields[index];
-                let field = &text[start..end];
-                if plan.nulls.is_null(field.as_bytes()) {
-                    cells.push(Cell::Null);
-                } else {
-                    cells.push(Cell::Text(field));
-                }
+                (start as u32, end as u32)
+            }));
+            if spans.len() >= CHUNK_ROWS * width {
+                hand_over(&mut sink, text, &mut spans, &mut first_row);
             }
-            sink.row(row, &cells);
-            spare = super::recycle(cells);
         },
     )?;
+    hand_over(&mut sink, chunk_text, &mut spans, &mut first_row);
+    if width == 0 {
+        // A sink with every column excluded still counts its rows.
+        let cells: [Cell<'_>; 0] = [];
+        (1..=rows).for_each(|row| sink.row(row, &cells));
+    }
     Ok((sink, rows))
 }
 

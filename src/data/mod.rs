@@ -8,6 +8,7 @@
 // it to shrink `Result` would cost clarity for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod chunk;
 mod csv_source;
 pub mod hash;
 mod parquet_source;
@@ -19,6 +20,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use chunk::FieldChunk;
 pub use types::{Cell, ColumnType};
 
 use crate::config::{DataConfig, DataFormat};
@@ -34,6 +36,16 @@ pub trait RowSink: Send + Sync + Sized {
     fn begin(&mut self, columns: &[String]) -> anyhow::Result<()>;
     /// Called for every data row; `row` is 1-based.
     fn row(&mut self, row: u64, cells: &[Cell<'_>]);
+    /// Called instead of [`RowSink::row`] for consecutive rows read from text, the first of
+    /// them numbered `first_row`; a sink that checks column by column overrides it.
+    fn chunk(&mut self, first_row: u64, chunk: &FieldChunk<'_>) {
+        let mut cells = Vec::with_capacity(chunk.width());
+        for row in 0..chunk.rows() {
+            cells.clear();
+            cells.extend(chunk.row(row));
+            self.row(first_row + row as u64, &cells);
+        }
+    }
     /// An empty sink with the same plan (called after `begin`), for one block of rows.
     fn split(&self) -> Self;
     /// Folds in a block that follows this sink's rows; its row numbers shift by `rows_before`.

@@ -26,12 +26,12 @@ pub(super) struct NotPlain;
 /// delimiter that is not a plain ASCII byte; refuses, at the first such record, one whose width
 /// is not `width` or that is longer than `max_record_bytes`, so the caller must discard what it
 /// was handed and read the block again with the general reader.
-pub(super) fn split_records(
-    bytes: &[u8],
+pub(super) fn split_records<'a>(
+    bytes: &'a [u8],
     delimiter: u8,
     width: usize,
     max_record_bytes: usize,
-    mut record: impl FnMut(&str, &Fields),
+    mut record: impl FnMut(&'a str, &Fields),
 ) -> Result<u64, NotPlain> {
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
     if !plain_delimiter || memchr::memchr(b'"', bytes).is_some() {

@@ -377,6 +377,41 @@ impl QuantileSketch {
         self.settle();
     }
 
+    /// Adds observations in order: the same sketch as calling [`QuantileSketch::add`] on each,
+    /// with less work per value once the sketch compacts.
+    pub fn extend(&mut self, values: &[f64]) {
+        let mut values = values.iter();
+        while self.exact {
+            match values.next() {
+                Some(&value) => self.add(value),
+                None => return,
+            }
+        }
+        let (mut min, mut max) = (
+            self.min.unwrap_or(f64::INFINITY),
+            self.max.unwrap_or(f64::NEG_INFINITY),
+        );
+        for &value in values {
+            if !value.is_finite() {
+                (self.min, self.max) = (finite(min), finite(max));
+                self.add(value);
+                (min, max) = (
+                    self.min.unwrap_or(f64::INFINITY),
+                    self.max.unwrap_or(f64::NEG_INFINITY),
+                );
+                continue;
+            }
+            self.count = self.count.saturating_add(1);
+            min = min.min(value);
+            max = max.max(value);
+            self.levels[0].push(value);
+            if self.levels[0].len() > self.k {
+                self.settle();
+            }
+        }
+        (self.min, self.max) = (finite(min), finite(max));
+    }
+
     /// Folds `other` into `self`, so `self` summarises both inputs.
     ///
     /// The result uses the smaller `k` and the smaller exact capacity of the
@@ -780,6 +815,11 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
         items.validate()?;
         Ok(items)
     }
+}
+
+/// A running minimum or maximum that has seen a finite value, or `None`.
+fn finite(extreme: f64) -> Option<f64> {
+    extreme.is_finite().then_some(extreme)
 }
 
 /// Sorts `values` in `total_cmp` order by their integer keys.

@@ -10,7 +10,7 @@ use crate::data::hash::FastHash;
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::types::{self, Cell, ColumnType, Value};
-use crate::data::RowSink;
+use crate::data::{FieldChunk, RowSink};
 
 use super::labels::LabelCounts;
 use super::schema::{ColumnSchema, Schema};
@@ -164,6 +164,8 @@ pub struct ColumnState {
     pub pattern_violations: Violations,
     /// Repeat detection for unique columns.
     pub unique: Option<RepeatTracker>,
+    /// The current chunk's numbers, on their way to the moments and the sketch.
+    numbers: Vec<f64>,
 }
 
 impl ColumnState {
@@ -205,6 +207,7 @@ impl ColumnState {
             unique: schema
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            numbers: Vec::new(),
         };
         state.labels = state.new_label_counts();
         state
@@ -239,6 +242,7 @@ impl ColumnState {
                 .unique
                 .as_ref()
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            numbers: Vec::new(),
         }
     }
 
@@ -284,6 +288,78 @@ impl ColumnState {
         if !keep && self.items.as_ref().is_some_and(|items| !items.is_exact()) {
             self.items = None;
         }
+    }
+
+    /// Checks and profiles one column of a chunk of rows, folding each cell into its row's
+    /// hash when the duplicate-row check wants them.
+    fn observe_column<'a>(
+        &mut self,
+        first_row: u64,
+        cells: impl Iterator<Item = Cell<'a>>,
+        row_hashes: Option<&mut [u64]>,
+    ) {
+        if let Some(parse) = text_number_parser(self.ty) {
+            self.observe_numbers(first_row, cells, row_hashes, parse);
+            return;
+        }
+        match row_hashes {
+            Some(hashes) => {
+                for ((row, cell), hash) in (first_row..).zip(cells).zip(hashes) {
+                    self.observe(row, cell);
+                    mix_row_hash(hash, cell);
+                }
+            }
+            None => {
+                for (row, cell) in (first_row..).zip(cells) {
+                    self.observe(row, cell);
+                }
+            }
+        }
+    }
+
+    /// [`ColumnState::observe_column`] for a numeric column: the same checks as
+    /// [`ColumnState::observe`], with the parser chosen once and the moments and sketch fed
+    /// the chunk's values in one go.
+    fn observe_numbers<'a>(
+        &mut self,
+        first_row: u64,
+        cells: impl Iterator<Item = Cell<'a>>,
+        mut row_hashes: Option<&mut [u64]>,
+        parse: fn(&str) -> Option<f64>,
+    ) {
+        let mut numbers = std::mem::take(&mut self.numbers);
+        numbers.clear();
+        for (index, cell) in cells.enumerate() {
+            let row = first_row + index as u64;
+            let hash = (row_hashes.is_some() || self.unique.is_some()).then(|| hash_cell(cell));
+            if let (Some(hashes), Some(hash)) = (row_hashes.as_deref_mut(), hash) {
+                mix_hash(&mut hashes[index], hash);
+            }
+            let Cell::Text(text) = cell else {
+                match cell {
+                    Cell::Null => self.nulls.record(row, || None),
+                    other => self.observe(row, other),
+                }
+                continue;
+            };
+            let Some(x) = parse(text) else {
+                self.type_errors.record(row, || Some(text.to_string()));
+                continue;
+            };
+            self.count += 1;
+            if let (Some(tracker), Some(hash)) = (&mut self.unique, hash) {
+                tracker.offer(hash, row);
+            }
+            numbers.push(x);
+            self.check_number(row, x, cell);
+        }
+        if let Some(moments) = &mut self.moments {
+            numbers.iter().for_each(|&x| moments.add(x));
+        }
+        if let Some(sketch) = &mut self.sketch {
+            sketch.extend(&numbers);
+        }
+        self.numbers = numbers;
     }
 
     /// Checks and profiles one cell.
@@ -334,6 +410,11 @@ impl ColumnState {
         if let Some(s) = &mut self.sketch {
             s.add(x);
         }
+        self.check_number(row, x, cell);
+    }
+
+    /// The checks on a number's value: its range, and labels for low-cardinality ints.
+    fn check_number(&mut self, row: u64, x: f64, cell: Cell<'_>) {
         let (lo, hi) = self.range;
         if lo.is_some_and(|lo| x < lo) || hi.is_some_and(|hi| x > hi) {
             self.range_violations.record(row, || Some(cell_text(cell)));
@@ -402,6 +483,31 @@ fn cell_text(cell: Cell<'_>) -> String {
     }
 }
 
+/// Folds the next cell of a row into the row's hash (for the duplicate-row check).
+#[inline]
+fn mix_row_hash(row_hash: &mut u64, cell: Cell<'_>) {
+    mix_hash(row_hash, hash_cell(cell));
+}
+
+/// Folds the next cell's [`hash_cell`] into a row's hash.
+#[inline]
+fn mix_hash(row_hash: &mut u64, cell_hash: u64) {
+    *row_hash = (*row_hash ^ cell_hash)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29);
+}
+
+/// How text becomes a number for a numeric type, as [`types::convert`] reads it.
+fn text_number_parser(ty: ColumnType) -> Option<fn(&str) -> Option<f64>> {
+    match ty {
+        ColumnType::Int => Some(|text| types::parse_int(text).map(|v| v as f64)),
+        ColumnType::Float => Some(types::parse_float),
+        ColumnType::Date => Some(|text| types::parse_date(text).map(f64::from)),
+        ColumnType::Datetime => Some(|text| types::parse_datetime(text).map(|us| us as f64 / 1e6)),
+        ColumnType::Bool | ColumnType::String | ColumnType::Categorical => None,
+    }
+}
+
 /// A 64-bit hash of a cell's content, with its variant as the seed so `1` and `"1"` differ.
 pub(crate) fn hash_cell(cell: Cell<'_>) -> u64 {
     use xxhash_rust::xxh3::xxh3_64_with_seed as h;
@@ -429,6 +535,8 @@ pub struct Scanner {
     pub duplicates: Option<RepeatTracker>,
     /// Rows seen.
     pub rows: u64,
+    /// Row hashes of the current chunk, built column by column.
+    row_hashes: Vec<u64>,
 }
 
 impl Scanner {
@@ -444,6 +552,7 @@ impl Scanner {
             missing: Vec::new(),
             duplicates,
             rows: 0,
+            row_hashes: Vec::new(),
         }
     }
 
@@ -475,14 +584,34 @@ impl RowSink for Scanner {
         for (state, &cell) in self.columns.iter_mut().zip(cells) {
             state.observe(row, cell);
             if self.duplicates.is_some() {
-                row_hash = (row_hash ^ hash_cell(cell))
-                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                    .rotate_left(29);
+                mix_row_hash(&mut row_hash, cell);
             }
         }
         if let Some(tracker) = &mut self.duplicates {
             tracker.offer(row_hash, row);
         }
+    }
+
+    fn chunk(&mut self, first_row: u64, chunk: &FieldChunk<'_>) {
+        let rows = chunk.rows();
+        let hashes = match self.duplicates {
+            Some(_) => {
+                self.row_hashes.clear();
+                self.row_hashes.resize(rows, 0);
+                Some(&mut self.row_hashes[..])
+            }
+            None => None,
+        };
+        let mut hashes = hashes;
+        for (index, state) in self.columns.iter_mut().enumerate() {
+            state.observe_column(first_row, chunk.column(index), hashes.as_deref_mut());
+        }
+        if let (Some(tracker), Some(hashes)) = (&mut self.duplicates, hashes) {
+            for (row, &hash) in (first_row..).zip(hashes.iter()) {
+                tracker.offer(hash, row);
+            }
+        }
+        self.rows = first_row + rows as u64 - 1;
     }
 
     fn split(&self) -> Self {
@@ -495,6 +624,7 @@ impl RowSink for Scanner {
                 .as_ref()
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
             rows: 0,
+            row_hashes: Vec::new(),
         }
     }
 
@@ -539,6 +669,105 @@ mod tests {
         }
         scanner.finish();
         scanner
+    }
+
+    /// A file of `rows` rows with every kind of cell the checks treat differently: nulls,
+    /// type errors, out-of-range values, repeats, values outside the allowed set, pattern
+    /// misses, and whole repeated rows.
+    fn messy_rows(rows: usize) -> Vec<Vec<String>> {
+        (0..rows)
+            .map(|i| {
+                let id = if i % 997 == 5 { i - 1 } else { i };
+                let x = match i % 11 {
+                    0 => String::new(),
+                    1 => "oops".to_string(),
+                    2 => format!("{}", 1e6 + i as f64),
+                    3 => "-inf".to_string(),
+                    _ => format!("{:.3}", (i as f64 * 0.731).sin() * 50.0),
+                };
+                let day = if i % 13 == 0 {
+                    "2021-02-30".to_string()
+                } else {
+                    format!("2020-{:02}-{:02}", 1 + i % 12, 1 + i % 28)
+                };
+                let at = if i % 17 == 0 {
+                    String::new()
+                } else {
+                    format!("2021-03-04T{:02}:{:02}:05", i % 24, i % 60)
+                };
+                let class = ["a", "b", "c", "", "zz"][i % 5].to_string();
+                let text = if i % 19 == 0 {
+                    "UPPER".to_string()
+                } else {
+                    format!("w{}", i % 300)
+                };
+                let n = if i % 23 == 0 {
+                    "1.5".to_string()
+                } else {
+                    format!("{}", i % 40)
+                };
+                let flag = ["true", "false", "maybe", ""][i % 4].to_string();
+                let mut row = vec![id.to_string(), x, day, at, class, text, n, flag];
+                if i % 101 == 7 {
+                    row = vec![
+                        "7".into(),
+                        String::new(),
+                        "2020-01-01".into(),
+                        String::new(),
+                        "a".into(),
+                        "w7".into(),
+                        "7".into(),
+                        "true".into(),
+                    ];
+                }
+                row
+            })
+            .collect()
+    }
+
+    #[test]
+    fn column_chunks_check_and_profile_exactly_like_rows() {
+        let schema = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: float, min: -40, max: 40 }\n  - { name: d, type: date }\n  - { name: t, type: datetime }\n  - { name: c, type: categorical, allowed: [a, b, c] }\n  - { name: s, type: string, pattern: '[a-z0-9]+' }\n  - { name: n, type: int, allowed: [1, 2, 3], min: 0, max: 30 }\n  - { name: f, type: bool }\n";
+        let header = ["id", "x", "d", "t", "c", "s", "n", "f"];
+        let rows = messy_rows(5_000);
+        let by_rows = {
+            let cells: Vec<Vec<&str>> = rows
+                .iter()
+                .map(|r| r.iter().map(String::as_str).collect())
+                .collect();
+            let cells: Vec<&[&str]> = cells.iter().map(Vec::as_slice).collect();
+            scan(schema, &header, &cells)
+        };
+        let mut csv = header.join(",") + "\n";
+        rows.iter()
+            .for_each(|r| csv.push_str(&(r.join(",") + "\n")));
+        let options = crate::data::ReadOptions {
+            format: crate::config::DataFormat::Csv,
+            delimiter: b',',
+            null_values: vec![String::new()],
+            exclude: vec![],
+            max_record_bytes: 1 << 20,
+        };
+        let mut by_chunks =
+            Scanner::new(super::super::schema::parse(Path::new("s.yml"), schema).unwrap());
+        let summary =
+            crate::data::scan_bytes("t.csv", csv.into_bytes(), &options, &mut by_chunks).unwrap();
+        assert_eq!(summary.rows, 5_000);
+        let profile = |scanner: &Scanner| {
+            let profile = super::super::profile::Profile::from_scan("t.csv", &summary, scanner);
+            serde_json::to_string(&profile).unwrap()
+        };
+        assert_eq!(profile(&by_chunks), profile(&by_rows));
+        let checks_by_rows = super::super::report::build_checks(&by_rows);
+        assert_eq!(
+            super::super::report::build_checks(&by_chunks),
+            checks_by_rows
+        );
+        let failed = checks_by_rows.iter().filter(|c| !c.passed).count();
+        assert!(
+            failed >= 8,
+            "the file should trip most checks: {checks_by_rows:#?}"
+        );
     }
 
     #[test]
