@@ -363,6 +363,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Bytes next to the digits in ASCII (`/`, `:`) and other strays are refused as the
+        /// standard parser refuses them.
+        #[test]
+        fn near_digits_are_not_digits(text in "[0-9./:+ a-]{0,18}") {
+            let standard = text.parse::<f64>().ok().filter(|v| !v.is_nan());
+            proptest::prop_assert_eq!(parse_float(&text).map(f64::to_bits), standard.map(f64::to_bits));
+            let digits_only = text.trim_start_matches(['+', '-']);
+            let standard_int = text
+                .parse::<i64>()
+                .ok()
+                .filter(|_| !digits_only.is_empty() && digits_only.bytes().all(|c| c.is_ascii_digit()));
+            proptest::prop_assert_eq!(parse_int(&text), standard_int);
+        }
+    }
+
     #[test]
     fn integers_at_the_edges_of_i64() {
         assert_eq!(parse_int("9223372036854775807"), Some(i64::MAX));
