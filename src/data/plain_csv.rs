@@ -107,8 +107,34 @@ fn visit_bits(mut mask: u64, base: usize, chunk: &[u8; CHUNK], found: &mut impl 
     }
 }
 
+/// Bit `i` is set when `chunk[i]` is one of `targets`: sixteen bytes per compare and one
+/// `pmovmskb` per sixteen (SSE2 is part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn mark(chunk: &[u8; CHUNK], targets: [u8; 3]) -> u64 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline, so these instructions exist on every CPU
+    // this code runs on; each load reads 16 bytes of `chunk` (chunks_exact), unaligned.
+    unsafe {
+        let [a, b, c] = targets.map(|t| _mm_set1_epi8(t as i8));
+        let mut mask = 0u64;
+        for (lane, bytes) in chunk.chunks_exact(16).enumerate() {
+            let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+            let hits = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
+                _mm_cmpeq_epi8(v, c),
+            );
+            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * lane);
+        }
+        mask
+    }
+}
+
 /// Bit `i` is set when `chunk[i]` is one of `targets`. Written as plain loops over fixed-size
-/// arrays so that the compiler turns it into vector compares and a byte-mask extraction.
+/// arrays so that the compiler turns it into vector compares.
+#[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn mark(chunk: &[u8; CHUNK], targets: [u8; 3]) -> u64 {
     let mut hits = [0u8; CHUNK];
