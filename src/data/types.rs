@@ -339,6 +339,15 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 mod tests {
     use super::*;
 
+    /// What `parse_int` must answer: the standard parser's integer, for digits after at most
+    /// one sign.
+    fn standard_int(text: &str) -> Option<i64> {
+        let digits_only = text.trim_start_matches(['+', '-']);
+        text.parse::<i64>()
+            .ok()
+            .filter(|_| !digits_only.is_empty() && digits_only.bytes().all(|c| c.is_ascii_digit()))
+    }
+
     proptest::proptest! {
         /// The short-decimal path gives the standard parser's value bit for bit wherever it
         /// answers, and every text both read alike: signs, points, long mantissas, exponents.
@@ -354,12 +363,7 @@ mod tests {
                 parse_float(&text).map(f64::to_bits),
                 standard.map(f64::to_bits)
             );
-            let digits_only = text.trim_start_matches(['+', '-']);
-            let standard_int = text
-                .parse::<i64>()
-                .ok()
-                .filter(|_| !digits_only.is_empty() && digits_only.bytes().all(|c| c.is_ascii_digit()));
-            proptest::prop_assert_eq!(parse_int(&text), standard_int);
+            proptest::prop_assert_eq!(parse_int(&text), standard_int(&text));
         }
     }
 
@@ -370,12 +374,7 @@ mod tests {
         fn near_digits_are_not_digits(text in "[0-9./:+ a-]{0,18}") {
             let standard = text.parse::<f64>().ok().filter(|v| !v.is_nan());
             proptest::prop_assert_eq!(parse_float(&text).map(f64::to_bits), standard.map(f64::to_bits));
-            let digits_only = text.trim_start_matches(['+', '-']);
-            let standard_int = text
-                .parse::<i64>()
-                .ok()
-                .filter(|_| !digits_only.is_empty() && digits_only.bytes().all(|c| c.is_ascii_digit()));
-            proptest::prop_assert_eq!(parse_int(&text), standard_int);
+            proptest::prop_assert_eq!(parse_int(&text), standard_int(&text));
         }
     }
 
