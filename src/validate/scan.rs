@@ -622,15 +622,11 @@ impl RowSink for Scanner {
 
     fn chunk(&mut self, first_row: u64, chunk: &FieldChunk<'_>) {
         let rows = chunk.rows();
-        let hashes = match self.duplicates {
-            Some(_) => {
-                self.row_hashes.clear();
-                self.row_hashes.resize(rows, 0);
-                Some(&mut self.row_hashes[..])
-            }
-            None => None,
-        };
-        let mut hashes = hashes;
+        let mut hashes = self.duplicates.is_some().then(|| {
+            self.row_hashes.clear();
+            self.row_hashes.resize(rows, 0);
+            &mut self.row_hashes[..]
+        });
         for (index, state) in self.columns.iter_mut().enumerate() {
             state.observe_column(first_row, chunk.column(index), hashes.as_deref_mut());
         }
