@@ -12,11 +12,11 @@ use super::Cell;
 pub const CHUNK_ROWS: usize = 1024;
 
 /// A field: its byte range in the chunk's text.
-pub(super) type Span = (u32, u32);
+pub(crate) type Span = (u32, u32);
 
 /// Decides quickly whether a field is one of the configured null tokens.
 #[derive(Debug, Clone)]
-pub(super) struct NullTokens {
+pub(crate) struct NullTokens {
     /// The tokens, as bytes.
     tokens: Vec<Vec<u8>>,
     /// Which first bytes any token starts with, so most fields are decided by one lookup.
@@ -27,7 +27,7 @@ pub(super) struct NullTokens {
 
 impl NullTokens {
     /// Builds the lookup from the configured list.
-    pub(super) fn new(tokens: &[String]) -> NullTokens {
+    pub(crate) fn new(tokens: &[String]) -> NullTokens {
         let mut first_bytes = [false; 256];
         let mut kept = Vec::new();
         let mut empty_is_null = false;
@@ -71,7 +71,7 @@ pub struct FieldChunk<'a> {
 
 impl<'a> FieldChunk<'a> {
     /// A chunk of `spans.len() / width` rows.
-    pub(super) fn new(
+    pub(crate) fn new(
         text: &'a str,
         width: usize,
         spans: &'a [Span],

@@ -331,8 +331,8 @@ impl<S: RowSink> Folder<S> {
 /// the block. A block without quotes goes through [`plain_csv`], several times faster; any
 /// block it refuses is read again by the `csv` crate, whose errors locate the problem.
 fn parse_block<S: RowSink>(plan: &Plan, template: &S, block: &Block) -> BlockResult<S> {
-    parse_plain_block(plan, template.split(), block)
-        .or_else(|_| parse_block_with_csv(plan, template.split(), block))
+    parse_plain_block(plan, template.split_for_block(block.index), block)
+        .or_else(|_| parse_block_with_csv(plan, template.split_for_block(block.index), block))
 }
 
 /// [`parse_block`] through [`plain_csv::split_records`], handing the sink chunks of rows.

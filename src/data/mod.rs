@@ -14,6 +14,7 @@ pub mod hash;
 mod parquet_source;
 mod plain_csv;
 pub mod sketch;
+pub mod strata;
 pub mod types;
 
 use std::fmt;
@@ -48,6 +49,12 @@ pub trait RowSink: Send + Sync + Sized {
     }
     /// An empty sink with the same plan (called after `begin`), for one block of rows.
     fn split(&self) -> Self;
+    /// [`RowSink::split`] for block `index` of a file (0 for the first block), for a sink that
+    /// treats blocks by their place in the file.
+    fn split_for_block(&self, index: usize) -> Self {
+        let _ = index;
+        self.split()
+    }
     /// Folds in a block that follows this sink's rows; its row numbers shift by `rows_before`.
     fn absorb(&mut self, later: Self, rows_before: u64);
     /// Called once after the last row and block, for state a sink keeps back while it runs.

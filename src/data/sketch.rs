@@ -411,6 +411,54 @@ impl QuantileSketch {
         }
     }
 
+    /// Adds a stratum of finite values, `2^h` of them, as one item of weight `2^h`:
+    /// `stratum[pick]`. The count, minimum and maximum take in every value, so they stay exact
+    /// and the stored weights still sum to the count; only the levels see a sample.
+    ///
+    /// One item per stratum is what a compaction would keep of it after `h` rounds, without
+    /// the sorting: a stratified sample, whose rank error is far below the sketch's own at the
+    /// sizes it is used for (see `data::strata`). A stratum of one value is [`Self::add`].
+    ///
+    /// # Panics
+    /// If `stratum` is empty, not a power of two long, holds a non-finite value, or `pick` is
+    /// outside it: callers cut strata themselves, so any of these is a bug.
+    pub fn add_stratum(&mut self, stratum: &[f64], pick: usize) {
+        assert!(
+            stratum.len().is_power_of_two() && pick < stratum.len(),
+            "a stratum of {} values cannot be picked at {pick}",
+            stratum.len()
+        );
+        assert!(
+            stratum.iter().all(|v| v.is_finite()),
+            "strata hold finite values only"
+        );
+        if stratum.len() == 1 {
+            self.add(stratum[0]);
+            return;
+        }
+        let h = stratum.len().trailing_zeros() as usize;
+        let (mut min, mut max) = (
+            self.min.unwrap_or(stratum[0]),
+            self.max.unwrap_or(stratum[0]),
+        );
+        for &value in stratum {
+            min = min.min(value);
+            max = max.max(value);
+        }
+        (self.min, self.max) = (Some(min), Some(max));
+        self.count = self.count.saturating_add(stratum.len() as u64);
+        // Leaving exact mode can leave level 0 over capacity, so that settles too.
+        let was_exact = std::mem::replace(&mut self.exact, false);
+        if self.levels.len() <= h {
+            self.levels.resize_with(h + 1, Vec::new);
+            self.compactions.resize(h + 1, 0);
+        }
+        self.levels[h].push(stratum[pick]);
+        if was_exact || self.levels[h].len() > self.k {
+            self.settle();
+        }
+    }
+
     /// Folds `other` into `self`, so `self` summarises both inputs.
     ///
     /// The result uses the smaller `k` and the smaller exact capacity of the

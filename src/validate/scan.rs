@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use crate::data::hash::FastHash;
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
+use crate::data::strata::StrataFeed;
 use crate::data::types::{self, Cell, ColumnType, Value};
 use crate::data::{FieldChunk, RowSink};
 
@@ -194,6 +195,8 @@ pub struct ColumnState {
     pub unique: Option<RepeatTracker>,
     /// The current chunk's numbers, on their way to the moments and the sketch.
     numbers: Vec<f64>,
+    /// How the numbers reach the sketch: all of them, or a sample far into a file.
+    feed: StrataFeed,
 }
 
 impl ColumnState {
@@ -236,6 +239,7 @@ impl ColumnState {
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
             numbers: Vec::new(),
+            feed: StrataFeed::default(),
         };
         state.labels = state.new_label_counts();
         state
@@ -246,8 +250,8 @@ impl ColumnState {
         (self.items.is_some() || self.allowed.is_some()).then(LabelCounts::default)
     }
 
-    /// An empty state with the same rules, for one block of rows.
-    fn split(&self) -> ColumnState {
+    /// An empty state with the same rules, for block `index` of a file.
+    fn split(&self, index: usize) -> ColumnState {
         ColumnState {
             name: self.name.clone(),
             schema: self.schema.clone(),
@@ -271,13 +275,14 @@ impl ColumnState {
                 .as_ref()
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
             numbers: Vec::new(),
+            feed: StrataFeed::for_block(index),
         }
     }
 
     /// Folds in the state of a later block.
     fn absorb(&mut self, mut later: ColumnState, rows_before: u64) {
-        self.flush_labels();
-        later.flush_labels();
+        self.flush_held_back();
+        later.flush_held_back();
         self.count += later.count;
         self.nulls.absorb(later.nulls, rows_before);
         self.type_errors.absorb(later.type_errors, rows_before);
@@ -385,7 +390,7 @@ impl ColumnState {
             moments.extend(&numbers);
         }
         if let Some(sketch) = &mut self.sketch {
-            sketch.extend(&numbers);
+            self.feed.extend(sketch, &numbers);
         }
         self.numbers = numbers;
     }
@@ -436,7 +441,7 @@ impl ColumnState {
             m.add(x);
         }
         if let Some(s) = &mut self.sketch {
-            s.add(x);
+            self.feed.push(s, x);
         }
         self.check_number(row, x, cell);
     }
@@ -483,6 +488,14 @@ impl ColumnState {
             items.add(text);
         }
         self.drop_free_text_items();
+    }
+
+    /// Hands on what this block kept back: label counts, and an unfinished stratum of numbers.
+    fn flush_held_back(&mut self) {
+        self.flush_labels();
+        if let Some(sketch) = &mut self.sketch {
+            self.feed.flush(sketch);
+        }
     }
 
     /// Moves the label counts into the frequency table.
@@ -639,9 +652,13 @@ impl RowSink for Scanner {
     }
 
     fn split(&self) -> Self {
+        self.split_for_block(0)
+    }
+
+    fn split_for_block(&self, index: usize) -> Self {
         Scanner {
             schema: self.schema.clone(),
-            columns: self.columns.iter().map(ColumnState::split).collect(),
+            columns: self.columns.iter().map(|c| c.split(index)).collect(),
             missing: self.missing.clone(),
             duplicates: self
                 .duplicates
@@ -653,7 +670,9 @@ impl RowSink for Scanner {
     }
 
     fn finish(&mut self) {
-        self.columns.iter_mut().for_each(ColumnState::flush_labels);
+        self.columns
+            .iter_mut()
+            .for_each(ColumnState::flush_held_back);
     }
 
     fn absorb(&mut self, later: Self, rows_before: u64) {
@@ -749,10 +768,99 @@ mod tests {
             .collect()
     }
 
+    /// A schema with every per-cell rule, for [`messy_rows`].
+    const MESSY_SCHEMA: &str = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: float, min: -40, max: 40 }\n  - { name: d, type: date }\n  - { name: t, type: datetime }\n  - { name: c, type: categorical, allowed: [a, b, c] }\n  - { name: s, type: string, pattern: '[a-z0-9]+' }\n  - { name: n, type: int, allowed: [1, 2, 3], min: 0, max: 30 }\n  - { name: f, type: bool }\n";
+
+    /// The header of [`messy_rows`].
+    const MESSY_HEADER: [&str; 8] = ["id", "x", "d", "t", "c", "s", "n", "f"];
+
+    /// A scanner for block `block` of a file, fed `rows` one at a time or in chunks.
+    fn scan_block(rows: &[Vec<String>], block: usize, in_chunks: bool) -> Scanner {
+        let schema = super::super::schema::parse(Path::new("s.yml"), MESSY_SCHEMA).unwrap();
+        let mut template = Scanner::new(schema);
+        let names: Vec<String> = MESSY_HEADER.iter().map(|s| s.to_string()).collect();
+        template.begin(&names).unwrap();
+        let mut scanner = template.split_for_block(block);
+        let nulls = crate::data::chunk::NullTokens::new(&[String::new()]);
+        for (index, lines) in rows.chunks(crate::data::chunk::CHUNK_ROWS).enumerate() {
+            let first_row = (index * crate::data::chunk::CHUNK_ROWS) as u64 + 1;
+            let text = lines.iter().map(|r| r.join(",") + "\n").collect::<String>();
+            let mut spans = Vec::new();
+            let mut start = 0;
+            for line in text.split_inclusive('\n') {
+                for field in line.trim_end_matches('\n').split(',') {
+                    spans.push((start as u32, (start + field.len()) as u32));
+                    start += field.len() + 1;
+                }
+            }
+            let chunk = FieldChunk::new(&text, MESSY_HEADER.len(), &spans, &nulls);
+            if in_chunks {
+                scanner.chunk(first_row, &chunk);
+            } else {
+                for row in 0..chunk.rows() {
+                    let cells: Vec<Cell<'_>> = chunk.row(row).collect();
+                    scanner.row(first_row + row as u64, &cells);
+                }
+            }
+        }
+        scanner.finish();
+        scanner
+    }
+
+    #[test]
+    fn sampled_blocks_check_and_profile_alike_by_rows_and_chunks() {
+        let rows = messy_rows(5_000);
+        let summary = crate::data::ScanSummary {
+            rows: 5_000,
+            bytes: 0,
+            fingerprint: String::new(),
+        };
+        let profile = |scanner: &Scanner| {
+            let profile = super::super::profile::Profile::from_scan("t.csv", &summary, scanner);
+            serde_json::to_value(&profile).unwrap()
+        };
+        let first_block = profile(&scan_block(&rows, 0, true));
+        // Block 40 sends one number in eight to the sketches.
+        let (by_rows, by_chunks) = (scan_block(&rows, 40, false), scan_block(&rows, 40, true));
+        assert_eq!(profile(&by_chunks), profile(&by_rows));
+        assert_eq!(
+            super::super::report::build_checks(&by_chunks),
+            super::super::report::build_checks(&by_rows)
+        );
+        let (full, sampled) = (
+            &by_chunks.columns[1],
+            &scan_block(&rows, 0, false).columns[1],
+        );
+        let (full, sampled) = (
+            full.sketch.as_ref().unwrap(),
+            sampled.sketch.as_ref().unwrap(),
+        );
+        assert_ne!(full, sampled, "block 40 samples its numbers");
+        assert_eq!(
+            (full.count(), full.min(), full.max()),
+            (sampled.count(), sampled.min(), sampled.max())
+        );
+        // Only the sketches' levels differ from the first block's profile.
+        let without_levels = |mut profile: serde_json::Value| {
+            for column in profile["columns"].as_array_mut().unwrap() {
+                if let Some(sketch) = column.pointer_mut("/numeric/sketch") {
+                    for field in ["levels", "compactions", "exact"] {
+                        sketch[field] = serde_json::Value::Null;
+                    }
+                }
+            }
+            profile
+        };
+        assert_eq!(
+            without_levels(profile(&by_chunks)),
+            without_levels(first_block)
+        );
+    }
+
     #[test]
     fn column_chunks_check_and_profile_exactly_like_rows() {
-        let schema = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: float, min: -40, max: 40 }\n  - { name: d, type: date }\n  - { name: t, type: datetime }\n  - { name: c, type: categorical, allowed: [a, b, c] }\n  - { name: s, type: string, pattern: '[a-z0-9]+' }\n  - { name: n, type: int, allowed: [1, 2, 3], min: 0, max: 30 }\n  - { name: f, type: bool }\n";
-        let header = ["id", "x", "d", "t", "c", "s", "n", "f"];
+        let schema = MESSY_SCHEMA;
+        let header = MESSY_HEADER;
         let rows = messy_rows(5_000);
         let by_rows = {
             let cells: Vec<Vec<&str>> = rows
