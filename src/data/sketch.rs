@@ -411,51 +411,62 @@ impl QuantileSketch {
         }
     }
 
-    /// Adds a stratum of finite values, `2^h` of them, as one item of weight `2^h`:
-    /// `stratum[pick]`. The count, minimum and maximum take in every value, so they stay exact
-    /// and the stored weights still sum to the count; only the levels see a sample.
+    /// Adds runs ("strata") of `2^h` finite values each, every run as one item of weight `2^h`:
+    /// the value at `pick()` in it. The count, minimum and maximum take in every value, so
+    /// they stay exact and the stored weights still sum to the count; only the levels see a
+    /// sample. With `h = 0` this is [`Self::extend`].
     ///
-    /// One item per stratum is what a compaction would keep of it after `h` rounds, without
-    /// the sorting: a stratified sample, whose rank error is far below the sketch's own at the
-    /// sizes it is used for (see `data::strata`). A stratum of one value is [`Self::add`].
+    /// One item per run is what a compaction would keep of it after `h` rounds, without the
+    /// sorting: a stratified sample, whose rank error is far below the sketch's own at the
+    /// sizes it is used for (see `data::strata`).
     ///
     /// # Panics
-    /// If `stratum` is empty, not a power of two long, holds a non-finite value, or `pick` is
-    /// outside it: callers cut strata themselves, so any of these is a bug.
-    pub fn add_stratum(&mut self, stratum: &[f64], pick: usize) {
+    /// If `values` is not whole runs, holds a non-finite value, or `pick` returns a position
+    /// outside a run: callers cut the runs themselves, so any of these is a bug.
+    pub fn add_strata(&mut self, values: &[f64], h: u32, mut pick: impl FnMut() -> usize) {
+        let run = 1_usize << h;
         assert!(
-            stratum.len().is_power_of_two() && pick < stratum.len(),
-            "a stratum of {} values cannot be picked at {pick}",
-            stratum.len()
+            values.len() % run == 0,
+            "{} values are not runs of {run}",
+            values.len()
         );
-        assert!(
-            stratum.iter().all(|v| v.is_finite()),
-            "strata hold finite values only"
-        );
-        if stratum.len() == 1 {
-            self.add(stratum[0]);
+        let Some(&first) = values.first() else {
+            return;
+        };
+        if h == 0 {
+            self.extend(values);
             return;
         }
-        let h = stratum.len().trailing_zeros() as usize;
-        let (mut min, mut max) = (
-            self.min.unwrap_or(stratum[0]),
-            self.max.unwrap_or(stratum[0]),
-        );
-        for &value in stratum {
+        let (mut min, mut max) = (self.min.unwrap_or(first), self.max.unwrap_or(first));
+        let mut nan = false;
+        for &value in values {
             min = min.min(value);
             max = max.max(value);
+            nan |= value.is_nan();
         }
+        assert!(
+            !nan && min.is_finite() && max.is_finite(),
+            "strata hold finite values only"
+        );
         (self.min, self.max) = (Some(min), Some(max));
-        self.count = self.count.saturating_add(stratum.len() as u64);
+        self.count = self.count.saturating_add(values.len() as u64);
         // Leaving exact mode can leave level 0 over capacity, so that settles too.
         let was_exact = std::mem::replace(&mut self.exact, false);
+        let h = h as usize;
         if self.levels.len() <= h {
             self.levels.resize_with(h + 1, Vec::new);
             self.compactions.resize(h + 1, 0);
         }
-        self.levels[h].push(stratum[pick]);
-        if was_exact || self.levels[h].len() > self.k {
+        if was_exact {
             self.settle();
+        }
+        for stratum in values.chunks_exact(run) {
+            let at = pick();
+            assert!(at < run, "pick {at} is outside a run of {run}");
+            self.levels[h].push(stratum[at]);
+            if self.levels[h].len() > self.k {
+                self.settle();
+            }
         }
     }
 

@@ -70,8 +70,8 @@ impl StrataFeed {
         }
         self.pending.push(value);
         if self.pending.len() == self.stratum_len() {
-            let pick = self.next_pick();
-            sketch.add_stratum(&self.pending, pick);
+            let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
+            sketch.add_strata(&self.pending, level, || next_pick(level, seed, strata));
             self.pending.clear();
         }
     }
@@ -91,29 +91,27 @@ impl StrataFeed {
         let filling = (size - self.pending.len()) % size;
         let (head, rest) = values.split_at(filling.min(values.len()));
         head.iter().for_each(|&value| self.push(sketch, value));
-        let mut strata = rest.chunks_exact(size);
-        for stratum in &mut strata {
-            let pick = self.next_pick();
-            sketch.add_stratum(stratum, pick);
-        }
-        self.pending.extend_from_slice(strata.remainder());
+        let (whole, remainder) = rest.split_at(rest.len() - rest.len() % size);
+        let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
+        sketch.add_strata(whole, level, || next_pick(level, seed, strata));
+        self.pending.extend_from_slice(remainder);
     }
 
     /// Hands the values of an unfinished stratum to the sketch one by one, at full weight.
     pub fn flush(&mut self, sketch: &mut QuantileSketch) {
         self.pending.drain(..).for_each(|value| sketch.add(value));
     }
+}
 
-    /// Where in the next stratum its value is taken: a splitmix64 hash of the stratum's
-    /// number and the seed.
-    fn next_pick(&mut self) -> usize {
-        let mut z = (self.seed << 40 ^ self.strata).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        self.strata += 1;
-        (z >> (64 - self.level)) as usize
-    }
+/// Where in stratum number `*strata` of a block its value is taken, for strata of `2^level`: a
+/// splitmix64 hash of the number and the block's seed. Counts the stratum.
+fn next_pick(level: u32, seed: u64, strata: &mut u64) -> usize {
+    let mut z = (seed << 40 ^ *strata).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    *strata += 1;
+    (z >> (64 - level)) as usize
 }
 
 #[cfg(test)]

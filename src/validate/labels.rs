@@ -15,6 +15,9 @@ pub const MAX_LABELS: usize = 256;
 /// Slots of the open-addressing table: four per label, so probes stay short.
 const SLOTS: usize = 4 * MAX_LABELS;
 
+/// Slots of the integer memo, indexed by a value's low byte.
+const INT_SLOTS: usize = 256;
+
 /// One distinct label.
 #[derive(Debug, Clone)]
 struct Label {
@@ -86,6 +89,10 @@ pub struct LabelCounts {
     slots: Vec<u16>,
     /// The labels.
     labels: Vec<Label>,
+    /// Integers already among the labels, each with its index + 1 (0: empty), in the slot of
+    /// its low byte: an integer column skips formatting and hashing its text once it has been
+    /// seen.
+    ints: Vec<(i64, u16)>,
 }
 
 impl Default for LabelCounts {
@@ -93,6 +100,7 @@ impl Default for LabelCounts {
         LabelCounts {
             slots: vec![0; SLOTS],
             labels: Vec::new(),
+            ints: vec![(0, 0); INT_SLOTS],
         }
     }
 }
@@ -102,6 +110,30 @@ impl LabelCounts {
     /// per distinct label); `None` when the table already holds [`MAX_LABELS`] other labels,
     /// and the cell is not counted.
     pub fn count(&mut self, text: &str, is_allowed: impl FnOnce(&str) -> bool) -> Option<bool> {
+        self.count_at(text, is_allowed)
+            .map(|index| self.labels[index].allowed)
+    }
+
+    /// [`LabelCounts::count`] for an integer's decimal text: the same counts and verdicts.
+    pub fn count_int(&mut self, value: i64, is_allowed: impl FnOnce(&str) -> bool) -> Option<bool> {
+        let slot = (value as u64 % INT_SLOTS as u64) as usize;
+        if let (known, index @ 1..) = self.ints[slot] {
+            if known == value {
+                let label = &mut self.labels[usize::from(index) - 1];
+                label.count += 1;
+                return Some(label.allowed);
+            }
+        }
+        let mut digits = itoa::Buffer::new();
+        let index = self.count_at(digits.format(value), is_allowed)?;
+        // At most MAX_LABELS (256) labels, so the index fits.
+        self.ints[slot] = (value, index as u16 + 1);
+        Some(self.labels[index].allowed)
+    }
+
+    /// Counts one cell of `text` and returns its label's index, or `None` when the table is
+    /// full without it.
+    fn count_at(&mut self, text: &str, is_allowed: impl FnOnce(&str) -> bool) -> Option<usize> {
         let key = Key::of(text.as_bytes());
         let mut slot = key.hash() as usize % SLOTS;
         loop {
@@ -111,7 +143,7 @@ impl LabelCounts {
                     let label = &mut self.labels[usize::from(index) - 1];
                     if label.key == key && (key.is_whole_text() || *label.text == *text) {
                         label.count += 1;
-                        return Some(label.allowed);
+                        return Some(usize::from(index) - 1);
                     }
                 }
             }
@@ -129,12 +161,13 @@ impl LabelCounts {
         });
         // At most MAX_LABELS (256) labels, so the index fits.
         self.slots[slot] = self.labels.len() as u16;
-        Some(allowed)
+        Some(self.labels.len() - 1)
     }
 
     /// Each label with its count, in order of first appearance; the table is left empty.
     pub fn drain(&mut self) -> impl Iterator<Item = (Box<str>, u64)> + '_ {
         self.slots.fill(0);
+        self.ints.fill((0, 0));
         self.labels.drain(..).map(|label| (label.text, label.count))
     }
 }
@@ -175,6 +208,40 @@ mod tests {
         let drained: Vec<(Box<str>, u64)> = counts.drain().collect();
         assert_eq!(drained.len(), MAX_LABELS);
         assert_eq!(drained[7], ("label 7".into(), 2));
+    }
+
+    /// Integers counted by value share labels, counts, verdicts and the limit with their
+    /// decimal texts, including values whose low bytes collide in the memo.
+    #[test]
+    fn integers_count_like_their_text() {
+        let values: Vec<i64> = (0..3_000)
+            .map(|i: i64| match i % 5 {
+                0 => i % 7,
+                1 => 256 + i % 7,
+                2 => -(i % 300),
+                3 => i64::MIN + i % 3,
+                _ => i * 1_000_003,
+            })
+            .collect();
+        let (mut by_value, mut by_text) = (LabelCounts::default(), LabelCounts::default());
+        let allowed = |t: &str| t.len() % 2 == 0;
+        for (i, &value) in values.iter().enumerate() {
+            let text = value.to_string();
+            // Half the cells by value, half by text, as a column that falls back would.
+            let got = if i % 2 == 0 {
+                by_value.count_int(value, allowed)
+            } else {
+                by_value.count(&text, allowed)
+            };
+            assert_eq!(got, by_text.count(&text, allowed), "cell {i}: {value}");
+            if i == 1_500 {
+                let (a, b): (Vec<_>, Vec<_>) =
+                    (by_value.drain().collect(), by_text.drain().collect());
+                assert_eq!(a, b);
+            }
+        }
+        let (a, b): (Vec<_>, Vec<_>) = (by_value.drain().collect(), by_text.drain().collect());
+        assert_eq!(a, b);
     }
 
     /// Texts of every length up to 40 bytes that differ in one byte, or only in length, are

@@ -453,11 +453,31 @@ impl ColumnState {
             self.range_violations.record(row, || Some(cell_text(cell)));
         }
         if self.ty == ColumnType::Int && (self.items.is_some() || self.allowed.is_some()) {
-            // On the stack: `format!` would allocate once per cell, and `fmt` machinery was
-            // a few percent of a whole validation pass.
-            let mut digits = itoa::Buffer::new();
-            self.observe_label(row, digits.format(x as i64));
+            self.observe_int_label(row, x as i64);
         }
+    }
+
+    /// [`ColumnState::observe_label`] for an integer, without its text while the label counts
+    /// know it.
+    fn observe_int_label(&mut self, row: u64, value: i64) {
+        // On the stack: `format!` would allocate once per cell, and `fmt` machinery was a few
+        // percent of a whole validation pass.
+        let mut digits = itoa::Buffer::new();
+        if let Some(labels) = &mut self.labels {
+            let allowed = &self.allowed;
+            match labels.count_int(value, |t| allowed.as_ref().is_none_or(|a| a.contains(t))) {
+                Some(true) => return,
+                Some(false) => {
+                    let text = digits.format(value);
+                    self.allowed_violations
+                        .record(row, || Some(text.to_string()));
+                    return;
+                }
+                // The table is full: the text path hands the counts on and carries on without.
+                None => {}
+            }
+        }
+        self.observe_label(row, digits.format(value));
     }
 
     /// Labels: the allowed set and the frequency table, through the label counts while the
