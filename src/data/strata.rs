@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn a_sampled_sketch_stays_within_the_sketch_error() {
-        // 2M values, as the blocks of a 2 GiB file would feed them, level by level.
+        // 2M values in 100 parts, fed as blocks 0, 4, ..., 396 would be (up to 1.6 GB into a
+        // file, levels 0 to 6), then merged.
         let data = values(2_000_000, 4);
         let mut sketch = QuantileSketch::new();
         for (index, block) in data.chunks(20_000).enumerate() {
