@@ -93,6 +93,8 @@ pub struct LabelCounts {
     /// its low byte: an integer column skips formatting and hashing its text once it has been
     /// seen.
     ints: Vec<(i64, u16)>,
+    /// The same for `false` and `true`.
+    bools: [u16; 2],
 }
 
 impl Default for LabelCounts {
@@ -101,6 +103,7 @@ impl Default for LabelCounts {
             slots: vec![0; SLOTS],
             labels: Vec::new(),
             ints: vec![(0, 0); INT_SLOTS],
+            bools: [0; 2],
         }
     }
 }
@@ -119,9 +122,7 @@ impl LabelCounts {
         let slot = (value as u64 % INT_SLOTS as u64) as usize;
         if let (known, index @ 1..) = self.ints[slot] {
             if known == value {
-                let label = &mut self.labels[usize::from(index) - 1];
-                label.count += 1;
-                return Some(label.allowed);
+                return Some(self.count_known(index));
             }
         }
         let mut digits = itoa::Buffer::new();
@@ -129,6 +130,30 @@ impl LabelCounts {
         // At most MAX_LABELS (256) labels, so the index fits.
         self.ints[slot] = (value, index as u16 + 1);
         Some(self.labels[index].allowed)
+    }
+
+    /// [`LabelCounts::count`] for a boolean, whose text is `text`: the same counts and verdicts.
+    pub fn count_bool(
+        &mut self,
+        value: bool,
+        text: &str,
+        is_allowed: impl FnOnce(&str) -> bool,
+    ) -> Option<bool> {
+        let slot = usize::from(value);
+        if let index @ 1.. = self.bools[slot] {
+            return Some(self.count_known(index));
+        }
+        let index = self.count_at(text, is_allowed)?;
+        // At most MAX_LABELS (256) labels, so the index fits.
+        self.bools[slot] = index as u16 + 1;
+        Some(self.labels[index].allowed)
+    }
+
+    /// Counts one more cell of the label at `index - 1`, returning its verdict.
+    fn count_known(&mut self, index: u16) -> bool {
+        let label = &mut self.labels[usize::from(index) - 1];
+        label.count += 1;
+        label.allowed
     }
 
     /// Counts one cell of `text` and returns its label's index, or `None` when the table is
@@ -168,6 +193,7 @@ impl LabelCounts {
     pub fn drain(&mut self) -> impl Iterator<Item = (Box<str>, u64)> + '_ {
         self.slots.fill(0);
         self.ints.fill((0, 0));
+        self.bools = [0; 2];
         self.labels.drain(..).map(|label| (label.text, label.count))
     }
 }
@@ -235,6 +261,30 @@ mod tests {
             };
             assert_eq!(got, by_text.count(&text, allowed), "cell {i}: {value}");
             if i == 1_500 {
+                let (a, b): (Vec<_>, Vec<_>) =
+                    (by_value.drain().collect(), by_text.drain().collect());
+                assert_eq!(a, b);
+            }
+        }
+        let (a, b): (Vec<_>, Vec<_>) = (by_value.drain().collect(), by_text.drain().collect());
+        assert_eq!(a, b);
+    }
+
+    /// Booleans counted by value share labels, counts and verdicts with their texts.
+    #[test]
+    fn booleans_count_like_their_text() {
+        let (mut by_value, mut by_text) = (LabelCounts::default(), LabelCounts::default());
+        let allowed = |t: &str| t == "true";
+        for i in 0..100 {
+            let value = i % 3 == 0;
+            let text = if value { "true" } else { "false" };
+            let got = if i % 4 == 1 {
+                by_value.count(text, allowed)
+            } else {
+                by_value.count_bool(value, text, allowed)
+            };
+            assert_eq!(got, by_text.count(text, allowed), "cell {i}");
+            if i == 50 {
                 let (a, b): (Vec<_>, Vec<_>) =
                     (by_value.drain().collect(), by_text.drain().collect());
                 assert_eq!(a, b);

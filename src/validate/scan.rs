@@ -414,10 +414,7 @@ impl ColumnState {
         }
         match value {
             Value::Number(x) => self.observe_number(row, x, cell),
-            Value::Bool(b) => {
-                let text = if b { "true" } else { "false" };
-                self.observe_label(row, text);
-            }
+            Value::Bool(b) => self.observe_bool_label(row, b),
             Value::Text(text) => {
                 let chars = text.chars().count();
                 self.lengths = Some(match self.lengths {
@@ -460,24 +457,38 @@ impl ColumnState {
     /// [`ColumnState::observe_label`] for an integer, without its text while the label counts
     /// know it.
     fn observe_int_label(&mut self, row: u64, value: i64) {
-        // On the stack: `format!` would allocate once per cell, and `fmt` machinery was a few
-        // percent of a whole validation pass.
-        let mut digits = itoa::Buffer::new();
-        if let Some(labels) = &mut self.labels {
-            let allowed = &self.allowed;
-            match labels.count_int(value, |t| allowed.as_ref().is_none_or(|a| a.contains(t))) {
-                Some(true) => return,
-                Some(false) => {
-                    let text = digits.format(value);
-                    self.allowed_violations
-                        .record(row, || Some(text.to_string()));
-                    return;
-                }
-                // The table is full: the text path hands the counts on and carries on without.
-                None => {}
-            }
+        let allowed = &self.allowed;
+        let verdict = (self.labels.as_mut())
+            .and_then(|labels| labels.count_int(value, |text| allows(allowed, text)));
+        if verdict != Some(true) {
+            // On the stack: `format!` would allocate once per cell, and `fmt` machinery was a
+            // few percent of a whole validation pass.
+            let mut digits = itoa::Buffer::new();
+            self.settle_label(row, verdict, digits.format(value));
         }
-        self.observe_label(row, digits.format(value));
+    }
+
+    /// [`ColumnState::observe_label`] for a boolean, without hashing its text while the label
+    /// counts know it.
+    fn observe_bool_label(&mut self, row: u64, value: bool) {
+        let text = if value { "true" } else { "false" };
+        let allowed = &self.allowed;
+        let verdict = (self.labels.as_mut())
+            .and_then(|labels| labels.count_bool(value, text, |text| allows(allowed, text)));
+        self.settle_label(row, verdict, text);
+    }
+
+    /// Finishes a cell that a label-count shortcut gave `verdict` for: nothing more when it
+    /// was counted and allowed, a violation when it was counted and not allowed, and the text
+    /// path when it was not counted (no label counts, or a full table, which that path hands on).
+    fn settle_label(&mut self, row: u64, verdict: Option<bool>, text: &str) {
+        match verdict {
+            Some(true) => {}
+            Some(false) => self
+                .allowed_violations
+                .record(row, || Some(text.to_string())),
+            None => self.observe_label(row, text),
+        }
     }
 
     /// Labels: the allowed set and the frequency table, through the label counts while the
@@ -485,7 +496,7 @@ impl ColumnState {
     fn observe_label(&mut self, row: u64, text: &str) {
         if let Some(labels) = &mut self.labels {
             let allowed = &self.allowed;
-            match labels.count(text, |t| allowed.as_ref().is_none_or(|a| a.contains(t))) {
+            match labels.count(text, |t| allows(allowed, t)) {
                 Some(true) => return,
                 Some(false) => {
                     self.allowed_violations
@@ -556,6 +567,11 @@ fn mix_hash(row_hash: &mut u64, cell_hash: u64) {
     *row_hash = (*row_hash ^ cell_hash)
         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
         .rotate_left(29);
+}
+
+/// Whether an allowed set (if any) holds `text`.
+fn allows(allowed: &Option<HashSet<String, FastHash>>, text: &str) -> bool {
+    allowed.as_ref().is_none_or(|set| set.contains(text))
 }
 
 /// How text becomes a number for a numeric type, as [`types::convert`] reads it.
