@@ -296,19 +296,53 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm), or `None`
-/// for an impossible date such as February 30.
+/// Days since 1970-01-01 of a proleptic Gregorian date, or `None` for an impossible date such
+/// as February 30.
 fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
+    let first_of_month = usize::try_from(year - TABLE_FIRST_YEAR)
+        .ok()
+        .and_then(|years| MONTH_STARTS.get(years * 12 + month as usize - 1));
+    Some(match first_of_month {
+        Some(&first) => first + day as i32 - 1,
+        None => days_from_civil_unchecked(year, month, day),
+    })
+}
+
+/// The first year of [`MONTH_STARTS`].
+const TABLE_FIRST_YEAR: i32 = 1900;
+
+/// Years in [`MONTH_STARTS`]: 1900 to 2155.
+const TABLE_YEARS: usize = 256;
+
+/// [`days_from_civil`] of the first of every month from 1900 to 2155, so that most dates in
+/// data cost one lookup instead of the arithmetic (a few percent of a pass over two date
+/// columns).
+static MONTH_STARTS: [i32; TABLE_YEARS * 12] = month_starts();
+
+/// Builds [`MONTH_STARTS`] at compile time.
+const fn month_starts() -> [i32; TABLE_YEARS * 12] {
+    let mut table = [0; TABLE_YEARS * 12];
+    let mut at = 0;
+    while at < table.len() {
+        let year = TABLE_FIRST_YEAR + (at / 12) as i32;
+        table[at] = days_from_civil_unchecked(year, (at % 12) as u32 + 1, 1);
+        at += 1;
+    }
+    table
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date (Howard Hinnant's algorithm).
+const fn days_from_civil_unchecked(year: i32, month: u32, day: u32) -> i32 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let m = month as i32;
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    era * 146_097 + doe - 719_468
 }
 
 /// The inverse of [`days_from_civil`].
@@ -338,6 +372,24 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_and_arithmetic_agree_on_every_day() {
+        for year in 1_890..2_170 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    assert_eq!(
+                        days_from_civil(year, month, day),
+                        Some(days_from_civil_unchecked(year, month, day)),
+                        "{year}-{month}-{day}"
+                    );
+                }
+            }
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2155, 12, 31), Some(67_934));
+        assert_eq!(days_from_civil(2156, 1, 1), Some(67_935));
+    }
 
     #[test]
     fn days_in_month_follows_the_gregorian_rules() {
