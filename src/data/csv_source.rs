@@ -547,6 +547,8 @@ mod tests {
     struct Collect {
         columns: Vec<String>,
         rows: Vec<(u64, Vec<String>)>,
+        /// The blocks this sink was split for, in the order folded.
+        blocks: Vec<usize>,
     }
 
     impl RowSink for Collect {
@@ -569,11 +571,19 @@ mod tests {
             Collect {
                 columns: self.columns.clone(),
                 rows: Vec::new(),
+                blocks: Vec::new(),
+            }
+        }
+        fn split_for_block(&self, index: usize) -> Self {
+            Collect {
+                blocks: vec![index],
+                ..self.split()
             }
         }
         fn absorb(&mut self, later: Self, rows_before: u64) {
             self.rows
                 .extend(later.rows.into_iter().map(|(r, c)| (r + rows_before, c)));
+            self.blocks.extend(later.blocks);
         }
     }
 
@@ -691,6 +701,10 @@ mod tests {
             assert_eq!(cells[0], (i + 1).to_string());
         }
         assert_eq!(sink.rows[996].1[1], "multi\nline \"quoted\", 997");
+        // Each block's sink knows its place in the file, which sets how its numbers are sampled.
+        let blocks = data.len().div_ceil(BLOCK_BYTES);
+        assert!(sink.blocks.len() >= blocks - 1, "{:?}", sink.blocks);
+        assert_eq!(sink.blocks, (0..sink.blocks.len()).collect::<Vec<_>>());
     }
 
     #[test]
