@@ -236,6 +236,26 @@ mod tests {
         assert_eq!(drained[7], ("label 7".into(), 2));
     }
 
+    /// Counts each of `texts` in two tables: through `count` (a shortcut, or the text path) in
+    /// one, by text in the other. Their answers must agree cell by cell, and their drained
+    /// labels halfway and at the end.
+    fn assert_counts_like_text(
+        texts: &[String],
+        allowed: fn(&str) -> bool,
+        mut count: impl FnMut(&mut LabelCounts, usize) -> Option<bool>,
+    ) {
+        let (mut by_value, mut by_text) = (LabelCounts::default(), LabelCounts::default());
+        let drained = |counts: &mut LabelCounts| counts.drain().collect::<Vec<_>>();
+        for (i, text) in texts.iter().enumerate() {
+            let got = count(&mut by_value, i);
+            assert_eq!(got, by_text.count(text, allowed), "cell {i}: {text}");
+            if i == texts.len() / 2 {
+                assert_eq!(drained(&mut by_value), drained(&mut by_text));
+            }
+        }
+        assert_eq!(drained(&mut by_value), drained(&mut by_text));
+    }
+
     /// Integers counted by value share labels, counts, verdicts and the limit with their
     /// decimal texts, including values whose low bytes collide in the memo.
     #[test]
@@ -249,49 +269,25 @@ mod tests {
                 _ => i * 1_000_003,
             })
             .collect();
-        let (mut by_value, mut by_text) = (LabelCounts::default(), LabelCounts::default());
+        let texts: Vec<String> = values.iter().map(i64::to_string).collect();
         let allowed = |t: &str| t.len() % 2 == 0;
-        for (i, &value) in values.iter().enumerate() {
-            let text = value.to_string();
-            // Half the cells by value, half by text, as a column that falls back would.
-            let got = if i % 2 == 0 {
-                by_value.count_int(value, allowed)
-            } else {
-                by_value.count(&text, allowed)
-            };
-            assert_eq!(got, by_text.count(&text, allowed), "cell {i}: {value}");
-            if i == 1_500 {
-                let (a, b): (Vec<_>, Vec<_>) =
-                    (by_value.drain().collect(), by_text.drain().collect());
-                assert_eq!(a, b);
-            }
-        }
-        let (a, b): (Vec<_>, Vec<_>) = (by_value.drain().collect(), by_text.drain().collect());
-        assert_eq!(a, b);
+        // Half the cells by value, half by text, as a column that falls back would.
+        assert_counts_like_text(&texts, allowed, |labels, i| match i % 2 {
+            0 => labels.count_int(values[i], allowed),
+            _ => labels.count(&texts[i], allowed),
+        });
     }
 
     /// Booleans counted by value share labels, counts and verdicts with their texts.
     #[test]
     fn booleans_count_like_their_text() {
-        let (mut by_value, mut by_text) = (LabelCounts::default(), LabelCounts::default());
+        let values: Vec<bool> = (0..100).map(|i| i % 3 == 0).collect();
+        let texts: Vec<String> = values.iter().map(bool::to_string).collect();
         let allowed = |t: &str| t == "true";
-        for i in 0..100 {
-            let value = i % 3 == 0;
-            let text = if value { "true" } else { "false" };
-            let got = if i % 4 == 1 {
-                by_value.count(text, allowed)
-            } else {
-                by_value.count_bool(value, text, allowed)
-            };
-            assert_eq!(got, by_text.count(text, allowed), "cell {i}");
-            if i == 50 {
-                let (a, b): (Vec<_>, Vec<_>) =
-                    (by_value.drain().collect(), by_text.drain().collect());
-                assert_eq!(a, b);
-            }
-        }
-        let (a, b): (Vec<_>, Vec<_>) = (by_value.drain().collect(), by_text.drain().collect());
-        assert_eq!(a, b);
+        assert_counts_like_text(&texts, allowed, |labels, i| match i % 4 {
+            1 => labels.count(&texts[i], allowed),
+            _ => labels.count_bool(values[i], &texts[i], allowed),
+        });
     }
 
     /// Texts of every length up to 40 bytes that differ in one byte, or only in length, are
