@@ -98,9 +98,11 @@ impl<'a> FieldChunk<'a> {
 
     /// One column's cells, top to bottom: [`Cell::Null`] or [`Cell::Text`].
     pub fn column(&self, column: usize) -> impl Iterator<Item = Cell<'a>> + '_ {
+        // Slicing, not `skip`: a skipped iterator is re-checked on every step.
         self.spans
+            .get(column..)
+            .unwrap_or_default()
             .iter()
-            .skip(column)
             .step_by(self.width)
             .map(|&span| self.cell(span))
     }

@@ -172,34 +172,54 @@ const EXACT_POWERS_OF_TEN: [f64; 16] = [
 /// faster. The digits form an integer below 2^53 and the divisor a power of ten at most 1e15,
 /// both exact, and IEEE division rounds correctly, so the value is the correctly rounded one
 /// the standard parser gives (Clinger's fast path).
+#[inline]
 fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
     let (negative, body) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let mut mantissa = 0u64;
-    let mut digits = 0usize;
-    let mut point: Option<usize> = None;
-    for (at, &c) in body.iter().enumerate() {
-        if c.is_ascii_digit() {
-            mantissa = mantissa * 10 + u64::from(c - b'0');
-            digits += 1;
-            if digits > 15 {
-                return None;
-            }
-        } else if c == b'.' && point.is_none() {
-            point = Some(at);
-        } else {
-            return None;
-        }
-    }
-    if digits == 0 {
+    // Sixteen bytes hold at most sixteen digits, which fit a `u64` unchecked; more than
+    // fifteen is refused below.
+    if body.len() > 16 {
         return None;
     }
-    let decimals = point.map_or(0, |at| body.len() - at - 1);
+    // The digits before the point, then those after it: one test per byte, not three.
+    let (mantissa, whole_digits) = leading_digits(body, 0);
+    let (mantissa, decimals) = match body.get(whole_digits) {
+        None => (mantissa, 0),
+        Some(b'.') => {
+            let fraction = &body[whole_digits + 1..];
+            let (mantissa, decimals) = leading_digits(fraction, mantissa);
+            if decimals < fraction.len() {
+                return None;
+            }
+            (mantissa, decimals)
+        }
+        Some(_) => return None,
+    };
+    let digits = whole_digits + decimals;
+    if digits == 0 || digits > 15 {
+        return None;
+    }
     let magnitude = mantissa as f64 / EXACT_POWERS_OF_TEN[decimals];
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Appends the ASCII digits at the start of `bytes` (at most sixteen) to `mantissa`; returns
+/// the new mantissa and how many digits there were.
+#[inline(always)]
+fn leading_digits(bytes: &[u8], mut mantissa: u64) -> (u64, usize) {
+    let mut count = 0;
+    for &byte in bytes {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(digit);
+        count += 1;
+    }
+    (mantissa, count)
 }
 
 /// Parses `true`/`false` in any case.
@@ -215,30 +235,36 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 
 /// Parses `YYYY-MM-DD` into days since the Unix epoch.
 pub fn parse_date(text: &str) -> Option<i32> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    parse_date_bytes(text.as_bytes().try_into().ok()?)
+}
+
+/// [`parse_date`] of exactly ten bytes.
+#[inline]
+fn parse_date_bytes(bytes: &[u8; 10]) -> Option<i32> {
+    let [y0, y1, y2, y3, dash1, m0, m1, dash2, d0, d1] = *bytes;
+    if dash1 != b'-' || dash2 != b'-' {
         return None;
     }
-    let year = digits(&b[0..4])? as i32;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    days_from_civil(year, month, day)
+    let year = fixed_digits([y0, y1, y2, y3])?;
+    let month = fixed_digits([m0, m1])?;
+    let day = fixed_digits([d0, d1])?;
+    days_from_civil(year as i32, month, day)
 }
 
 /// Parses an ISO 8601 datetime into microseconds since the Unix epoch (UTC).
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() < 16 || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+    let (date, [sep, h0, h1, colon, n0, n1], mut rest) = split_datetime(b)?;
+    if !matches!(sep, b'T' | b' ') || colon != b':' {
         return None;
     }
-    let days = i64::from(parse_date(&text[..10])?);
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let mut rest = &b[16..];
+    let days = i64::from(parse_date_bytes(date)?);
+    let hour = fixed_digits([h0, h1])?;
+    let minute = fixed_digits([n0, n1])?;
     let mut second = 0;
     let mut micros = 0;
     if let [b':', s1, s2, tail @ ..] = rest {
-        second = digits(&[*s1, *s2])?;
+        second = fixed_digits([*s1, *s2])?;
         rest = tail;
         if let [b'.', tail @ ..] = rest {
             let frac_len = tail.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -253,7 +279,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     let offset_seconds: i64 = match rest {
         [] | [b'Z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let minutes = i64::from(digits(&[*h1, *h2])? * 60 + digits(&[*m1, *m2])?);
+            let minutes = i64::from(fixed_digits([*h1, *h2])? * 60 + fixed_digits([*m1, *m2])?);
             if *sign == b'+' {
                 minutes * 60
             } else {
@@ -267,6 +293,14 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     }
     let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
     Some(seconds * 1_000_000 + i64::from(micros))
+}
+
+/// A datetime's first ten bytes (the date), the next six (`THH:MM`), and the rest.
+#[inline(always)]
+fn split_datetime(bytes: &[u8]) -> Option<(&[u8; 10], [u8; 6], &[u8])> {
+    let (date, rest) = bytes.split_first_chunk::<10>()?;
+    let (clock, rest) = rest.split_first_chunk::<6>()?;
+    Some((date, *clock, rest))
 }
 
 /// Formats days since the epoch as `YYYY-MM-DD`.
@@ -287,6 +321,20 @@ pub fn format_datetime(seconds: f64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Reads exactly `N` ASCII digits as a number: every byte tested, one branch for all.
+#[inline(always)]
+fn fixed_digits<const N: usize>(bytes: [u8; N]) -> Option<u32> {
+    let mut value = 0u32;
+    let mut stray = false;
+    for byte in bytes {
+        let digit = u32::from(byte.wrapping_sub(b'0'));
+        stray |= digit > 9;
+        // At most 255 per byte: four bytes stay far below `u32::MAX`.
+        value = value.wrapping_mul(10).wrapping_add(digit);
+    }
+    (!stray).then_some(value)
 }
 
 /// Reads ASCII digits as a number.
@@ -501,6 +549,114 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01T25:00:00"), None);
         assert_eq!(parse_datetime("1970-01-01T00:00:00."), None);
         assert_eq!(format_datetime(86_400.0 + 3_661.0), "1970-01-02T01:01:01Z");
+    }
+
+    /// Dates and datetimes as the straightforward reading of the formats gives them: each
+    /// field's digits read one by one, offsets applied to the fields' sum.
+    fn reference_datetime(text: &str) -> Option<i64> {
+        let b = text.as_bytes();
+        let field = |range: std::ops::Range<usize>| digits(b.get(range)?);
+        let date = |b: &[u8]| -> Option<i64> {
+            if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+                return None;
+            }
+            let (y, m, d) = (field(0..4)?, field(5..7)?, field(8..10)?);
+            days_from_civil(y as i32, m, d).map(i64::from)
+        };
+        if b.len() == 10 {
+            return date(b).map(|days| days * 86_400_000_000);
+        }
+        if b.len() < 16 || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+            return None;
+        }
+        let (days, hour, minute) = (date(b)?, field(11..13)?, field(14..16)?);
+        let (mut second, mut micros, mut at) = (0, 0, 16);
+        if b.get(16) == Some(&b':') {
+            second = field(17..19)?;
+            at = 19;
+            if b.get(19) == Some(&b'.') {
+                let end = (20..b.len())
+                    .find(|&i| !b[i].is_ascii_digit())
+                    .unwrap_or(b.len());
+                let kept = (end - 20).min(6);
+                if end == 20 {
+                    return None;
+                }
+                micros = field(20..20 + kept)? * 10u32.pow(6 - kept as u32);
+                at = end;
+            }
+        }
+        let offset = match &b[at..] {
+            [] | [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), ..] if b.len() == at + 6 && b[at + 3] == b':' => {
+                let minutes = i64::from(field(at + 1..at + 3)? * 60 + field(at + 4..at + 6)?);
+                if *sign == b'+' {
+                    minutes * 60
+                } else {
+                    -minutes * 60
+                }
+            }
+            _ => return None,
+        };
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset;
+        Some(seconds * 1_000_000 + i64::from(micros))
+    }
+
+    proptest::proptest! {
+        /// Near-misses of the formats: a well-formed date or datetime with one byte replaced
+        /// (by a digit, a separator, or a byte beside the digits in ASCII) and cut short.
+        #[test]
+        fn near_misses_read_as_the_formats_say(
+            days in -1_000i64..30_000,
+            clock in 0u32..86_400,
+            shape in 0usize..5,
+            at in 0usize..32,
+            byte in proptest::sample::select(&b"0159-/:T .Z+a"[..]),
+            cut in 0usize..40,
+        ) {
+            let date = format_date(days);
+            let (h, m, s) = (clock / 3600, clock / 60 % 60, clock % 60);
+            let mut text = match shape {
+                0 => date,
+                1 => format!("{date} {h:02}:{m:02}"),
+                2 => format!("{date}T{h:02}:{m:02}:{s:02}Z"),
+                3 => format!("{date}T{h:02}:{m:02}:{s:02}.{clock:07}"),
+                _ => format!("{date}T{h:02}:{m:02}:{s:02}-{h:02}:{m:02}"),
+            }
+            .into_bytes();
+            let at = at % text.len();
+            text[at] = byte;
+            text.truncate(cut.max(at + 1));
+            let text = String::from_utf8(text).unwrap();
+            let date = parse_date(&text).map(|days| i64::from(days) * 86_400_000_000);
+            let expected = reference_datetime(&text);
+            if text.len() == 10 {
+                proptest::prop_assert_eq!(date, expected);
+            } else {
+                proptest::prop_assert_eq!(parse_datetime(&text), expected);
+            }
+        }
+
+        /// Well-formed dates and datetimes of any day from 1600 to 2400.
+        #[test]
+        fn valid_datetimes_read_as_the_formats_say(
+            days in -135_000i64..156_000,
+            clock in 0u32..86_400,
+            micros in 0u32..1_000_000,
+            zone in -840i64..840,
+        ) {
+            let date = format_date(days);
+            proptest::prop_assert_eq!(parse_date(&date).map(i64::from), Some(days));
+            let (h, m, s) = (clock / 3600, clock / 60 % 60, clock % 60);
+            let sign = if zone < 0 { '-' } else { '+' };
+            let (zh, zm) = (zone.abs() / 60, zone.abs() % 60);
+            let text = format!("{date}T{h:02}:{m:02}:{s:02}.{micros:06}{sign}{zh:02}:{zm:02}");
+            proptest::prop_assert_eq!(parse_datetime(&text), reference_datetime(&text));
+            proptest::prop_assert!(parse_datetime(&text).is_some());
+        }
     }
 
     #[test]

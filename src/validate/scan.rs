@@ -331,9 +331,24 @@ impl ColumnState {
         cells: impl Iterator<Item = Cell<'a>>,
         row_hashes: Option<&mut [u64]>,
     ) {
-        if let Some(parse) = text_number_parser(self.ty) {
-            self.observe_numbers(first_row, cells, row_hashes, parse);
-            return;
+        // One loop per parser, so each is inlined into its own loop.
+        match self.ty {
+            ColumnType::Int => {
+                let parse = |text: &str| types::parse_int(text).map(|v| v as f64);
+                return self.observe_numbers(first_row, cells, row_hashes, parse);
+            }
+            ColumnType::Float => {
+                return self.observe_numbers(first_row, cells, row_hashes, types::parse_float);
+            }
+            ColumnType::Date => {
+                let parse = |text: &str| types::parse_date(text).map(f64::from);
+                return self.observe_numbers(first_row, cells, row_hashes, parse);
+            }
+            ColumnType::Datetime => {
+                let parse = |text: &str| types::parse_datetime(text).map(|us| us as f64 / 1e6);
+                return self.observe_numbers(first_row, cells, row_hashes, parse);
+            }
+            ColumnType::Bool | ColumnType::String | ColumnType::Categorical => {}
         }
         match row_hashes {
             Some(hashes) => {
@@ -358,13 +373,13 @@ impl ColumnState {
         first_row: u64,
         cells: impl Iterator<Item = Cell<'a>>,
         mut row_hashes: Option<&mut [u64]>,
-        parse: fn(&str) -> Option<f64>,
+        parse: impl Fn(&str) -> Option<f64>,
     ) {
         let mut numbers = std::mem::take(&mut self.numbers);
         numbers.clear();
         for (index, cell) in cells.enumerate() {
             let row = first_row + index as u64;
-            let hash = (row_hashes.is_some() || self.unique.is_some()).then(|| hash_cell(cell));
+            let hash = (row_hashes.is_some() || self.unique.is_some()).then(|| tracker_hash(cell));
             if let (Some(hashes), Some(hash)) = (row_hashes.as_deref_mut(), hash) {
                 mix_hash(&mut hashes[index], hash);
             }
@@ -410,7 +425,7 @@ impl ColumnState {
         };
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
-            tracker.offer(hash_cell(cell), row);
+            tracker.offer(tracker_hash(cell), row);
         }
         match value {
             Value::Number(x) => self.observe_number(row, x, cell),
@@ -558,10 +573,10 @@ fn cell_text(cell: Cell<'_>) -> String {
 /// Folds the next cell of a row into the row's hash (for the duplicate-row check).
 #[inline]
 fn mix_row_hash(row_hash: &mut u64, cell: Cell<'_>) {
-    mix_hash(row_hash, hash_cell(cell));
+    mix_hash(row_hash, tracker_hash(cell));
 }
 
-/// Folds the next cell's [`hash_cell`] into a row's hash.
+/// Folds the next cell's [`tracker_hash`] into a row's hash.
 #[inline]
 fn mix_hash(row_hash: &mut u64, cell_hash: u64) {
     *row_hash = (*row_hash ^ cell_hash)
@@ -574,29 +589,51 @@ fn allows(allowed: &Option<HashSet<String, FastHash>>, text: &str) -> bool {
     allowed.as_ref().is_none_or(|set| set.contains(text))
 }
 
-/// How text becomes a number for a numeric type, as [`types::convert`] reads it.
-fn text_number_parser(ty: ColumnType) -> Option<fn(&str) -> Option<f64>> {
-    match ty {
-        ColumnType::Int => Some(|text| types::parse_int(text).map(|v| v as f64)),
-        ColumnType::Float => Some(types::parse_float),
-        ColumnType::Date => Some(|text| types::parse_date(text).map(f64::from)),
-        ColumnType::Datetime => Some(|text| types::parse_datetime(text).map(|us| us as f64 / 1e6)),
-        ColumnType::Bool | ColumnType::String | ColumnType::Categorical => None,
+/// A 64-bit hash of a cell's content, with its variant as the seed so `1` and `"1"` differ.
+///
+/// Its values must not change between versions: training splits rows without an id by it.
+pub(crate) fn hash_cell(cell: Cell<'_>) -> u64 {
+    let mut scratch = [0; 8];
+    match cell_key(cell, &mut scratch) {
+        Some((bytes, seed)) => xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed),
+        None => NULL_HASH,
     }
 }
 
-/// A 64-bit hash of a cell's content, with its variant as the seed so `1` and `"1"` differ.
-pub(crate) fn hash_cell(cell: Cell<'_>) -> u64 {
-    use xxhash_rust::xxh3::xxh3_64_with_seed as h;
-    match cell {
-        Cell::Null => 0x9e37_79b9_7f4a_7c15,
-        Cell::Text(t) => h(t.as_bytes(), 1),
-        Cell::Int(v) => h(&v.to_le_bytes(), 2),
-        Cell::Float(v) => h(&v.to_bits().to_le_bytes(), 3),
-        Cell::Bool(v) => h(&[u8::from(v)], 4),
-        Cell::Date(v) => h(&v.to_le_bytes(), 5),
-        Cell::Datetime(v) => h(&v.to_le_bytes(), 6),
+/// The hash of a cell for the repeat trackers: [`hash_cell`]'s rules with the faster
+/// [`key_hash`](crate::data::hash::key_hash), since nothing keeps these values.
+#[inline(always)]
+fn tracker_hash(cell: Cell<'_>) -> u64 {
+    let mut scratch = [0; 8];
+    match cell_key(cell, &mut scratch) {
+        Some((bytes, seed)) => crate::data::hash::key_hash(bytes, seed),
+        None => NULL_HASH,
     }
+}
+
+/// The hash of a missing cell.
+const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A present cell's bytes, in `scratch` unless it is text, and its variant as a hash seed.
+#[inline(always)]
+fn cell_key<'a>(cell: Cell<'a>, scratch: &'a mut [u8; 8]) -> Option<(&'a [u8], u64)> {
+    let (len, seed) = match cell {
+        Cell::Null => return None,
+        Cell::Text(t) => return Some((t.as_bytes(), 1)),
+        Cell::Int(v) => (put(scratch, &v.to_le_bytes()), 2),
+        Cell::Float(v) => (put(scratch, &v.to_bits().to_le_bytes()), 3),
+        Cell::Bool(v) => (put(scratch, &[u8::from(v)]), 4),
+        Cell::Date(v) => (put(scratch, &v.to_le_bytes()), 5),
+        Cell::Datetime(v) => (put(scratch, &v.to_le_bytes()), 6),
+    };
+    Some((&scratch[..len], seed))
+}
+
+/// Copies `bytes` (at most eight) to the front of `scratch`; returns their length.
+#[inline(always)]
+fn put(scratch: &mut [u8; 8], bytes: &[u8]) -> usize {
+    scratch[..bytes.len()].copy_from_slice(bytes);
+    bytes.len()
 }
 
 /// The validation pass over one dataset.
