@@ -9,19 +9,19 @@
 //!
 //! The level grows with the block a value is in (blocks are cut every
 //! [`BLOCK_BYTES`](super::csv_source::BLOCK_BYTES), so the same file always gets the same
-//! levels, on any number of threads): every value in the first [`FULL_BLOCKS`] blocks (32 MiB),
-//! then one in two up to 64 MiB, one in four up to 128 MiB, and so on, down to one in
-//! `2^`[`MAX_LEVEL`]. Each doubling of the file thus adds as many sampled values as 16 MiB of
-//! rows (about 170,000 rows of 100 bytes), whose rank error (about `0.5 / sqrt(n)`, 0.12% at
-//! that size) stays well under the sketch's own (about 1% at `k = 200`). Count, minimum and
-//! maximum still see every value, and files under 32 MiB get exactly the sketch they always did.
+//! levels, on any number of threads): every value in the first [`FULL_BLOCKS`] blocks (8 MiB),
+//! then one in two up to 16 MiB, one in four up to 32 MiB, and so on, down to one in
+//! `2^`[`MAX_LEVEL`]. Each doubling of the file thus adds as many sampled values as 4 MiB of
+//! rows (about 42,000 rows of 100 bytes), whose rank error (about `0.5 / sqrt(n)`, 0.25% at
+//! that size) stays under the sketch's own (about 1% at `k = 200`). Count, minimum and maximum
+//! still see every value, and files under 8 MiB get exactly the sketch they always did.
 
 use super::sketch::QuantileSketch;
 
 /// Blocks, from the start of a file, whose every value reaches the sketch.
-pub const FULL_BLOCKS: usize = 8;
+pub const FULL_BLOCKS: usize = 2;
 
-/// The deepest level: one value in 256 reaches the sketch, from 4 GiB into a file.
+/// The deepest level: one value in 256 reaches the sketch, from 1 GiB into a file.
 pub const MAX_LEVEL: u32 = 8;
 
 /// The level of block `index`: its values reach the sketch one in `2^level`.
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn levels_double_with_the_file() {
-        let levels: Vec<u32> = [0, 7, 8, 15, 16, 31, 32, 63, 64, 1023, 1024, 1 << 20]
+        let levels: Vec<u32> = [0, 1, 2, 3, 4, 7, 8, 15, 16, 255, 256, 1 << 20]
             .into_iter()
             .map(level_of_block)
             .collect();
@@ -149,7 +149,7 @@ mod tests {
     fn level_zero_is_the_plain_sketch() {
         let data = values(50_000, 1);
         let mut fed = QuantileSketch::new();
-        let mut feed = StrataFeed::for_block(3);
+        let mut feed = StrataFeed::for_block(FULL_BLOCKS - 1);
         for chunk in data.chunks(1000) {
             feed.extend(&mut fed, chunk);
         }
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn a_sampled_sketch_stays_within_the_sketch_error() {
         // 2M values in 100 parts, fed as blocks 0, 4, ..., 396 would be (up to 1.6 GB into a
-        // file, levels 0 to 6), then merged.
+        // file, levels 0 to 8), then merged.
         let data = values(2_000_000, 4);
         let mut sketch = QuantileSketch::new();
         for (index, block) in data.chunks(20_000).enumerate() {
@@ -226,8 +226,9 @@ mod tests {
         // A column that cycles through 16 values: fixed picks would see one of them.
         let data: Vec<f64> = (0..200_000).map(|i| f64::from(i % 16)).collect();
         let mut sketch = QuantileSketch::new();
-        // Block 100 has strata of 16: each holds every value once, in the same order.
-        let mut feed = StrataFeed::for_block(100);
+        // Block 20 has strata of 16: each holds every value once, in the same order.
+        assert_eq!(level_of_block(20), 4);
+        let mut feed = StrataFeed::for_block(20);
         feed.extend(&mut sketch, &data);
         feed.flush(&mut sketch);
         for value in 0..16 {

@@ -893,7 +893,8 @@ mod tests {
             serde_json::to_value(&profile).unwrap()
         };
         let first_block = profile(&scan_block(&rows, 0, true));
-        // Block 40 sends one number in eight to the sketches.
+        // Block 40 sends one number in 32 to the sketches.
+        assert_eq!(crate::data::strata::level_of_block(40), 5);
         let (by_rows, by_chunks) = (scan_block(&rows, 40, false), scan_block(&rows, 40, true));
         assert_eq!(profile(&by_chunks), profile(&by_rows));
         assert_eq!(
