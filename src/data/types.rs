@@ -347,7 +347,8 @@ fn digits(bytes: &[u8]) -> Option<u32> {
 /// Days since 1970-01-01 of a proleptic Gregorian date, or `None` for an impossible date such
 /// as February 30.
 fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    // Every month has 28 days: only later days need the month's length.
+    if !(1..=12).contains(&month) || day == 0 || (day > 28 && day > days_in_month(year, month)) {
         return None;
     }
     let first_of_month = usize::try_from(year - TABLE_FIRST_YEAR)

@@ -459,6 +459,7 @@ impl ColumnState {
     }
 
     /// The checks on a number's value: its range, and labels for low-cardinality ints.
+    #[inline]
     fn check_number(&mut self, row: u64, x: f64, cell: Cell<'_>) {
         let (lo, hi) = self.range;
         if lo.is_some_and(|lo| x < lo) || hi.is_some_and(|hi| x > hi) {
