@@ -52,19 +52,20 @@ impl Violations {
 /// A counting sort on the hash's low 16 bits (stable, two linear passes) followed by stable
 /// sorts of the small buckets: equal hashes land in one bucket in row order, because entries
 /// arrive in row order. At millions of rows this is several times faster than sorting pairs.
-fn repeated_rows(entries: &[(u64, u64)]) -> Vec<(u64, u64)> {
+fn repeated_rows(parts: &[Vec<(u64, u64)>]) -> Vec<(u64, u64)> {
     const BITS: u32 = 16;
     let mask = (1u64 << BITS) - 1;
+    let entries = || parts.iter().flatten();
     let mut starts = vec![0usize; (1 << BITS) + 1];
-    for &(hash, _) in entries {
+    for &(hash, _) in entries() {
         starts[(hash & mask) as usize + 1] += 1;
     }
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
     let mut next = starts.clone();
-    let mut sorted = vec![(0u64, 0u64); entries.len()];
-    for &entry in entries {
+    let mut sorted = vec![(0u64, 0u64); starts[1 << BITS]];
+    for &entry in entries() {
         let bucket = (entry.0 & mask) as usize;
         sorted[next[bucket]] = entry;
         next[bucket] += 1;
@@ -119,6 +120,55 @@ fn keep_sampled(entries: &mut Vec<(u64, u64)>, shift: u32) {
     entries.retain(|&(hash, _)| in_sample(hash, shift));
 }
 
+/// Occurrences as (hash, row), in row order, in parts: appending another tracker's part takes
+/// it as it is, where one vector would copy it and grow (page faults and copies were a few
+/// percent of a pass over a large file).
+#[derive(Debug, Clone, Default)]
+struct Parts {
+    /// The parts, in row order; occurrences go to the last.
+    parts: Vec<Vec<(u64, u64)>>,
+    /// Occurrences in all parts.
+    held: usize,
+}
+
+impl Parts {
+    /// Adds an occurrence after all others.
+    fn push(&mut self, entry: (u64, u64)) {
+        match self.parts.last_mut() {
+            Some(last) => last.push(entry),
+            None => self.parts.push(vec![entry]),
+        }
+        self.held += 1;
+    }
+
+    /// Adds the parts of `later`, whose rows follow this one's `row_offset` rows later,
+    /// keeping its occurrences in the sample of `shift`.
+    fn append(&mut self, later: Parts, row_offset: u64, shift: u32) {
+        for mut part in later.parts {
+            if shift > 0 {
+                keep_sampled(&mut part, shift);
+            }
+            part.iter_mut().for_each(|e| e.1 += row_offset);
+            // A block's vector grew by doubling: its spare half would be held to the end.
+            part.shrink_to_fit();
+            self.held += part.len();
+            self.parts.push(part);
+        }
+    }
+
+    /// Drops the occurrences outside the sample of `shift`.
+    fn keep_sampled(&mut self, shift: u32) {
+        for part in &mut self.parts {
+            keep_sampled(part, shift);
+            if part.len() < part.capacity() / 2 {
+                part.shrink_to_fit();
+            }
+        }
+        self.parts.retain(|part| !part.is_empty());
+        self.held = self.parts.iter().map(Vec::len).sum();
+    }
+}
+
 /// Detects repeated keys in bounded memory (see the module docs).
 ///
 /// Occurrences are appended to a vector and sorted once at the end: sequential writes and one
@@ -126,7 +176,7 @@ fn keep_sampled(entries: &mut Vec<(u64, u64)>, shift: u32) {
 #[derive(Debug, Clone)]
 pub struct RepeatTracker {
     /// Sampled occurrences as (hash, row).
-    entries: Vec<(u64, u64)>,
+    entries: Parts,
     /// Hashes are sampled when their top `shift` bits are zero.
     shift: u32,
     /// Most occurrences held before the sample halves.
@@ -154,7 +204,7 @@ impl RepeatTracker {
     /// A tracker that stays exact up to `capacity` rows.
     pub fn new(capacity: usize) -> RepeatTracker {
         RepeatTracker {
-            entries: Vec::new(),
+            entries: Parts::default(),
             shift: 0,
             capacity: capacity.max(16),
             offered: 0,
@@ -168,9 +218,9 @@ impl RepeatTracker {
             return;
         }
         self.entries.push((hash, row));
-        if self.entries.len() > self.capacity && self.shift < 63 {
+        if self.entries.held > self.capacity && self.shift < 63 {
             self.shift += 1;
-            keep_sampled(&mut self.entries, self.shift);
+            self.entries.keep_sampled(self.shift);
         }
     }
 
@@ -180,31 +230,26 @@ impl RepeatTracker {
     }
 
     /// Folds in a tracker of the rows that follow this one's (`row_offset` rows later).
-    pub fn append(&mut self, mut other: RepeatTracker, row_offset: u64) {
+    pub fn append(&mut self, other: RepeatTracker, row_offset: u64) {
         self.offered += other.offered;
         // Only what the sample leaves out is dropped: this tracker's entries when the other's
         // sample is sparser, and the other's by this sample. Filtering the whole vector on
         // every block made folding a large file quadratic in its blocks.
         if other.shift > self.shift {
             self.shift = other.shift;
-            keep_sampled(&mut self.entries, self.shift);
+            self.entries.keep_sampled(self.shift);
         }
-        if self.shift > 0 {
-            keep_sampled(&mut other.entries, self.shift);
-        }
-        other.entries.iter_mut().for_each(|e| e.1 += row_offset);
-        self.entries.append(&mut other.entries);
-        while self.entries.len() > self.capacity && self.shift < 63 {
+        self.entries.append(other.entries, row_offset, self.shift);
+        while self.entries.held > self.capacity && self.shift < 63 {
             self.shift += 1;
-            keep_sampled(&mut self.entries, self.shift);
+            self.entries.keep_sampled(self.shift);
         }
     }
 
     /// The repeat count and share, exact or estimated, with the first repeated rows.
     pub fn summary(&self) -> RepeatSummary {
-        let mut repeats = repeated_rows(&self.entries);
-        let entries = &self.entries;
-        let sampled = entries.len() as u64;
+        let mut repeats = repeated_rows(&self.entries.parts);
+        let sampled = self.entries.held as u64;
         let repeated = repeats.len() as u64;
         let fraction = if sampled == 0 {
             0.0
@@ -270,7 +315,11 @@ mod tests {
         }
         let s = tracker.summary();
         assert!(!s.exact);
-        assert!(tracker.entries.len() <= 4097);
+        assert!(tracker.entries.held <= 4097);
+        assert_eq!(
+            tracker.entries.held,
+            tracker.entries.parts.iter().map(Vec::len).sum::<usize>()
+        );
         assert!((s.fraction - 0.1).abs() < 0.02, "{s:?}");
         assert!((s.repeats as f64 - 20_000.0).abs() < 4_000.0, "{s:?}");
     }
@@ -296,6 +345,26 @@ mod tests {
         assert_eq!(first.summary(), whole.summary());
         assert_eq!(whole.summary().repeats, 300);
         assert_eq!(whole.summary().examples[0].row, 701);
+    }
+
+    #[test]
+    fn many_appended_blocks_sample_like_one_pass() {
+        // 100 blocks of 2,000 rows where every 10th row repeats an earlier key, some of them in
+        // an earlier block, folded into a tracker that has to sample.
+        let key = |i: u64| if i % 10 == 9 { i.saturating_sub(1_995) } else { i };
+        let mut whole = RepeatTracker::new(8_192);
+        (0..200_000u64).for_each(|i| whole.offer(h(key(i)), i + 1));
+        let mut folded = RepeatTracker::new(8_192);
+        for block in 0..100u64 {
+            let mut part = RepeatTracker::new(8_192);
+            (0..2_000u64).for_each(|i| part.offer(h(key(block * 2_000 + i)), i + 1));
+            folded.append(part, block * 2_000);
+        }
+        let (whole, folded_summary) = (whole.summary(), folded.summary());
+        assert_eq!(folded_summary, whole);
+        assert!(!whole.exact && whole.examples.len() == MAX_EXAMPLES);
+        assert!(folded.entries.parts.len() > 1, "blocks stay separate parts");
+        assert!((whole.fraction - 0.1).abs() < 0.02, "{whole:?}");
     }
 
     #[test]
