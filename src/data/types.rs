@@ -589,21 +589,22 @@ mod tests {
         }
         let offset = match &b[at..] {
             [] | [b'Z'] => 0,
-            [sign @ (b'+' | b'-'), ..] if b.len() == at + 6 && b[at + 3] == b':' => {
-                let minutes = i64::from(field(at + 1..at + 3)? * 60 + field(at + 4..at + 6)?);
-                if *sign == b'+' {
-                    minutes * 60
-                } else {
-                    -minutes * 60
-                }
+            [sign, ..] if b.len() == at + 6 && b[at + 3] == b':' => {
+                let sign = match sign {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                sign * i64::from(field(at + 1..at + 3)?) * 3_600
+                    + sign * i64::from(field(at + 4..at + 6)?) * 60
             }
             _ => return None,
         };
-        if hour > 23 || minute > 59 || second > 60 {
-            return None;
-        }
-        let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset;
-        Some(seconds * 1_000_000 + i64::from(micros))
+        let valid_clock = hour <= 23 && minute <= 59 && second <= 60;
+        let seconds = ((days * 24 + i64::from(hour)) * 60 + i64::from(minute)) * 60
+            + i64::from(second)
+            - offset;
+        valid_clock.then(|| seconds * 1_000_000 + i64::from(micros))
     }
 
     proptest::proptest! {

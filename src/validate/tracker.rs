@@ -351,7 +351,13 @@ mod tests {
     fn many_appended_blocks_sample_like_one_pass() {
         // 100 blocks of 2,000 rows where every 10th row repeats an earlier key, some of them in
         // an earlier block, folded into a tracker that has to sample.
-        let key = |i: u64| if i % 10 == 9 { i.saturating_sub(1_995) } else { i };
+        let key = |i: u64| {
+            if i % 10 == 9 {
+                i.saturating_sub(1_995)
+            } else {
+                i
+            }
+        };
         let mut whole = RepeatTracker::new(8_192);
         (0..200_000u64).for_each(|i| whole.offer(h(key(i)), i + 1));
         let mut folded = RepeatTracker::new(8_192);
