@@ -335,33 +335,77 @@ impl ColumnState {
         match self.ty {
             ColumnType::Int => {
                 let parse = |text: &str| types::parse_int(text).map(|v| v as f64);
-                return self.observe_numbers(first_row, cells, row_hashes, parse);
+                self.observe_numbers(first_row, cells, row_hashes, parse)
             }
             ColumnType::Float => {
-                return self.observe_numbers(first_row, cells, row_hashes, types::parse_float);
+                self.observe_numbers(first_row, cells, row_hashes, types::parse_float)
             }
             ColumnType::Date => {
                 let parse = |text: &str| types::parse_date(text).map(f64::from);
-                return self.observe_numbers(first_row, cells, row_hashes, parse);
+                self.observe_numbers(first_row, cells, row_hashes, parse)
             }
             ColumnType::Datetime => {
                 let parse = |text: &str| types::parse_datetime(text).map(|us| us as f64 / 1e6);
-                return self.observe_numbers(first_row, cells, row_hashes, parse);
+                self.observe_numbers(first_row, cells, row_hashes, parse)
             }
-            ColumnType::Bool | ColumnType::String | ColumnType::Categorical => {}
+            ColumnType::Bool => self.observe_each(first_row, cells, row_hashes, Self::observe_bool),
+            ColumnType::String | ColumnType::Categorical => {
+                self.observe_each(first_row, cells, row_hashes, Self::observe_text_cell)
+            }
         }
+    }
+
+    /// Calls `observe` on each cell of a chunk's column, folding each into its row's hash.
+    #[inline(always)]
+    fn observe_each<'a>(
+        &mut self,
+        first_row: u64,
+        cells: impl Iterator<Item = Cell<'a>>,
+        row_hashes: Option<&mut [u64]>,
+        mut observe: impl FnMut(&mut Self, u64, Cell<'a>),
+    ) {
         match row_hashes {
             Some(hashes) => {
                 for ((row, cell), hash) in (first_row..).zip(cells).zip(hashes) {
-                    self.observe(row, cell);
+                    observe(self, row, cell);
                     mix_row_hash(hash, cell);
                 }
             }
             None => {
                 for (row, cell) in (first_row..).zip(cells) {
-                    self.observe(row, cell);
+                    observe(self, row, cell);
                 }
             }
+        }
+    }
+
+    /// [`ColumnState::observe`] for a cell of a bool column, with the parser inlined.
+    #[inline]
+    fn observe_bool(&mut self, row: u64, cell: Cell<'_>) {
+        match cell {
+            Cell::Text(text) => match types::parse_bool(text) {
+                Some(value) => {
+                    self.count_present(row, cell);
+                    self.observe_bool_label(row, value);
+                }
+                None => self.type_errors.record(row, || Some(text.to_string())),
+            },
+            Cell::Null => self.nulls.record(row, || None),
+            typed => self.observe(row, typed),
+        }
+    }
+
+    /// [`ColumnState::observe`] for a cell of a string or categorical column: text needs no
+    /// conversion.
+    #[inline]
+    fn observe_text_cell(&mut self, row: u64, cell: Cell<'_>) {
+        match cell {
+            Cell::Text(text) => {
+                self.count_present(row, cell);
+                self.observe_text(row, text);
+            }
+            Cell::Null => self.nulls.record(row, || None),
+            typed => self.observe(row, typed),
         }
     }
 
@@ -423,28 +467,38 @@ impl ColumnState {
                 return;
             }
         };
+        self.count_present(row, cell);
+        match value {
+            Value::Number(x) => self.observe_number(row, x, cell),
+            Value::Bool(b) => self.observe_bool_label(row, b),
+            Value::Text(text) => self.observe_text(row, text),
+        }
+    }
+
+    /// Counts a cell that holds a value of the column's type, and offers it to the unique check.
+    #[inline]
+    fn count_present(&mut self, row: u64, cell: Cell<'_>) {
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
             tracker.offer(tracker_hash(cell), row);
         }
-        match value {
-            Value::Number(x) => self.observe_number(row, x, cell),
-            Value::Bool(b) => self.observe_bool_label(row, b),
-            Value::Text(text) => {
-                let chars = text.chars().count();
-                self.lengths = Some(match self.lengths {
-                    None => (chars, chars),
-                    Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
-                });
-                if let Some(pattern) = &self.pattern {
-                    if !pattern.is_match(text) {
-                        self.pattern_violations
-                            .record(row, || Some(text.to_string()));
-                    }
-                }
-                self.observe_label(row, text);
+    }
+
+    /// Text values: lengths, pattern, and labels.
+    #[inline]
+    fn observe_text(&mut self, row: u64, text: &str) {
+        let chars = text.chars().count();
+        self.lengths = Some(match self.lengths {
+            None => (chars, chars),
+            Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
+        });
+        if let Some(pattern) = &self.pattern {
+            if !pattern.is_match(text) {
+                self.pattern_violations
+                    .record(row, || Some(text.to_string()));
             }
         }
+        self.observe_label(row, text);
     }
 
     /// Numeric values: moments, sketch, range, and labels for low-cardinality ints.
@@ -533,8 +587,8 @@ impl ColumnState {
         }
         if let Some(items) = &mut self.items {
             items.add(text);
+            self.drop_free_text_items();
         }
-        self.drop_free_text_items();
     }
 
     /// Hands on what this block kept back: label counts, and an unfinished stratum of numbers.
