@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use super::hash::FastHash;
-use crate::float_order;
+use crate::float_order::{self, keep_max, keep_min};
 
 /// Default accuracy parameter `k` of [`QuantileSketch`]; 200 gives rank errors
 /// well under 1% in practice, the same default as Apache DataSketches' KLL.
@@ -361,8 +361,8 @@ impl QuantileSketch {
         } else if value == f64::NEG_INFINITY {
             self.neg_inf = self.neg_inf.saturating_add(1);
         } else {
-            self.min = Some(self.min.map_or(value, |m| m.min(value)));
-            self.max = Some(self.max.map_or(value, |m| m.max(value)));
+            self.min = Some(self.min.map_or(value, |m| keep_min(m, value)));
+            self.max = Some(self.max.map_or(value, |m| keep_max(m, value)));
             if let Some(level0) = self.levels.first_mut() {
                 level0.push(value);
                 // Only level 0 grows on `add`: skip the full scan of levels until it overflows.
@@ -399,8 +399,8 @@ impl QuantileSketch {
             // minimum is the same.
             let (mut min, mut max) = (self.min.unwrap_or(run[0]), self.max.unwrap_or(run[0]));
             for &value in run {
-                min = min.min(value);
-                max = max.max(value);
+                min = keep_min(min, value);
+                max = keep_max(max, value);
             }
             (self.min, self.max) = (Some(min), Some(max));
             self.count = self.count.saturating_add(run.len() as u64);
@@ -440,8 +440,8 @@ impl QuantileSketch {
         let (mut min, mut max) = (self.min.unwrap_or(first), self.max.unwrap_or(first));
         let mut nan = false;
         for &value in values {
-            min = min.min(value);
-            max = max.max(value);
+            min = keep_min(min, value);
+            max = keep_max(max, value);
             nan |= value.is_nan();
         }
         assert!(

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use crate::data::hash::FastHash;
+use crate::float_order::{keep_max, keep_min};
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::strata::StrataFeed;
@@ -46,12 +47,13 @@ pub struct Moments {
 impl Moments {
     /// Adds a value.
     fn add(&mut self, x: f64) {
-        if self.n == 0 {
+        if self.n == 0 || self.min.is_nan() {
+            // A NaN first value gives way to the next, as `f64::min` would have it.
             self.min = x;
             self.max = x;
         } else {
-            self.min = self.min.min(x);
-            self.max = self.max.max(x);
+            self.min = keep_min(self.min, x);
+            self.max = keep_max(self.max, x);
         }
         self.n += 1;
         if x.is_finite() {
@@ -82,8 +84,8 @@ impl Moments {
         }
         let (mut min, mut max, mut sum, mut sum_sq) = (self.min, self.max, self.sum, self.sum_sq);
         for &x in values {
-            min = min.min(x);
-            max = max.max(x);
+            min = keep_min(min, x);
+            max = keep_max(max, x);
             let d = x - self.shift;
             sum += d;
             sum_sq += d * d;
