@@ -487,7 +487,7 @@ impl ColumnState {
     }
 
     /// Text values: lengths, pattern, and labels.
-    #[inline]
+    #[inline(always)]
     fn observe_text(&mut self, row: u64, text: &str) {
         let chars = text.chars().count();
         self.lengths = Some(match self.lengths {
@@ -515,7 +515,7 @@ impl ColumnState {
     }
 
     /// The checks on a number's value: its range, and labels for low-cardinality ints.
-    #[inline]
+    #[inline(always)]
     fn check_number(&mut self, row: u64, x: f64, cell: Cell<'_>) {
         let (lo, hi) = self.range;
         if lo.is_some_and(|lo| x < lo) || hi.is_some_and(|hi| x > hi) {
@@ -628,7 +628,7 @@ fn cell_text(cell: Cell<'_>) -> String {
 }
 
 /// Folds the next cell of a row into the row's hash (for the duplicate-row check).
-#[inline]
+#[inline(always)]
 fn mix_row_hash(row_hash: &mut u64, cell: Cell<'_>) {
     mix_hash(row_hash, tracker_hash(cell));
 }
