@@ -143,6 +143,7 @@ pub fn parse_int(text: &str) -> Option<i64> {
 }
 
 /// Parses a float; NaN text is not a float here (it is a null token by default).
+#[inline]
 pub fn parse_float(text: &str) -> Option<f64> {
     let first = *text.as_bytes().first()?;
     // Rust's parser accepts "inf" and "nan"; only accept text that starts like a number or
@@ -155,8 +156,19 @@ pub fn parse_float(text: &str) -> Option<f64> {
 }
 
 /// Any number Rust's `f64` parser reads, short decimals on a faster path with the same bits.
+#[inline]
 pub fn parse_decimal(text: &str) -> Option<f64> {
-    parse_short_decimal(text.as_bytes()).or_else(|| text.parse().ok())
+    match parse_short_decimal(text.as_bytes()) {
+        Some(value) => Some(value),
+        None => parse_long_decimal(text),
+    }
+}
+
+/// [`parse_decimal`] of what the fast path refuses, kept out of the column loops.
+#[cold]
+#[inline(never)]
+fn parse_long_decimal(text: &str) -> Option<f64> {
+    text.parse().ok()
 }
 
 /// Powers of ten that are exact in an `f64`.
@@ -234,6 +246,7 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// Parses `YYYY-MM-DD` into days since the Unix epoch.
+#[inline]
 pub fn parse_date(text: &str) -> Option<i32> {
     parse_date_bytes(text.as_bytes().try_into().ok()?)
 }
@@ -252,6 +265,7 @@ fn parse_date_bytes(bytes: &[u8; 10]) -> Option<i32> {
 }
 
 /// Parses an ISO 8601 datetime into microseconds since the Unix epoch (UTC).
+#[inline]
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let (date, [sep, h0, h1, colon, n0, n1], mut rest) = split_datetime(b)?;
