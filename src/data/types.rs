@@ -119,6 +119,7 @@ pub fn native_type(cell: Cell<'_>) -> Option<ColumnType> {
 }
 
 /// Parses a decimal integer with an optional sign.
+#[inline(always)]
 pub fn parse_int(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let (negative, digits) = match bytes.first() {
@@ -143,7 +144,7 @@ pub fn parse_int(text: &str) -> Option<i64> {
 }
 
 /// Parses a float; NaN text is not a float here (it is a null token by default).
-#[inline]
+#[inline(always)]
 pub fn parse_float(text: &str) -> Option<f64> {
     let first = *text.as_bytes().first()?;
     // Rust's parser accepts "inf" and "nan"; only accept text that starts like a number or
@@ -156,7 +157,7 @@ pub fn parse_float(text: &str) -> Option<f64> {
 }
 
 /// Any number Rust's `f64` parser reads, short decimals on a faster path with the same bits.
-#[inline]
+#[inline(always)]
 pub fn parse_decimal(text: &str) -> Option<f64> {
     match parse_short_decimal(text.as_bytes()) {
         Some(value) => Some(value),
@@ -184,7 +185,7 @@ const EXACT_POWERS_OF_TEN: [f64; 16] = [
 /// faster. The digits form an integer below 2^53 and the divisor a power of ten at most 1e15,
 /// both exact, and IEEE division rounds correctly, so the value is the correctly rounded one
 /// the standard parser gives (Clinger's fast path).
-#[inline]
+#[inline(always)]
 fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
     let (negative, body) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
@@ -246,7 +247,7 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// Parses `YYYY-MM-DD` into days since the Unix epoch.
-#[inline]
+#[inline(always)]
 pub fn parse_date(text: &str) -> Option<i32> {
     parse_date_bytes(text.as_bytes().try_into().ok()?)
 }
@@ -265,7 +266,7 @@ fn parse_date_bytes(bytes: &[u8; 10]) -> Option<i32> {
 }
 
 /// Parses an ISO 8601 datetime into microseconds since the Unix epoch (UTC).
-#[inline]
+#[inline(always)]
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let (date, [sep, h0, h1, colon, n0, n1], mut rest) = split_datetime(b)?;

@@ -382,7 +382,7 @@ impl ColumnState {
     }
 
     /// [`ColumnState::observe`] for a cell of a bool column, with the parser inlined.
-    #[inline]
+    #[inline(always)]
     fn observe_bool(&mut self, row: u64, cell: Cell<'_>) {
         match cell {
             Cell::Text(text) => match types::parse_bool(text) {
@@ -399,7 +399,7 @@ impl ColumnState {
 
     /// [`ColumnState::observe`] for a cell of a string or categorical column: text needs no
     /// conversion.
-    #[inline]
+    #[inline(always)]
     fn observe_text_cell(&mut self, row: u64, cell: Cell<'_>) {
         match cell {
             Cell::Text(text) => {
@@ -489,11 +489,19 @@ impl ColumnState {
     /// Text values: lengths, pattern, and labels.
     #[inline(always)]
     fn observe_text(&mut self, row: u64, text: &str) {
-        let chars = text.chars().count();
-        self.lengths = Some(match self.lengths {
-            None => (chars, chars),
-            Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
-        });
+        // A character is one to four bytes: text whose byte length keeps its character count
+        // within the lengths seen so far cannot move them, and is not counted.
+        let bytes = text.len();
+        let settled = self
+            .lengths
+            .is_some_and(|(lo, hi)| bytes <= hi && bytes.div_ceil(4) >= lo);
+        if !settled {
+            let chars = text.chars().count();
+            self.lengths = Some(match self.lengths {
+                None => (chars, chars),
+                Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
+            });
+        }
         if let Some(pattern) = &self.pattern {
             if !pattern.is_match(text) {
                 self.pattern_violations
@@ -1031,6 +1039,26 @@ mod tests {
             failed >= 8,
             "the file should trip most checks: {checks_by_rows:#?}"
         );
+    }
+
+    #[test]
+    fn text_lengths_count_characters_not_bytes() {
+        // Byte lengths that bound the character counts seen so far skip counting: multi-byte
+        // text inside and outside those bounds must still land on the right extremes.
+        let schema = "version: 1\ncolumns:\n  - { name: s, type: string }\n";
+        for texts in [
+            &["abcd", "ab", "日本語", "éé", "x", "𝄞𝄞𝄞𝄞𝄞"][..],
+            &["abcdefgh", "日本語日本語", "ééééé", "abc"],
+            &["日", "a", "ab"],
+            &["abc", "abcdef", "日本"],
+        ] {
+            let rows: Vec<[&str; 1]> = texts.iter().map(|t| [*t]).collect();
+            let rows: Vec<&[&str]> = rows.iter().map(|r| &r[..]).collect();
+            let scanner = scan(schema, &["s"], &rows);
+            let counts = texts.iter().map(|t| t.chars().count());
+            let expected = (counts.clone().min().unwrap(), counts.max().unwrap());
+            assert_eq!(scanner.columns[0].lengths, Some(expected), "{texts:?}");
+        }
     }
 
     #[test]
