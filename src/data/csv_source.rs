@@ -342,12 +342,9 @@ fn parse_plain_block<S: RowSink>(
     block: &Block,
 ) -> Result<(S, u64), plain_csv::NotPlain> {
     let bytes = &block.bytes[block.data_start..];
-    // Ranges are kept as `u32`; a block is a few megabytes plus at most one long record.
-    if u32::try_from(bytes.len()).is_err() {
-        return Err(plain_csv::NotPlain);
-    }
     let width = plan.keep.len();
-    let mut spans: Vec<Span> = Vec::with_capacity(CHUNK_ROWS * width);
+    let every_column = width == plan.header.len();
+    let mut spans: Vec<Span> = Vec::with_capacity(CHUNK_ROWS * plan.header.len());
     let mut chunk_text = "";
     let mut first_row = 1u64;
     let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
@@ -363,14 +360,14 @@ fn parse_plain_block<S: RowSink>(
         plan.delimiter,
         plan.header.len(),
         plan.max_record_bytes,
-        |text, fields| {
+        &mut spans,
+        |text, spans| {
             chunk_text = text;
-            spans.extend(plan.keep.iter().map(|&index| {
-                let (start, end) = fields[index];
-                (start as u32, end as u32)
-            }));
+            if !every_column {
+                keep_columns(spans, plan.header.len(), &plan.keep);
+            }
             if spans.len() >= CHUNK_ROWS * width {
-                hand_over(&mut sink, text, &mut spans, &mut first_row);
+                hand_over(&mut sink, text, spans, &mut first_row);
             }
         },
     )?;
@@ -381,6 +378,17 @@ fn parse_plain_block<S: RowSink>(
         (1..=rows).for_each(|row| sink.row(row, &cells));
     }
     Ok((sink, rows))
+}
+
+/// Narrows the record at the end of `spans` (the last `width` ranges) to the columns at
+/// `keep`, in order.
+fn keep_columns(spans: &mut Vec<Span>, width: usize, keep: &[usize]) {
+    let record = spans.len() - width;
+    for (to, &from) in keep.iter().enumerate() {
+        // `keep` rises, so each range moves down onto one already read.
+        spans[record + to] = spans[record + from];
+    }
+    spans.truncate(record + keep.len());
 }
 
 /// [`parse_block`] through the `csv` crate, which handles quotes and reports every error.
@@ -667,6 +675,19 @@ mod tests {
         scan("t.csv", &b"a,b,c\n1,2,3\n"[..], &opts, &mut sink).unwrap();
         assert_eq!(sink.columns, ["a", "c"]);
         assert_eq!(sink.rows[0].1, ["1", "3"]);
+        // Over several chunks of rows, with the first and a middle column left out.
+        let mut text = String::from("a,b,c,d\n");
+        for i in 0..3_000 {
+            text.push_str(&format!("a{i},b{i},c{i},d{i}\n"));
+        }
+        let mut sink = Collect::default();
+        opts.exclude = vec!["a".into(), "c".into()];
+        scan("t.csv", text.as_bytes(), &opts, &mut sink).unwrap();
+        assert_eq!(sink.columns, ["b", "d"]);
+        assert_eq!(sink.rows.len(), 3_000);
+        for (i, (_, cells)) in sink.rows.iter().enumerate() {
+            assert_eq!(cells, &[format!("b{i}"), format!("d{i}")]);
+        }
     }
 
     /// A CSV of about 10 MB (three blocks) whose quoted fields span lines and hold doubled

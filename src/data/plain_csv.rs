@@ -12,45 +12,56 @@
 /// Bytes marked at once: one bit each in a `u64`.
 const CHUNK: usize = 64;
 
-/// The fields of one record: byte ranges into the block.
-pub(super) type Fields = [(usize, usize)];
+use super::chunk::Span;
 
 /// Why a block needs the general reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NotPlain;
 
-/// Splits `bytes` (whole records) into records of exactly `width` fields and hands each to
-/// `record` with its fields as text, in order; returns the number of records.
+/// Splits `bytes` (whole records) into records of exactly `width` fields, appends each
+/// record's fields to `fields` as byte ranges, and calls `record` with the text after each
+/// (which may take the record's ranges off the end, or clear them); returns the number of
+/// records.
 ///
-/// Refuses, before handing out any record, a block that holds a quote or is not UTF-8, and a
-/// delimiter that is not a plain ASCII byte; refuses, at the first such record, one whose width
-/// is not `width` or that is longer than `max_record_bytes`, so the caller must discard what it
-/// was handed and read the block again with the general reader.
+/// The ranges go straight where the caller reads them: a vector of ranges per record, copied
+/// on, was a tenth of the splitting.
+///
+/// Refuses, before handing out any record, a block that holds a quote, is not UTF-8 or is too
+/// long for `u32` ranges, and a delimiter that is not a plain ASCII byte; refuses, at the first
+/// such record, one whose width is not `width` or that is longer than `max_record_bytes`, so
+/// the caller must discard what it was handed and read the block again with the general
+/// reader.
 pub(super) fn split_records<'a>(
     bytes: &'a [u8],
     delimiter: u8,
     width: usize,
     max_record_bytes: usize,
-    mut record: impl FnMut(&'a str, &Fields),
+    fields: &mut Vec<Span>,
+    mut record: impl FnMut(&'a str, &mut Vec<Span>),
 ) -> Result<u64, NotPlain> {
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
-    if !plain_delimiter || memchr::memchr(b'"', bytes).is_some() {
+    if !plain_delimiter
+        || u32::try_from(bytes.len()).is_err()
+        || memchr::memchr(b'"', bytes).is_some()
+    {
         return Err(NotPlain);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| NotPlain)?;
-    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(width);
     let mut records = 0u64;
     let mut record_start = 0;
     let mut field_start = 0;
+    let mut first_field = fields.len();
     let mut refused = false;
-    let mut end_record = |end: usize, fields: &mut Vec<(usize, usize)>, field_start: usize| {
-        fields.push((field_start, end));
-        let ok = fields.len() == width && end - fields[0].0 <= max_record_bytes;
+    // Positions fit `u32`: the block's length was checked above.
+    let mut end_record = |end: usize, fields: &mut Vec<Span>, start: usize, first: &mut usize| {
+        fields.push((start as u32, end as u32));
+        let ok =
+            fields.len() - *first == width && end - fields[*first].0 as usize <= max_record_bytes;
         if ok {
             record(text, fields);
             records += 1;
         }
-        fields.clear();
+        *first = fields.len();
         ok
     };
     for_each_marked(bytes, [delimiter, b'\n', b'\r'], |at, byte| {
@@ -58,17 +69,17 @@ pub(super) fn split_records<'a>(
             return;
         }
         if byte == delimiter {
-            fields.push((field_start, at));
-        } else if at > record_start || !fields.is_empty() {
-            refused = !end_record(at, &mut fields, field_start);
+            fields.push((field_start as u32, at as u32));
+        } else if at > record_start || fields.len() > first_field {
+            refused = !end_record(at, fields, field_start, &mut first_field);
         }
         if byte != delimiter {
             record_start = at + 1;
         }
         field_start = at + 1;
     });
-    if !refused && (record_start < bytes.len() || !fields.is_empty()) {
-        refused = !end_record(bytes.len(), &mut fields, field_start);
+    if !refused && (record_start < bytes.len() || fields.len() > first_field) {
+        refused = !end_record(bytes.len(), fields, field_start, &mut first_field);
     }
     if refused {
         Err(NotPlain)
@@ -170,14 +181,25 @@ mod tests {
     /// The records [`split_records`] hands out, or its refusal.
     fn plain_records(bytes: &[u8], width: usize) -> Result<Vec<Vec<String>>, NotPlain> {
         let mut out = Vec::new();
-        let count = split_records(bytes, b',', width, usize::MAX, |text, fields| {
-            out.push(
-                fields
-                    .iter()
-                    .map(|&(a, b)| text[a..b].to_string())
-                    .collect(),
-            );
-        })?;
+        let mut fields = Vec::new();
+        let count = split_records(
+            bytes,
+            b',',
+            width,
+            usize::MAX,
+            &mut fields,
+            |text, fields| {
+                // Every record is handed over with its own fields last; taking them off checks
+                // that the next record starts afresh.
+                let record = fields.split_off(fields.len() - width);
+                out.push(
+                    record
+                        .iter()
+                        .map(|&(a, b)| text[a as usize..b as usize].to_string())
+                        .collect(),
+                );
+            },
+        )?;
         assert_eq!(count as usize, out.len());
         Ok(out)
     }
@@ -206,10 +228,10 @@ mod tests {
         assert_eq!(plain_records(b"1,\xe9\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3,4,5\n", 2), Err(NotPlain));
-        let long = split_records(b"1,2\n333,4\n", b',', 2, 3, |_, _| {});
+        let long = split_records(b"1,2\n333,4\n", b',', 2, 3, &mut Vec::new(), |_, _| {});
         assert_eq!(long, Err(NotPlain));
         assert_eq!(
-            split_records(b"1\"2\n", b'"', 2, 9, |_, _| {}),
+            split_records(b"1\"2\n", b'"', 2, 9, &mut Vec::new(), |_, _| {}),
             Err(NotPlain)
         );
     }
