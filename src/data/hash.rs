@@ -49,27 +49,15 @@ fn wide_mul(a: u64, b: u64) -> (u64, u64) {
     (product as u64, (product >> 64) as u64)
 }
 
-/// The first and last eight bytes of a key of 8 to 16 bytes, as little-endian words.
+/// The first and last `N` bytes (`N` at most eight) of a key of `N` to `2 * N` bytes, as
+/// little-endian words.
 #[inline(always)]
-fn ends8(bytes: &[u8]) -> (u64, u64) {
+fn ends<const N: usize>(bytes: &[u8]) -> (u64, u64) {
     let mut first = [0u8; 8];
     let mut last = [0u8; 8];
-    first.copy_from_slice(&bytes[..8]);
-    last.copy_from_slice(&bytes[bytes.len() - 8..]);
+    first[..N].copy_from_slice(&bytes[..N]);
+    last[..N].copy_from_slice(&bytes[bytes.len() - N..]);
     (u64::from_le_bytes(first), u64::from_le_bytes(last))
-}
-
-/// The first and last four bytes of a key of 4 to 7 bytes, as little-endian words.
-#[inline(always)]
-fn ends4(bytes: &[u8]) -> (u64, u64) {
-    let mut first = [0u8; 4];
-    let mut last = [0u8; 4];
-    first.copy_from_slice(&bytes[..4]);
-    last.copy_from_slice(&bytes[bytes.len() - 4..]);
-    (
-        u64::from(u32::from_le_bytes(first)),
-        u64::from(u32::from_le_bytes(last)),
-    )
 }
 
 /// A 64-bit hash of a short key, after wyhash (final version 4).
@@ -92,8 +80,8 @@ pub fn key_hash(bytes: &[u8], seed: u64) -> u64 {
                 | u64::from(bytes[len - 1]),
             0,
         ),
-        4..=7 => ends4(bytes),
-        8..=16 => ends8(bytes),
+        4..=7 => ends::<4>(bytes),
+        8..=16 => ends::<8>(bytes),
         _ => return xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed),
     };
     // Seeds are constants at every call, so this folds away.

@@ -333,7 +333,8 @@ impl ColumnState {
         cells: impl Iterator<Item = Cell<'a>>,
         row_hashes: Option<&mut [u64]>,
     ) {
-        // One loop per parser, so each is inlined into its own loop.
+        // One loop per parser, so each is inlined into its own loop; text becomes a number as
+        // [`types::convert`] reads it.
         match self.ty {
             ColumnType::Int => {
                 let parse = |text: &str| types::parse_int(text).map(|v| v as f64);

@@ -148,6 +148,9 @@ impl Parts {
             if shift > 0 {
                 keep_sampled(&mut part, shift);
             }
+            if part.is_empty() {
+                continue;
+            }
             part.iter_mut().for_each(|e| e.1 += row_offset);
             // A block's vector grew by doubling: its spare half would be held to the end.
             part.shrink_to_fit();
