@@ -121,7 +121,12 @@ pub fn native_type(cell: Cell<'_>) -> Option<ColumnType> {
 /// Parses a decimal integer with an optional sign.
 #[inline(always)]
 pub fn parse_int(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
+    parse_int_bytes(text.as_bytes())
+}
+
+/// [`parse_int`] of a field's bytes.
+#[inline(always)]
+pub fn parse_int_bytes(bytes: &[u8]) -> Option<i64> {
     let (negative, digits) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
         Some(b'+') => (false, &bytes[1..]),
@@ -130,7 +135,7 @@ pub fn parse_int(text: &str) -> Option<i64> {
     if digits.is_empty() || digits.len() > 18 {
         // Nineteen digits may overflow: the standard parser decides.
         return (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
-            .then(|| text.parse().ok())
+            .then(|| parse_long_int(bytes))
             .flatten();
     }
     let mut value = 0i64;
@@ -143,17 +148,34 @@ pub fn parse_int(text: &str) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
+/// [`parse_int`] of a long run of digits, by the standard parser, which knows where `i64` ends.
+#[cold]
+#[inline(never)]
+fn parse_long_int(bytes: &[u8]) -> Option<i64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
 /// Parses a float; NaN text is not a float here (it is a null token by default).
 #[inline(always)]
 pub fn parse_float(text: &str) -> Option<f64> {
-    let first = *text.as_bytes().first()?;
+    parse_float_bytes(text.as_bytes())
+}
+
+/// [`parse_float`] of a field's bytes.
+#[inline(always)]
+pub fn parse_float_bytes(bytes: &[u8]) -> Option<f64> {
+    let first = *bytes.first()?;
     // Rust's parser accepts "inf" and "nan"; only accept text that starts like a number or
     // an explicit infinity, so words never pass as floats.
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return None;
     }
-    let value = parse_decimal(text)?;
-    (!value.is_nan()).then_some(value)
+    // A short decimal is never NaN: only the standard parser's answer needs the test, and
+    // testing the fast path's result made every cell wait for its division.
+    match parse_short_decimal(bytes) {
+        Some(value) => Some(value),
+        None => parse_long_decimal(bytes).filter(|value| !value.is_nan()),
+    }
 }
 
 /// Any number Rust's `f64` parser reads, short decimals on a faster path with the same bits.
@@ -161,15 +183,15 @@ pub fn parse_float(text: &str) -> Option<f64> {
 pub fn parse_decimal(text: &str) -> Option<f64> {
     match parse_short_decimal(text.as_bytes()) {
         Some(value) => Some(value),
-        None => parse_long_decimal(text),
+        None => parse_long_decimal(text.as_bytes()),
     }
 }
 
 /// [`parse_decimal`] of what the fast path refuses, kept out of the column loops.
 #[cold]
 #[inline(never)]
-fn parse_long_decimal(text: &str) -> Option<f64> {
-    text.parse().ok()
+fn parse_long_decimal(bytes: &[u8]) -> Option<f64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// Powers of ten that are exact in an `f64`.
@@ -215,7 +237,8 @@ fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
     if digits == 0 || digits > 15 {
         return None;
     }
-    let magnitude = mantissa as f64 / EXACT_POWERS_OF_TEN[decimals];
+    // Through `i64`, one instruction where `u64` takes several; below 2^53 both are exact.
+    let magnitude = mantissa as i64 as f64 / EXACT_POWERS_OF_TEN[decimals];
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -249,7 +272,13 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 /// Parses `YYYY-MM-DD` into days since the Unix epoch.
 #[inline(always)]
 pub fn parse_date(text: &str) -> Option<i32> {
-    parse_date_bytes(text.as_bytes().try_into().ok()?)
+    parse_date_field(text.as_bytes())
+}
+
+/// [`parse_date`] of a field's bytes.
+#[inline(always)]
+pub fn parse_date_field(bytes: &[u8]) -> Option<i32> {
+    parse_date_bytes(bytes.try_into().ok()?)
 }
 
 /// [`parse_date`] of exactly ten bytes.
@@ -268,7 +297,12 @@ fn parse_date_bytes(bytes: &[u8; 10]) -> Option<i32> {
 /// Parses an ISO 8601 datetime into microseconds since the Unix epoch (UTC).
 #[inline(always)]
 pub fn parse_datetime(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
+    parse_datetime_bytes(text.as_bytes())
+}
+
+/// [`parse_datetime`] of a field's bytes.
+#[inline(always)]
+pub fn parse_datetime_bytes(b: &[u8]) -> Option<i64> {
     let (date, [sep, h0, h1, colon, n0, n1], mut rest) = split_datetime(b)?;
     if !matches!(sep, b'T' | b' ') || colon != b':' {
         return None;

@@ -325,34 +325,41 @@ impl ColumnState {
         }
     }
 
-    /// Checks and profiles one column of a chunk of rows, folding each cell into its row's
-    /// hash when the duplicate-row check wants them.
-    fn observe_column<'a>(
+    /// Checks and profiles column `column` of a chunk of rows, folding each cell into its
+    /// row's hash when the duplicate-row check wants them.
+    fn observe_column(
         &mut self,
         first_row: u64,
-        cells: impl Iterator<Item = Cell<'a>>,
+        chunk: &FieldChunk<'_>,
+        column: usize,
         row_hashes: Option<&mut [u64]>,
     ) {
         // One loop per parser, so each is inlined into its own loop; text becomes a number as
         // [`types::convert`] reads it.
+        let fields = || chunk.column_bytes(column);
         match self.ty {
             ColumnType::Int => {
-                let parse = |text: &str| types::parse_int(text).map(|v| v as f64);
-                self.observe_numbers(first_row, cells, row_hashes, parse)
+                let parse = |bytes: &[u8]| types::parse_int_bytes(bytes).map(|v| v as f64);
+                self.observe_numbers(first_row, fields(), row_hashes, parse)
             }
             ColumnType::Float => {
-                self.observe_numbers(first_row, cells, row_hashes, types::parse_float)
+                self.observe_numbers(first_row, fields(), row_hashes, types::parse_float_bytes)
             }
             ColumnType::Date => {
-                let parse = |text: &str| types::parse_date(text).map(f64::from);
-                self.observe_numbers(first_row, cells, row_hashes, parse)
+                let parse = |bytes: &[u8]| types::parse_date_field(bytes).map(f64::from);
+                self.observe_numbers(first_row, fields(), row_hashes, parse)
             }
             ColumnType::Datetime => {
-                let parse = |text: &str| types::parse_datetime(text).map(|us| us as f64 / 1e6);
-                self.observe_numbers(first_row, cells, row_hashes, parse)
+                let parse =
+                    |bytes: &[u8]| types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6);
+                self.observe_numbers(first_row, fields(), row_hashes, parse)
             }
-            ColumnType::Bool => self.observe_each(first_row, cells, row_hashes, Self::observe_bool),
+            ColumnType::Bool => {
+                let cells = chunk.column(column);
+                self.observe_each(first_row, cells, row_hashes, Self::observe_bool)
+            }
             ColumnType::String | ColumnType::Categorical => {
+                let cells = chunk.column(column);
                 self.observe_each(first_row, cells, row_hashes, Self::observe_text_cell)
             }
         }
@@ -413,41 +420,60 @@ impl ColumnState {
     }
 
     /// [`ColumnState::observe_column`] for a numeric column: the same checks as
-    /// [`ColumnState::observe`], with the parser chosen once and the moments and sketch fed
-    /// the chunk's values in one go.
+    /// [`ColumnState::observe`], on the fields' bytes, with the parser chosen once, the
+    /// column's counters and bounds in locals, and the moments and sketch fed the chunk's
+    /// values in one go.
     fn observe_numbers<'a>(
         &mut self,
         first_row: u64,
-        cells: impl Iterator<Item = Cell<'a>>,
+        fields: impl Iterator<Item = Option<&'a [u8]>>,
         mut row_hashes: Option<&mut [u64]>,
-        parse: impl Fn(&str) -> Option<f64>,
+        parse: impl Fn(&'a [u8]) -> Option<f64>,
     ) {
         let mut numbers = std::mem::take(&mut self.numbers);
         numbers.clear();
-        for (index, cell) in cells.enumerate() {
+        let mut unique = self.unique.take();
+        let hashing = row_hashes.is_some() || unique.is_some();
+        // A missing bound as an infinity: no number is outside it (parsers give no NaN), so
+        // each bound is one compare.
+        let low = self.range.0.unwrap_or(f64::NEG_INFINITY);
+        let high = self.range.1.unwrap_or(f64::INFINITY);
+        let mut int_labels = self.wants_int_labels();
+        let mut count = 0;
+        for (index, field) in fields.enumerate() {
             let row = first_row + index as u64;
-            let hash = (row_hashes.is_some() || self.unique.is_some()).then(|| tracker_hash(cell));
-            if let (Some(hashes), Some(hash)) = (row_hashes.as_deref_mut(), hash) {
+            let hash = if hashing {
+                field_hash(field)
+            } else {
+                NULL_HASH
+            };
+            if let Some(hashes) = row_hashes.as_deref_mut() {
                 mix_hash(&mut hashes[index], hash);
             }
-            let Cell::Text(text) = cell else {
-                match cell {
-                    Cell::Null => self.nulls.record(row, || None),
-                    other => self.observe(row, other),
-                }
+            let Some(bytes) = field else {
+                self.nulls.record(row, || None);
                 continue;
             };
-            let Some(x) = parse(text) else {
-                self.type_errors.record(row, || Some(text.to_string()));
+            let Some(x) = parse(bytes) else {
+                self.type_errors.record(row, || Some(field_text(bytes)));
                 continue;
             };
-            self.count += 1;
-            if let (Some(tracker), Some(hash)) = (&mut self.unique, hash) {
+            count += 1;
+            if let Some(tracker) = &mut unique {
                 tracker.offer(hash, row);
             }
             numbers.push(x);
-            self.check_number(row, x, cell);
+            if x < low || x > high {
+                self.range_violations
+                    .record(row, || Some(field_text(bytes)));
+            }
+            if int_labels {
+                self.observe_int_label(row, x as i64);
+                int_labels = self.wants_int_labels();
+            }
         }
+        self.count += count;
+        self.unique = unique;
         if let Some(moments) = &mut self.moments {
             moments.extend(&numbers);
         }
@@ -530,9 +556,16 @@ impl ColumnState {
         if lo.is_some_and(|lo| x < lo) || hi.is_some_and(|hi| x > hi) {
             self.range_violations.record(row, || Some(cell_text(cell)));
         }
-        if self.ty == ColumnType::Int && (self.items.is_some() || self.allowed.is_some()) {
+        if self.wants_int_labels() {
             self.observe_int_label(row, x as i64);
         }
+    }
+
+    /// Whether an integer column's values go to its labels: while it keeps a frequency table
+    /// or has an allowed set.
+    #[inline]
+    fn wants_int_labels(&self) -> bool {
+        self.ty == ColumnType::Int && (self.items.is_some() || self.allowed.is_some())
     }
 
     /// [`ColumnState::observe_label`] for an integer, without its text while the label counts
@@ -636,6 +669,22 @@ fn cell_text(cell: Cell<'_>) -> String {
     }
 }
 
+/// A field's bytes as text for examples (fields are cut from UTF-8 text at ASCII bytes, so
+/// nothing is replaced).
+fn field_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// [`tracker_hash`] of a field read as bytes (`None` when missing): the hash of the same
+/// [`Cell::Text`] or [`Cell::Null`], so rows read either way repeat each other.
+#[inline(always)]
+fn field_hash(field: Option<&[u8]>) -> u64 {
+    match field {
+        Some(bytes) => crate::data::hash::key_hash(bytes, TEXT_SEED),
+        None => NULL_HASH,
+    }
+}
+
 /// Folds the next cell of a row into the row's hash (for the duplicate-row check).
 #[inline(always)]
 fn mix_row_hash(row_hash: &mut u64, cell: Cell<'_>) {
@@ -677,6 +726,9 @@ fn tracker_hash(cell: Cell<'_>) -> u64 {
     }
 }
 
+/// The hash seed of a text cell.
+const TEXT_SEED: u64 = 1;
+
 /// The hash of a missing cell.
 const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -685,7 +737,7 @@ const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 fn cell_key<'a>(cell: Cell<'a>, scratch: &'a mut [u8; 8]) -> Option<(&'a [u8], u64)> {
     let (len, seed) = match cell {
         Cell::Null => return None,
-        Cell::Text(t) => return Some((t.as_bytes(), 1)),
+        Cell::Text(t) => return Some((t.as_bytes(), TEXT_SEED)),
         Cell::Int(v) => (put(scratch, &v.to_le_bytes()), 2),
         Cell::Float(v) => (put(scratch, &v.to_bits().to_le_bytes()), 3),
         Cell::Bool(v) => (put(scratch, &[u8::from(v)]), 4),
@@ -780,7 +832,7 @@ impl RowSink for Scanner {
             &mut self.row_hashes[..]
         });
         for (index, state) in self.columns.iter_mut().enumerate() {
-            state.observe_column(first_row, chunk.column(index), hashes.as_deref_mut());
+            state.observe_column(first_row, chunk, index, hashes.as_deref_mut());
         }
         if let (Some(tracker), Some(hashes)) = (&mut self.duplicates, hashes) {
             for (row, &hash) in (first_row..).zip(hashes.iter()) {
@@ -1060,6 +1112,23 @@ mod tests {
             let expected = (counts.clone().min().unwrap(), counts.max().unwrap());
             assert_eq!(scanner.columns[0].lengths, Some(expected), "{texts:?}");
         }
+    }
+
+    #[test]
+    fn fields_hash_like_their_cells() {
+        for text in [
+            "",
+            "1",
+            "abc",
+            "12345678",
+            "a text longer than sixteen bytes",
+        ] {
+            assert_eq!(
+                field_hash(Some(text.as_bytes())),
+                tracker_hash(Cell::Text(text))
+            );
+        }
+        assert_eq!(field_hash(None), tracker_hash(Cell::Null));
     }
 
     #[test]
