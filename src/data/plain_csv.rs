@@ -51,9 +51,8 @@ pub(super) fn split_records<'a>(
     let mut record_start = 0;
     let mut field_start = 0;
     let mut first_field = fields.len();
-    let mut refused = false;
     // Positions fit `u32`: the block's length was checked above.
-    let mut end_record = |end: usize, fields: &mut Vec<Span>, start: usize, first: &mut usize| {
+    let mut end_record = |end: usize, start: usize, fields: &mut Vec<Span>, first: &mut usize| {
         fields.push((start as u32, end as u32));
         let ok =
             fields.len() - *first == width && end - fields[*first].0 as usize <= max_record_bytes;
@@ -64,97 +63,116 @@ pub(super) fn split_records<'a>(
         *first = fields.len();
         ok
     };
-    for_each_marked(bytes, [delimiter, b'\n', b'\r'], |at, byte| {
-        if refused {
-            return;
-        }
-        if byte == delimiter {
-            fields.push((field_start as u32, at as u32));
-        } else if at > record_start || fields.len() > first_field {
-            refused = !end_record(at, fields, field_start, &mut first_field);
-        }
-        if byte != delimiter {
+    // A chunk's fields wait in a local array until a record ends or the chunk does: pushing
+    // each onto `fields` kept its length in memory and checked its capacity per field.
+    let mut held = [(0u32, 0u32); CHUNK];
+    for (base, mut delimiters, mut line_ends) in marks(bytes, delimiter) {
+        let mut waiting = 0;
+        loop {
+            // The delimiters before the next line end (all that are left after the last), in
+            // a loop that tests nothing else.
+            let before_end = match line_ends {
+                0 => delimiters,
+                _ => delimiters & ((line_ends & line_ends.wrapping_neg()) - 1),
+            };
+            delimiters ^= before_end;
+            let mut marked = before_end;
+            while marked != 0 {
+                let at = base + marked.trailing_zeros() as usize;
+                marked &= marked - 1;
+                // At most one field per byte of the chunk, so `waiting` stays below `CHUNK`.
+                held[waiting % CHUNK] = (field_start as u32, at as u32);
+                waiting += 1;
+                field_start = at + 1;
+            }
+            if line_ends == 0 {
+                break;
+            }
+            let at = base + line_ends.trailing_zeros() as usize;
+            line_ends &= line_ends - 1;
+            fields.extend_from_slice(&held[..waiting]);
+            waiting = 0;
+            if (at > record_start || fields.len() > first_field)
+                && !end_record(at, field_start, fields, &mut first_field)
+            {
+                return Err(NotPlain);
+            }
             record_start = at + 1;
+            field_start = at + 1;
         }
-        field_start = at + 1;
-    });
-    if !refused && (record_start < bytes.len() || fields.len() > first_field) {
-        refused = !end_record(bytes.len(), fields, field_start, &mut first_field);
+        fields.extend_from_slice(&held[..waiting]);
     }
-    if refused {
-        Err(NotPlain)
-    } else {
-        Ok(records)
+    if (record_start < bytes.len() || fields.len() > first_field)
+        && !end_record(bytes.len(), field_start, fields, &mut first_field)
+    {
+        return Err(NotPlain);
     }
+    Ok(records)
 }
 
-/// Calls `found` with the position and value of every byte of `bytes` that is one of
-/// `targets`, in order.
-fn for_each_marked(bytes: &[u8], targets: [u8; 3], mut found: impl FnMut(usize, u8)) {
-    let mut chunks = bytes.chunks_exact(CHUNK);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let chunk: &[u8; CHUNK] = chunk.try_into().expect("chunks_exact gives CHUNK bytes");
-        visit_bits(mark(chunk, targets), base, chunk, &mut found);
-        base += CHUNK;
-    }
+/// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each
+/// chunk's position and two masks, bit `i` set when its byte `i` is a delimiter or a line end.
+fn marks(bytes: &[u8], delimiter: u8) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
+    let chunks = bytes.chunks_exact(CHUNK);
     let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Padding with a copy of a byte that is never a target keeps the tail on the same path.
-        let filler = (0..=u8::MAX).find(|b| !targets.contains(b)).unwrap_or(0);
+    // Padding with a byte that is neither keeps the tail on the same path.
+    let tail = (!rest.is_empty()).then(|| {
+        let filler = (0..=u8::MAX)
+            .find(|b| ![delimiter, b'\n', b'\r'].contains(b))
+            .unwrap_or(0);
         let mut padded = [filler; CHUNK];
         padded[..rest.len()].copy_from_slice(rest);
-        visit_bits(mark(&padded, targets), base, &padded, &mut found);
-    }
+        padded
+    });
+    chunks
+        .map(move |chunk| {
+            let chunk: &[u8; CHUNK] = chunk.try_into().expect("chunks_exact gives CHUNK bytes");
+            mark(chunk, delimiter)
+        })
+        .chain(tail.map(move |padded| mark(&padded, delimiter)))
+        .enumerate()
+        .map(|(index, (delimiters, line_ends))| (index * CHUNK, delimiters, line_ends))
 }
 
-/// Hands out the set bits of `mask` as positions from `base`.
-#[inline(always)]
-fn visit_bits(mut mask: u64, base: usize, chunk: &[u8; CHUNK], found: &mut impl FnMut(usize, u8)) {
-    while mask != 0 {
-        let at = mask.trailing_zeros() as usize;
-        found(base + at, chunk[at]);
-        mask &= mask - 1;
-    }
-}
-
-/// Bit `i` is set when `chunk[i]` is one of `targets`: sixteen bytes per compare and one
-/// `pmovmskb` per sixteen (SSE2 is part of every x86-64 CPU).
+/// The delimiters and the line ends of `chunk` as masks: sixteen bytes per compare and one
+/// `pmovmskb` per sixteen for each (SSE2 is part of every x86-64 CPU).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn mark(chunk: &[u8; CHUNK], targets: [u8; 3]) -> u64 {
+fn mark(chunk: &[u8; CHUNK], delimiter: u8) -> (u64, u64) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
     // SAFETY: SSE2 is part of the x86-64 baseline, so these instructions exist on every CPU
     // this code runs on; each load reads 16 bytes of `chunk` (chunks_exact), unaligned.
     unsafe {
-        let [a, b, c] = targets.map(|t| _mm_set1_epi8(t as i8));
-        let mut mask = 0u64;
+        let [d, n, r] = [delimiter, b'\n', b'\r'].map(|t| _mm_set1_epi8(t as i8));
+        let (mut delimiters, mut line_ends) = (0u64, 0u64);
         for (lane, bytes) in chunk.chunks_exact(16).enumerate() {
             let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
-            let hits = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
-                _mm_cmpeq_epi8(v, c),
-            );
-            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * lane);
+            let ends = _mm_or_si128(_mm_cmpeq_epi8(v, n), _mm_cmpeq_epi8(v, r));
+            let bits = |hits| u64::from(_mm_movemask_epi8(hits) as u16) << (16 * lane);
+            delimiters |= bits(_mm_cmpeq_epi8(v, d));
+            line_ends |= bits(ends);
         }
-        mask
+        (delimiters, line_ends)
     }
 }
 
-/// Bit `i` is set when `chunk[i]` is one of `targets`. Written as plain loops over fixed-size
-/// arrays so that the compiler turns it into vector compares.
+/// The delimiters and the line ends of `chunk` as masks. Written as plain loops over
+/// fixed-size arrays so that the compiler turns it into vector compares.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn mark(chunk: &[u8; CHUNK], targets: [u8; 3]) -> u64 {
-    let mut hits = [0u8; CHUNK];
-    for (hit, &byte) in hits.iter_mut().zip(chunk) {
-        *hit = u8::from(byte == targets[0] || byte == targets[1] || byte == targets[2]);
-    }
-    hits.iter()
-        .enumerate()
-        .fold(0u64, |mask, (i, &hit)| mask | (u64::from(hit) << i))
+fn mark(chunk: &[u8; CHUNK], delimiter: u8) -> (u64, u64) {
+    let bits = |hit: &dyn Fn(u8) -> bool| {
+        chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |mask, (i, &byte)| mask | (u64::from(hit(byte)) << i))
+    };
+    (
+        bits(&|byte| byte == delimiter),
+        bits(&|byte| byte == b'\n' || byte == b'\r'),
+    )
 }
 
 #[cfg(test)]
