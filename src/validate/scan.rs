@@ -272,10 +272,7 @@ impl ColumnState {
             allowed_violations: Violations::default(),
             pattern: self.pattern.clone(),
             pattern_violations: Violations::default(),
-            unique: self
-                .unique
-                .as_ref()
-                .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            unique: self.unique.as_ref().map(RepeatTracker::split),
             numbers: Vec::new(),
             feed: StrataFeed::for_block(index),
         }
@@ -851,10 +848,7 @@ impl RowSink for Scanner {
             schema: self.schema.clone(),
             columns: self.columns.iter().map(|c| c.split(index)).collect(),
             missing: self.missing.clone(),
-            duplicates: self
-                .duplicates
-                .as_ref()
-                .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            duplicates: self.duplicates.as_ref().map(RepeatTracker::split),
             rows: 0,
             row_hashes: Vec::new(),
         }

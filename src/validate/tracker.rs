@@ -8,6 +8,9 @@
 //! is an unbiased estimate of the whole file's. This keeps the memory of a 100 GB file at that of
 //! a small one; the report says when a figure is estimated and at what sampling rate.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
 /// The most example rows kept per check.
 pub const MAX_EXAMPLES: usize = 5;
 
@@ -176,16 +179,24 @@ impl Parts {
 ///
 /// Occurrences are appended to a vector and sorted once at the end: sequential writes and one
 /// sort are several times faster than a hash table's random probes at millions of rows.
+///
+/// A tracker made by [`RepeatTracker::new`] decides when its sample halves; trackers
+/// [split](RepeatTracker::split) from it, one per block of rows, never halve on their own.
+/// They start at the sampling depth the first has reached by then (it only deepens, and
+/// their rows are folded in after it got there), so they keep no occurrence that folding
+/// would drop, and the result is the same whenever they were split.
 #[derive(Debug, Clone)]
 pub struct RepeatTracker {
     /// Sampled occurrences as (hash, row).
     entries: Parts,
     /// Hashes are sampled when their top `shift` bits are zero.
     shift: u32,
-    /// Most occurrences held before the sample halves.
-    capacity: usize,
+    /// Most occurrences held before the sample halves; `None` for a split tracker.
+    capacity: Option<usize>,
     /// Keys offered.
     offered: u64,
+    /// The deepest `shift` the tracker made by `new` has reached, shared with its splits.
+    reached: Arc<AtomicU32>,
 }
 
 /// What a [`RepeatTracker`] found.
@@ -209,8 +220,21 @@ impl RepeatTracker {
         RepeatTracker {
             entries: Parts::default(),
             shift: 0,
-            capacity: capacity.max(16),
+            capacity: Some(capacity.max(16)),
             offered: 0,
+            reached: Arc::default(),
+        }
+    }
+
+    /// An empty tracker for rows to be folded into this one's (or into the tracker this one
+    /// was split from), sampling as deep as that one has by now.
+    pub fn split(&self) -> RepeatTracker {
+        RepeatTracker {
+            entries: Parts::default(),
+            shift: self.reached.load(Ordering::Relaxed),
+            capacity: None,
+            offered: 0,
+            reached: Arc::clone(&self.reached),
         }
     }
 
@@ -221,10 +245,23 @@ impl RepeatTracker {
             return;
         }
         self.entries.push((hash, row));
-        if self.entries.held > self.capacity && self.shift < 63 {
+        self.halve_while_over_capacity();
+    }
+
+    /// Halves the sample until it fits the capacity (never, for a split tracker), and tells
+    /// the splits how deep it now is.
+    fn halve_while_over_capacity(&mut self) {
+        let Some(capacity) = self.capacity else {
+            return;
+        };
+        if self.entries.held <= capacity || self.shift >= 63 {
+            return;
+        }
+        while self.entries.held > capacity && self.shift < 63 {
             self.shift += 1;
             self.entries.keep_sampled(self.shift);
         }
+        self.reached.fetch_max(self.shift, Ordering::Relaxed);
     }
 
     /// Whether a hash is in the current sample.
@@ -243,10 +280,7 @@ impl RepeatTracker {
             self.entries.keep_sampled(self.shift);
         }
         self.entries.append(other.entries, row_offset, self.shift);
-        while self.entries.held > self.capacity && self.shift < 63 {
-            self.shift += 1;
-            self.entries.keep_sampled(self.shift);
-        }
+        self.halve_while_over_capacity();
     }
 
     /// The repeat count and share, exact or estimated, with the first repeated rows.
@@ -364,13 +398,27 @@ mod tests {
         let mut whole = RepeatTracker::new(8_192);
         (0..200_000u64).for_each(|i| whole.offer(h(key(i)), i + 1));
         let mut folded = RepeatTracker::new(8_192);
+        let mut presampled = RepeatTracker::new(8_192);
+        // Split trackers made some blocks ahead of their folding, as worker threads make them.
+        let mut ahead = std::collections::VecDeque::new();
         for block in 0..100u64 {
             let mut part = RepeatTracker::new(8_192);
             (0..2_000u64).for_each(|i| part.offer(h(key(block * 2_000 + i)), i + 1));
             folded.append(part, block * 2_000);
+            ahead.push_back(presampled.split());
+            if ahead.len() > 3 || block == 99 {
+                while let Some(mut part) = ahead.pop_front() {
+                    let first = presampled.offered;
+                    (0..2_000u64).for_each(|i| part.offer(h(key(first + i)), i + 1));
+                    assert!(part.shift <= presampled.shift);
+                    presampled.append(part, first);
+                }
+            }
         }
         let (whole, folded_summary) = (whole.summary(), folded.summary());
         assert_eq!(folded_summary, whole);
+        assert_eq!(presampled.summary(), whole);
+        assert!(presampled.reached.load(Ordering::Relaxed) > 0);
         assert!(!whole.exact && whole.examples.len() == MAX_EXAMPLES);
         assert!(folded.entries.parts.len() > 1, "blocks stay separate parts");
         assert!((whole.fraction - 0.1).abs() < 0.02, "{whole:?}");
