@@ -63,11 +63,9 @@ pub(super) fn split_records<'a>(
         *first = fields.len();
         ok
     };
-    // A chunk's fields wait in a local array until a record ends or the chunk does: pushing
-    // each onto `fields` kept its length in memory and checked its capacity per field.
-    let mut held = [(0u32, 0u32); CHUNK];
     for (base, mut delimiters, mut line_ends) in marks(bytes, delimiter) {
-        let mut waiting = 0;
+        // Room for a field per byte up front: the pushes below then never grow the vector.
+        fields.reserve(CHUNK);
         loop {
             // The delimiters before the next line end (all that are left after the last), in
             // a loop that tests nothing else.
@@ -80,9 +78,7 @@ pub(super) fn split_records<'a>(
             while marked != 0 {
                 let at = base + marked.trailing_zeros() as usize;
                 marked &= marked - 1;
-                // At most one field per byte of the chunk, so `waiting` stays below `CHUNK`.
-                held[waiting % CHUNK] = (field_start as u32, at as u32);
-                waiting += 1;
+                fields.push((field_start as u32, at as u32));
                 field_start = at + 1;
             }
             if line_ends == 0 {
@@ -90,8 +86,6 @@ pub(super) fn split_records<'a>(
             }
             let at = base + line_ends.trailing_zeros() as usize;
             line_ends &= line_ends - 1;
-            fields.extend_from_slice(&held[..waiting]);
-            waiting = 0;
             if (at > record_start || fields.len() > first_field)
                 && !end_record(at, field_start, fields, &mut first_field)
             {
@@ -100,7 +94,6 @@ pub(super) fn split_records<'a>(
             record_start = at + 1;
             field_start = at + 1;
         }
-        fields.extend_from_slice(&held[..waiting]);
     }
     if (record_start < bytes.len() || fields.len() > first_field)
         && !end_record(bytes.len(), field_start, fields, &mut first_field)
