@@ -118,6 +118,8 @@ impl LabelCounts {
     }
 
     /// [`LabelCounts::count`] for an integer's decimal text: the same counts and verdicts.
+    /// A value already known is counted inline, in the column loop.
+    #[inline(always)]
     pub fn count_int(&mut self, value: i64, is_allowed: impl FnOnce(&str) -> bool) -> Option<bool> {
         let slot = (value as u64 % INT_SLOTS as u64) as usize;
         if let (known, index @ 1..) = self.ints[slot] {
@@ -125,6 +127,17 @@ impl LabelCounts {
                 return Some(self.count_known(index));
             }
         }
+        self.count_new_int(slot, value, is_allowed)
+    }
+
+    /// [`LabelCounts::count_int`] of a value not in its memo slot.
+    #[inline(never)]
+    fn count_new_int(
+        &mut self,
+        slot: usize,
+        value: i64,
+        is_allowed: impl FnOnce(&str) -> bool,
+    ) -> Option<bool> {
         let mut digits = itoa::Buffer::new();
         let index = self.count_at(digits.format(value), is_allowed)?;
         // At most MAX_LABELS (256) labels, so the index fits.
@@ -150,6 +163,7 @@ impl LabelCounts {
     }
 
     /// Counts one more cell of the label at `index - 1`, returning its verdict.
+    #[inline(always)]
     fn count_known(&mut self, index: u16) -> bool {
         let label = &mut self.labels[usize::from(index) - 1];
         label.count += 1;

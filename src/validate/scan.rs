@@ -567,16 +567,23 @@ impl ColumnState {
 
     /// [`ColumnState::observe_label`] for an integer, without its text while the label counts
     /// know it.
+    #[inline(always)]
     fn observe_int_label(&mut self, row: u64, value: i64) {
         let allowed = &self.allowed;
         let verdict = (self.labels.as_mut())
             .and_then(|labels| labels.count_int(value, |text| allows(allowed, text)));
         if verdict != Some(true) {
-            // On the stack: `format!` would allocate once per cell, and `fmt` machinery was a
-            // few percent of a whole validation pass.
-            let mut digits = itoa::Buffer::new();
-            self.settle_label(row, verdict, digits.format(value));
+            self.settle_int_label(row, verdict, value);
         }
+    }
+
+    /// [`ColumnState::settle_label`] for an integer, out of the column loop.
+    #[inline(never)]
+    fn settle_int_label(&mut self, row: u64, verdict: Option<bool>, value: i64) {
+        // On the stack: `format!` would allocate once per cell, and `fmt` machinery was a few
+        // percent of a whole validation pass.
+        let mut digits = itoa::Buffer::new();
+        self.settle_label(row, verdict, digits.format(value));
     }
 
     /// [`ColumnState::observe_label`] for a boolean, without hashing its text while the label
