@@ -353,11 +353,15 @@ impl ColumnState {
             }
             ColumnType::Bool => {
                 let cells = chunk.column(column);
-                self.observe_each(first_row, cells, row_hashes, Self::observe_bool)
+                // Closures, not the methods as fn items: a method's `call_mut` shim was left
+                // out of line, one call per cell.
+                let observe = |state: &mut Self, row, cell| state.observe_bool(row, cell);
+                self.observe_each(first_row, cells, row_hashes, observe)
             }
             ColumnType::String | ColumnType::Categorical => {
                 let cells = chunk.column(column);
-                self.observe_each(first_row, cells, row_hashes, Self::observe_text_cell)
+                let observe = |state: &mut Self, row, cell| state.observe_text_cell(row, cell);
+                self.observe_each(first_row, cells, row_hashes, observe)
             }
         }
     }
