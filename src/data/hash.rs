@@ -60,19 +60,13 @@ fn ends<const N: usize>(bytes: &[u8]) -> (u64, u64) {
     (u64::from_le_bytes(first), u64::from_le_bytes(last))
 }
 
-/// A 64-bit hash of a short key, after wyhash (final version 4).
-///
-/// Keys of up to 16 bytes, which is nearly every cell of a data file, take two multiplies and
-/// two loads, inlined; xxh3 spends a call and a branch ladder on them. Longer keys go to xxh3.
-/// The top bits are as well mixed as the bottom ones, which the trackers' sampling by top bits
-/// relies on. Its values are its own, not xxh3's: nothing stores them, so they may change
-/// between versions.
+/// The two little-endian words a key of up to 16 bytes is read as (with its length they are
+/// the whole key), or `None` for a longer key. Two overlapping reads cover every byte of a key
+/// of 4 to 16 bytes.
 #[inline(always)]
-pub fn key_hash(bytes: &[u8], seed: u64) -> u64 {
+fn short_words(bytes: &[u8]) -> Option<(u64, u64)> {
     let len = bytes.len();
-    // Two overlapping reads cover every byte of a key of 4 to 16 bytes; the length, mixed in
-    // at the end, tells apart keys whose reads agree.
-    let (a, b) = match len {
+    Some(match len {
         0 => (0, 0),
         1..=3 => (
             (u64::from(bytes[0]) << 16)
@@ -82,19 +76,45 @@ pub fn key_hash(bytes: &[u8], seed: u64) -> u64 {
         ),
         4..=7 => ends::<4>(bytes),
         8..=16 => ends::<8>(bytes),
-        _ => return xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed),
+        _ => return None,
+    })
+}
+
+/// A 64-bit hash of a short key, after wyhash (final version 4).
+///
+/// Keys of up to 16 bytes, which is nearly every cell of a data file, take two multiplies and
+/// two loads, inlined; xxh3 spends a call and a branch ladder on them. Longer keys go to xxh3.
+/// The top bits are as well mixed as the bottom ones, which the trackers' sampling by top bits
+/// relies on. Its values are its own, not xxh3's: nothing stores them, so they may change
+/// between versions.
+#[inline(always)]
+pub fn key_hash(bytes: &[u8], seed: u64) -> u64 {
+    let Some((a, b)) = short_words(bytes) else {
+        return xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed);
     };
-    // Seeds are constants at every call, so this folds away.
+    // Seeds are constants at every call, so this folds away. The length, mixed in at the
+    // end, tells apart keys whose reads agree.
     let seed = seed ^ fold_mul(seed ^ SECRET[0], SECRET[1]);
     let (low, high) = wide_mul(a ^ SECRET[1], b ^ seed);
-    fold_mul(low ^ SECRET[0] ^ len as u64, high ^ SECRET[1])
+    fold_mul(low ^ SECRET[0] ^ bytes.len() as u64, high ^ SECRET[1])
+}
+
+/// The state of a hash over a sequence of keys (a row's cells, in order) after one more key:
+/// one folded multiply of the key's words and the state, as wyhash's bulk loop takes each 16
+/// bytes, where hashing each key and then mixing it in took three. The key's length is added
+/// after the multiply: keys whose words agree (`"aaaaaaaa"`, `"aaaaaaaaa"`) still differ, and
+/// the next key's multiply spreads the difference. A key over 16 bytes is hashed first.
+#[inline(always)]
+pub fn chain_key(state: u64, bytes: &[u8], seed: u64) -> u64 {
+    let (a, b) = short_words(bytes).unwrap_or_else(|| (key_hash(bytes, seed), 0));
+    fold_mul(a ^ SECRET[0] ^ seed, b ^ SECRET[1] ^ state) ^ bytes.len() as u64
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};
 
-    use super::{key_hash, FastHash};
+    use super::{chain_key, key_hash, FastHash};
 
     #[test]
     fn short_keys_hash_apart_by_every_byte_length_and_seed() {
@@ -121,6 +141,53 @@ mod tests {
             .flat_map(|&seed| keys.iter().map(move |key| key_hash(key, seed)))
             .collect();
         assert_eq!(hashes.len(), 2 * keys.len());
+    }
+
+    #[test]
+    fn chains_of_keys_hash_apart() {
+        // Sequences that agree in their bytes, their reads or their order, but not as keys.
+        let rows: [&[(&[u8], u64)]; 12] = [
+            &[],
+            &[(b"", 1)],
+            &[(b"", 0)],
+            &[(b"", 1), (b"", 1)],
+            &[(b"ab", 1), (b"c", 1)],
+            &[(b"a", 1), (b"bc", 1)],
+            &[(b"c", 1), (b"ab", 1)],
+            &[(b"aaaaaaaa", 1), (b"x", 1)],
+            &[(b"aaaaaaaaa", 1), (b"x", 1)],
+            &[(b"AAAAAAAAA", 1)],
+            &[(b"AAAAAAAAAB", 1)],
+            &[(b"AAAAAAAAAB", 2)],
+        ];
+        let chain = |row: &[(&[u8], u64)]| {
+            row.iter()
+                .fold(0, |state, &(bytes, seed)| chain_key(state, bytes, seed))
+        };
+        let hashes: HashSet<u64> = rows.iter().map(|row| chain(row)).collect();
+        assert_eq!(hashes.len(), rows.len());
+        // Long keys too, and the state reaches every later key.
+        let long = [b"a key that is longer than sixteen bytes".as_slice(), b"1"];
+        assert_ne!(
+            chain(&[(long[0], 1), (long[1], 1)]),
+            chain(&[(long[1], 1), (long[0], 1)])
+        );
+    }
+
+    #[test]
+    fn top_bits_of_chained_rows_are_uniform() {
+        let rows = 1u64 << 16;
+        let top_zero = (0..rows)
+            .filter(|i| {
+                let state = chain_key(0, i.to_string().as_bytes(), 1);
+                chain_key(state, b"same", 1) >> 60 == 0
+            })
+            .count() as f64;
+        let expected = rows as f64 / 16.0;
+        assert!(
+            (top_zero - expected).abs() < 4.0 * expected.sqrt(),
+            "{top_zero}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::data::hash::FastHash;
+use crate::data::hash::{chain_key, FastHash};
 use crate::float_order::{keep_max, keep_min};
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
@@ -379,7 +379,7 @@ impl ColumnState {
             Some(hashes) => {
                 for ((row, cell), hash) in (first_row..).zip(cells).zip(hashes) {
                     observe(self, row, cell);
-                    mix_row_hash(hash, cell);
+                    *hash = chain_cell(*hash, cell);
                 }
             }
             None => {
@@ -434,7 +434,6 @@ impl ColumnState {
         let mut numbers = std::mem::take(&mut self.numbers);
         numbers.clear();
         let mut unique = self.unique.take();
-        let hashing = row_hashes.is_some() || unique.is_some();
         // A missing bound as an infinity: no number is outside it (parsers give no NaN), so
         // each bound is one compare.
         let low = self.range.0.unwrap_or(f64::NEG_INFINITY);
@@ -443,13 +442,8 @@ impl ColumnState {
         let mut count = 0;
         for (index, field) in fields.enumerate() {
             let row = first_row + index as u64;
-            let hash = if hashing {
-                field_hash(field)
-            } else {
-                NULL_HASH
-            };
             if let Some(hashes) = row_hashes.as_deref_mut() {
-                mix_hash(&mut hashes[index], hash);
+                hashes[index] = chain_field(hashes[index], field);
             }
             let Some(bytes) = field else {
                 self.nulls.record(row, || None);
@@ -461,7 +455,7 @@ impl ColumnState {
             };
             count += 1;
             if let Some(tracker) = &mut unique {
-                tracker.offer(hash, row);
+                tracker.offer(field_hash(field), row);
             }
             numbers.push(x);
             if x < low || x > high {
@@ -693,18 +687,24 @@ fn field_hash(field: Option<&[u8]>) -> u64 {
     }
 }
 
-/// Folds the next cell of a row into the row's hash (for the duplicate-row check).
+/// A row's hash after one more cell (for the duplicate-row check).
 #[inline(always)]
-fn mix_row_hash(row_hash: &mut u64, cell: Cell<'_>) {
-    mix_hash(row_hash, tracker_hash(cell));
+fn chain_cell(row_hash: u64, cell: Cell<'_>) -> u64 {
+    let mut scratch = [0; 8];
+    match cell_key(cell, &mut scratch) {
+        Some((bytes, seed)) => chain_key(row_hash, bytes, seed),
+        None => chain_key(row_hash, &[], NULL_SEED),
+    }
 }
 
-/// Folds the next cell's [`tracker_hash`] into a row's hash.
-#[inline]
-fn mix_hash(row_hash: &mut u64, cell_hash: u64) {
-    *row_hash = (*row_hash ^ cell_hash)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .rotate_left(29);
+/// [`chain_cell`] of a field read as bytes (`None` when missing): the same as for its
+/// [`Cell::Text`] or [`Cell::Null`], so rows read either way repeat each other.
+#[inline(always)]
+fn chain_field(row_hash: u64, field: Option<&[u8]>) -> u64 {
+    match field {
+        Some(bytes) => chain_key(row_hash, bytes, TEXT_SEED),
+        None => chain_key(row_hash, &[], NULL_SEED),
+    }
 }
 
 /// Whether an allowed set (if any) holds `text`.
@@ -736,6 +736,10 @@ fn tracker_hash(cell: Cell<'_>) -> u64 {
 
 /// The hash seed of a text cell.
 const TEXT_SEED: u64 = 1;
+
+/// The seed a missing cell is chained into a row's hash with (present cells have their
+/// variant's, from 1).
+const NULL_SEED: u64 = 0;
 
 /// The hash of a missing cell.
 const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -824,7 +828,7 @@ impl RowSink for Scanner {
         for (state, &cell) in self.columns.iter_mut().zip(cells) {
             state.observe(row, cell);
             if self.duplicates.is_some() {
-                mix_row_hash(&mut row_hash, cell);
+                row_hash = chain_cell(row_hash, cell);
             }
         }
         if let Some(tracker) = &mut self.duplicates {
@@ -1134,6 +1138,17 @@ mod tests {
             );
         }
         assert_eq!(field_hash(None), tracker_hash(Cell::Null));
+        for field in [
+            None,
+            Some(&b""[..]),
+            Some(b"1.5"),
+            Some(b"a text longer than 16 bytes"),
+        ] {
+            let cell = field.map_or(Cell::Null, |b| Cell::Text(std::str::from_utf8(b).unwrap()));
+            assert_eq!(chain_field(7, field), chain_cell(7, cell));
+        }
+        assert_ne!(chain_cell(7, Cell::Null), chain_cell(7, Cell::Text("")));
+        assert_ne!(chain_cell(7, Cell::Int(1)), chain_cell(7, Cell::Text("1")));
     }
 
     #[test]
