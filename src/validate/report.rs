@@ -130,7 +130,7 @@ impl CheckResult {
             v.count as f64 / of as f64
         };
         let message = if v.count == 0 {
-            format!("no {what}")
+            format!("no rows {what}")
         } else {
             format!("{} of {of} rows ({}) {what}", v.count, percent(fraction))
         };
