@@ -58,6 +58,8 @@ struct BlockReader<R> {
     bytes: u64,
     /// `"` characters read.
     quotes: u64,
+    /// Whether the pending bytes may hold a `"`: when not, the cut needs no scan for quotes.
+    pending_quotes: bool,
     /// Running xxh3-128 of the bytes.
     hasher: xxhash_rust::xxh3::Xxh3,
     /// Buffers of parsed blocks, for the next blocks: a fresh buffer for each block cost page
@@ -77,6 +79,7 @@ impl<R: Read> BlockReader<R> {
             max_record_bytes,
             bytes: 0,
             quotes: 0,
+            pending_quotes: false,
             hasher: xxhash_rust::xxh3::Xxh3::new(),
             spare: Vec::new(),
         }
@@ -89,7 +92,7 @@ impl<R: Read> BlockReader<R> {
                 let cut = if self.eof {
                     Some(self.pending.len())
                 } else {
-                    last_record_end(&self.pending).map(|end| end + 1)
+                    last_record_end(&self.pending, self.pending_quotes).map(|end| end + 1)
                 };
                 if let Some(cut) = cut {
                     if cut == 0 {
@@ -97,6 +100,7 @@ impl<R: Read> BlockReader<R> {
                     }
                     let mut rest = self.spare.pop().unwrap_or_default();
                     rest.extend_from_slice(&self.pending[cut..]);
+                    self.pending_quotes = memchr::memchr(b'"', &rest).is_some();
                     self.pending.truncate(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
                     let first_line = self.line;
@@ -142,7 +146,9 @@ impl<R: Read> BlockReader<R> {
         }
         let fresh = &self.pending[start..];
         self.bytes += fresh.len() as u64;
-        self.quotes += memchr::memchr_iter(b'"', fresh).count() as u64;
+        let quotes = memchr::memchr_iter(b'"', fresh).count() as u64;
+        self.quotes += quotes;
+        self.pending_quotes |= quotes > 0;
         self.hasher.update(fresh);
         Ok(())
     }
@@ -156,9 +162,10 @@ impl<R: Read> BlockReader<R> {
     }
 }
 
-/// The index of the last `\n` outside quotes in `bytes`, which starts outside quotes.
-fn last_record_end(bytes: &[u8]) -> Option<usize> {
-    if memchr::memchr(b'"', bytes).is_none() {
+/// The index of the last `\n` outside quotes in `bytes`, which starts outside quotes and holds
+/// none when `may_quote` is false.
+fn last_record_end(bytes: &[u8], may_quote: bool) -> Option<usize> {
+    if !may_quote || memchr::memchr(b'"', bytes).is_none() {
         return memchr::memrchr(b'\n', bytes);
     }
     let mut inside = false;

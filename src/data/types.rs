@@ -259,7 +259,19 @@ fn leading_digits(bytes: &[u8], mut mantissa: u64) -> (u64, usize) {
 }
 
 /// Parses `true`/`false` in any case.
+#[inline(always)]
 pub fn parse_bool(text: &str) -> Option<bool> {
+    // Lower case, as most files write them, in two compares; any other case out of line.
+    match text.as_bytes() {
+        b"true" => Some(true),
+        b"false" => Some(false),
+        _ => parse_bool_any_case(text),
+    }
+}
+
+/// [`parse_bool`] of text not in lower case.
+#[inline(never)]
+fn parse_bool_any_case(text: &str) -> Option<bool> {
     if text.eq_ignore_ascii_case("true") {
         Some(true)
     } else if text.eq_ignore_ascii_case("false") {
@@ -395,6 +407,7 @@ fn digits(bytes: &[u8]) -> Option<u32> {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, or `None` for an impossible date such
 /// as February 30.
+#[inline(always)]
 fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
     // Every month has 28 days: only later days need the month's length.
     if !(1..=12).contains(&month) || day == 0 || (day > 28 && day > days_in_month(year, month)) {
@@ -405,8 +418,15 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
         .and_then(|years| MONTH_STARTS.get(years * 12 + month as usize - 1));
     Some(match first_of_month {
         Some(&first) => first + day as i32 - 1,
-        None => days_from_civil_unchecked(year, month, day),
+        None => days_outside_table(year, month, day),
     })
+}
+
+/// [`days_from_civil_unchecked`] for a year outside [`MONTH_STARTS`], out of the column loops.
+#[cold]
+#[inline(never)]
+fn days_outside_table(year: i32, month: u32, day: u32) -> i32 {
+    days_from_civil_unchecked(year, month, day)
 }
 
 /// The first year of [`MONTH_STARTS`].
@@ -555,6 +575,22 @@ mod tests {
         );
         assert_eq!(parse_int("-"), None);
         assert_eq!(parse_int("1_000"), None);
+    }
+
+    #[test]
+    fn bools_in_any_case() {
+        for (text, expected) in [
+            ("true", Some(true)),
+            ("false", Some(false)),
+            ("TRUE", Some(true)),
+            ("False", Some(false)),
+            ("tRuE", Some(true)),
+            ("yes", None),
+            ("true ", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_bool(text), expected, "{text:?}");
+        }
     }
 
     #[test]

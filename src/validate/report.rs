@@ -369,7 +369,11 @@ fn column_checks(
         if !s.exact {
             result.fraction = Some(s.fraction);
             result.sampling_rate = Some(s.sampling_rate);
-            result.message.insert_str(0, "about ");
+            if s.repeats > 0 {
+                result.message.insert_str(0, "about ");
+            } else {
+                result.message.push_str(" among the sampled rows");
+            }
         }
         checks.push(result);
     }
