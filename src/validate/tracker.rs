@@ -114,6 +114,7 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
 }
 
 /// Whether `hash` is in the sample of hashes whose top `shift` bits are zero.
+#[inline(always)]
 fn in_sample(hash: u64, shift: u32) -> bool {
     shift == 0 || hash >> (64 - shift) == 0
 }
@@ -136,6 +137,7 @@ struct Parts {
 
 impl Parts {
     /// Adds an occurrence after all others.
+    #[inline(always)]
     fn push(&mut self, entry: (u64, u64)) {
         match self.parts.last_mut() {
             Some(last) => last.push(entry),
@@ -239,17 +241,21 @@ impl RepeatTracker {
     }
 
     /// Counts the key of `row`.
+    #[inline(always)]
     pub fn offer(&mut self, hash: u64, row: u64) {
         self.offered += 1;
         if !self.sampled(hash) {
             return;
         }
         self.entries.push((hash, row));
-        self.halve_while_over_capacity();
+        if self.capacity.is_some_and(|capacity| self.entries.held > capacity) {
+            self.halve_while_over_capacity();
+        }
     }
 
     /// Halves the sample until it fits the capacity (never, for a split tracker), and tells
     /// the splits how deep it now is.
+    #[cold]
     fn halve_while_over_capacity(&mut self) {
         let Some(capacity) = self.capacity else {
             return;
@@ -265,6 +271,7 @@ impl RepeatTracker {
     }
 
     /// Whether a hash is in the current sample.
+    #[inline(always)]
     fn sampled(&self, hash: u64) -> bool {
         in_sample(hash, self.shift)
     }
