@@ -112,6 +112,7 @@ impl LabelCounts {
     /// Counts one cell of `text`, returning whether it is allowed (`is_allowed` is asked once
     /// per distinct label); `None` when the table already holds [`MAX_LABELS`] other labels,
     /// and the cell is not counted.
+    #[inline(always)]
     pub fn count(&mut self, text: &str, is_allowed: impl FnOnce(&str) -> bool) -> Option<bool> {
         self.count_at(text, is_allowed)
             .map(|index| self.labels[index].allowed)
@@ -171,7 +172,8 @@ impl LabelCounts {
     }
 
     /// Counts one cell of `text` and returns its label's index, or `None` when the table is
-    /// full without it.
+    /// full without it. A known label is found and counted inline, in the column loop.
+    #[inline(always)]
     fn count_at(&mut self, text: &str, is_allowed: impl FnOnce(&str) -> bool) -> Option<usize> {
         let key = Key::of(text.as_bytes());
         let mut slot = key.hash() as usize % SLOTS;
@@ -188,6 +190,19 @@ impl LabelCounts {
             }
             slot = (slot + 1) % SLOTS;
         }
+        self.add_label(slot, key, text, is_allowed)
+    }
+
+    /// Adds `text`, whose key is `key`, as a new label at the empty `slot`, counted once;
+    /// returns its index, or `None` when the table is full.
+    #[inline(never)]
+    fn add_label(
+        &mut self,
+        slot: usize,
+        key: Key,
+        text: &str,
+        is_allowed: impl FnOnce(&str) -> bool,
+    ) -> Option<usize> {
         if self.labels.len() >= MAX_LABELS {
             return None;
         }

@@ -608,22 +608,39 @@ impl ColumnState {
     }
 
     /// Labels: the allowed set and the frequency table, through the label counts while the
-    /// column has few distinct values.
+    /// column has few distinct values. A counted, allowed label (most cells of a label column)
+    /// and a column with nothing left to count stay in the column loop.
+    #[inline(always)]
     fn observe_label(&mut self, row: u64, text: &str) {
-        if let Some(labels) = &mut self.labels {
-            let allowed = &self.allowed;
-            match labels.count(text, |t| allows(allowed, t)) {
-                Some(true) => return,
-                Some(false) => {
-                    self.allowed_violations
-                        .record(row, || Some(text.to_string()));
-                    return;
-                }
-                None => {
-                    self.flush_labels();
-                    self.labels = None;
-                }
+        let verdict = match &mut self.labels {
+            Some(labels) => {
+                let allowed = &self.allowed;
+                labels.count(text, |t| allows(allowed, t))
             }
+            None if self.allowed.is_none() && self.items.is_none() => return,
+            None => None,
+        };
+        if verdict != Some(true) {
+            self.settle_text_label(row, text, verdict);
+        }
+    }
+
+    /// [`ColumnState::observe_label`] past a counted, allowed label: a violation, or a label
+    /// the counts did not take (none kept, or a full table, which is handed on here).
+    #[inline(never)]
+    fn settle_text_label(&mut self, row: u64, text: &str, verdict: Option<bool>) {
+        match verdict {
+            Some(true) => return,
+            Some(false) => {
+                self.allowed_violations
+                    .record(row, || Some(text.to_string()));
+                return;
+            }
+            None if self.labels.is_some() => {
+                self.flush_labels();
+                self.labels = None;
+            }
+            None => {}
         }
         if let Some(allowed) = &self.allowed {
             if !allowed.contains(text) {

@@ -248,7 +248,10 @@ impl RepeatTracker {
             return;
         }
         self.entries.push((hash, row));
-        if self.capacity.is_some_and(|capacity| self.entries.held > capacity) {
+        if self
+            .capacity
+            .is_some_and(|capacity| self.entries.held > capacity)
+        {
             self.halve_while_over_capacity();
         }
     }
