@@ -294,7 +294,7 @@ pub fn parse_date_field(bytes: &[u8]) -> Option<i32> {
 }
 
 /// [`parse_date`] of exactly ten bytes.
-#[inline]
+#[inline(always)]
 fn parse_date_bytes(bytes: &[u8; 10]) -> Option<i32> {
     let [y0, y1, y2, y3, dash1, m0, m1, dash2, d0, d1] = *bytes;
     if dash1 != b'-' || dash2 != b'-' {
