@@ -147,6 +147,8 @@ impl LabelCounts {
     }
 
     /// [`LabelCounts::count`] for a boolean, whose text is `text`: the same counts and verdicts.
+    /// A value already known is counted inline, in the column loop.
+    #[inline(always)]
     pub fn count_bool(
         &mut self,
         value: bool,
@@ -157,6 +159,17 @@ impl LabelCounts {
         if let index @ 1.. = self.bools[slot] {
             return Some(self.count_known(index));
         }
+        self.count_new_bool(slot, text, is_allowed)
+    }
+
+    /// [`LabelCounts::count_bool`] of a value not yet in its memo slot.
+    #[inline(never)]
+    fn count_new_bool(
+        &mut self,
+        slot: usize,
+        text: &str,
+        is_allowed: impl FnOnce(&str) -> bool,
+    ) -> Option<bool> {
         let index = self.count_at(text, is_allowed)?;
         // At most MAX_LABELS (256) labels, so the index fits.
         self.bools[slot] = index as u16 + 1;

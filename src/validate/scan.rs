@@ -500,7 +500,7 @@ impl ColumnState {
     }
 
     /// Counts a cell that holds a value of the column's type, and offers it to the unique check.
-    #[inline]
+    #[inline(always)]
     fn count_present(&mut self, row: u64, cell: Cell<'_>) {
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
@@ -586,17 +586,21 @@ impl ColumnState {
 
     /// [`ColumnState::observe_label`] for a boolean, without hashing its text while the label
     /// counts know it.
+    #[inline(always)]
     fn observe_bool_label(&mut self, row: u64, value: bool) {
         let text = if value { "true" } else { "false" };
         let allowed = &self.allowed;
         let verdict = (self.labels.as_mut())
             .and_then(|labels| labels.count_bool(value, text, |text| allows(allowed, text)));
-        self.settle_label(row, verdict, text);
+        if verdict != Some(true) {
+            self.settle_label(row, verdict, text);
+        }
     }
 
     /// Finishes a cell that a label-count shortcut gave `verdict` for: nothing more when it
     /// was counted and allowed, a violation when it was counted and not allowed, and the text
     /// path when it was not counted (no label counts, or a full table, which that path hands on).
+    #[inline(never)]
     fn settle_label(&mut self, row: u64, verdict: Option<bool>, text: &str) {
         match verdict {
             Some(true) => {}
