@@ -352,29 +352,31 @@ impl ColumnState {
                 self.observe_numbers(first_row, fields(), row_hashes, parse)
             }
             ColumnType::Bool => {
-                let cells = chunk.column(column);
-                // Closures, not the methods as fn items: a method's `call_mut` shim was left
-                // out of line, one call per cell.
-                let observe = |state: &mut Self, row, cell| state.observe_bool(row, cell);
-                self.observe_each(first_row, cells, row_hashes, observe)
+                self.observe_each::<true>(first_row, chunk.column(column), row_hashes)
             }
             ColumnType::String | ColumnType::Categorical => {
-                let cells = chunk.column(column);
-                let observe = |state: &mut Self, row, cell| state.observe_text_cell(row, cell);
-                self.observe_each(first_row, cells, row_hashes, observe)
+                self.observe_each::<false>(first_row, chunk.column(column), row_hashes)
             }
         }
     }
 
-    /// Calls `observe` on each cell of a chunk's column, folding each into its row's hash.
+    /// Observes each cell of a bool column (`BOOL`) or a text one, folding each into its row's
+    /// hash. The step is chosen by a constant, not passed as a function: passed, it was left
+    /// out of line, one call per cell.
     #[inline(always)]
-    fn observe_each<'a>(
+    fn observe_each<'a, const BOOL: bool>(
         &mut self,
         first_row: u64,
         cells: impl Iterator<Item = Cell<'a>>,
         row_hashes: Option<&mut [u64]>,
-        mut observe: impl FnMut(&mut Self, u64, Cell<'a>),
     ) {
+        let observe = |state: &mut Self, row, cell| {
+            if BOOL {
+                state.observe_bool(row, cell);
+            } else {
+                state.observe_text_cell(row, cell);
+            }
+        };
         match row_hashes {
             Some(hashes) => {
                 for ((row, cell), hash) in (first_row..).zip(cells).zip(hashes) {
