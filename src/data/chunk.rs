@@ -98,24 +98,25 @@ impl<'a> FieldChunk<'a> {
 
     /// One column's cells, top to bottom: [`Cell::Null`] or [`Cell::Text`].
     pub fn column(&self, column: usize) -> impl Iterator<Item = Cell<'a>> + '_ {
-        // Slicing, not `skip`: a skipped iterator is re-checked on every step.
-        self.spans
-            .get(column..)
-            .unwrap_or_default()
-            .iter()
-            .step_by(self.width)
-            .map(|&span| self.cell(span))
+        self.column_spans(column).map(|&span| self.cell(span))
     }
 
     /// One column's fields as bytes, top to bottom, `None` for a missing one: what a number
     /// parser reads, without the character-boundary checks that making `&str`s costs.
     pub fn column_bytes(&self, column: usize) -> impl Iterator<Item = Option<&'a [u8]>> + '_ {
-        self.spans
+        self.column_spans(column)
+            .map(|&span| self.field_bytes(span))
+    }
+
+    /// One column's ranges, top to bottom.
+    fn column_spans(&self, column: usize) -> impl Iterator<Item = &'a Span> {
+        // Slicing, not `skip`: a skipped iterator is re-checked on every step.
+        let spans: &'a [Span] = self.spans;
+        spans
             .get(column..)
             .unwrap_or_default()
             .iter()
             .step_by(self.width)
-            .map(|&span| self.field_bytes(span))
     }
 
     /// One row's cells, left to right.
