@@ -55,12 +55,16 @@ impl Violations {
 /// A counting sort on the hash's low 16 bits (stable, two linear passes) followed by stable
 /// sorts of the small buckets: equal hashes land in one bucket in row order, because entries
 /// arrive in row order. At millions of rows this is several times faster than sorting pairs.
-fn repeated_rows(parts: &[Vec<(u64, u64)>]) -> Vec<(u64, u64)> {
+fn repeated_rows(parts: &[Part]) -> Vec<(u64, u64)> {
     const BITS: u32 = 16;
     let mask = (1u64 << BITS) - 1;
-    let entries = || parts.iter().flatten();
+    let entries = || {
+        parts.iter().flat_map(|part| {
+            (part.entries.iter()).map(|&(hash, row)| (hash, row + part.row_offset))
+        })
+    };
     let mut starts = vec![0usize; (1 << BITS) + 1];
-    for &(hash, _) in entries() {
+    for (hash, _) in entries() {
         starts[(hash & mask) as usize + 1] += 1;
     }
     for i in 1..starts.len() {
@@ -68,7 +72,7 @@ fn repeated_rows(parts: &[Vec<(u64, u64)>]) -> Vec<(u64, u64)> {
     }
     let mut next = starts.clone();
     let mut sorted = vec![(0u64, 0u64); starts[1 << BITS]];
-    for &entry in entries() {
+    for entry in entries() {
         let bucket = (entry.0 & mask) as usize;
         sorted[next[bucket]] = entry;
         next[bucket] += 1;
@@ -130,9 +134,19 @@ fn keep_sampled(entries: &mut Vec<(u64, u64)>, shift: u32) {
 #[derive(Debug, Clone, Default)]
 struct Parts {
     /// The parts, in row order; occurrences go to the last.
-    parts: Vec<Vec<(u64, u64)>>,
+    parts: Vec<Part>,
     /// Occurrences in all parts.
     held: usize,
+}
+
+/// Occurrences with rows counted from a block's start, and where that block starts: adding
+/// it to every row when the block is folded in was another pass over the occurrences.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    /// Rows before the block's first.
+    row_offset: u64,
+    /// Occurrences as (hash, row within the block), in row order.
+    entries: Vec<(u64, u64)>,
 }
 
 impl Parts {
@@ -140,26 +154,30 @@ impl Parts {
     #[inline(always)]
     fn push(&mut self, entry: (u64, u64)) {
         match self.parts.last_mut() {
-            Some(last) => last.push(entry),
-            None => self.parts.push(vec![entry]),
+            Some(last) if last.row_offset == 0 => last.entries.push(entry),
+            _ => self.parts.push(Part {
+                row_offset: 0,
+                entries: vec![entry],
+            }),
         }
         self.held += 1;
     }
 
     /// Adds the parts of `later`, whose rows follow this one's `row_offset` rows later,
-    /// keeping its occurrences in the sample of `shift`.
-    fn append(&mut self, later: Parts, row_offset: u64, shift: u32) {
+    /// keeping its occurrences in the sample of `shift`; `presampled` when `later` sampled
+    /// at least that deep, so every occurrence is in the sample already.
+    fn append(&mut self, later: Parts, row_offset: u64, shift: u32, presampled: bool) {
         for mut part in later.parts {
-            if shift > 0 {
-                keep_sampled(&mut part, shift);
+            if shift > 0 && !presampled {
+                keep_sampled(&mut part.entries, shift);
             }
-            if part.is_empty() {
+            if part.entries.is_empty() {
                 continue;
             }
-            part.iter_mut().for_each(|e| e.1 += row_offset);
+            part.row_offset += row_offset;
             // A block's vector grew by doubling: its spare half would be held to the end.
-            part.shrink_to_fit();
-            self.held += part.len();
+            part.entries.shrink_to_fit();
+            self.held += part.entries.len();
             self.parts.push(part);
         }
     }
@@ -167,13 +185,13 @@ impl Parts {
     /// Drops the occurrences outside the sample of `shift`.
     fn keep_sampled(&mut self, shift: u32) {
         for part in &mut self.parts {
-            keep_sampled(part, shift);
-            if part.len() < part.capacity() / 2 {
-                part.shrink_to_fit();
+            keep_sampled(&mut part.entries, shift);
+            if part.entries.len() < part.entries.capacity() / 2 {
+                part.entries.shrink_to_fit();
             }
         }
-        self.parts.retain(|part| !part.is_empty());
-        self.held = self.parts.iter().map(Vec::len).sum();
+        self.parts.retain(|part| !part.entries.is_empty());
+        self.held = self.parts.iter().map(|part| part.entries.len()).sum();
     }
 }
 
@@ -289,7 +307,8 @@ impl RepeatTracker {
             self.shift = other.shift;
             self.entries.keep_sampled(self.shift);
         }
-        self.entries.append(other.entries, row_offset, self.shift);
+        let presampled = other.shift >= self.shift;
+        (self.entries).append(other.entries, row_offset, self.shift, presampled);
         self.halve_while_over_capacity();
     }
 
@@ -365,7 +384,9 @@ mod tests {
         assert!(tracker.entries.held <= 4097);
         assert_eq!(
             tracker.entries.held,
-            tracker.entries.parts.iter().map(Vec::len).sum::<usize>()
+            (tracker.entries.parts.iter())
+                .map(|part| part.entries.len())
+                .sum::<usize>()
         );
         assert!((s.fraction - 0.1).abs() < 0.02, "{s:?}");
         assert!((s.repeats as f64 - 20_000.0).abs() < 4_000.0, "{s:?}");
