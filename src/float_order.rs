@@ -49,6 +49,48 @@ pub fn keep_max(current: f64, value: f64) -> f64 {
     }
 }
 
+/// The extremes of `values` as [`keep_min`] and [`keep_max`] fold them from the first, or
+/// `None` when `values` is empty or holds a value that is not finite.
+///
+/// Four lanes, each folding every fourth value, so the compares of one value wait on no
+/// other's. Lanes can only disagree with one fold on which of equal values comes first, and
+/// equal finite values are the same value unless they are zeros of both signs: an extreme
+/// that is zero is folded again in order.
+pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
+    const LANES: usize = 4;
+    let first = *values.first()?;
+    let (mut min, mut max) = ([first; LANES], [first; LANES]);
+    // `abs() < inf` rather than `is_finite`, whose integer compares do not run four wide.
+    let mut finite = [true; LANES];
+    let quads = values.chunks_exact(LANES);
+    let tail = quads.remainder();
+    for quad in quads {
+        for lane in 0..LANES {
+            let value = quad[lane];
+            min[lane] = keep_min(min[lane], value);
+            max[lane] = keep_max(max[lane], value);
+            finite[lane] &= value.abs() < f64::INFINITY;
+        }
+    }
+    let mut lo = min.into_iter().fold(first, keep_min);
+    let mut hi = max.into_iter().fold(first, keep_max);
+    let mut all_finite = finite.into_iter().all(|f| f);
+    for &value in tail {
+        lo = keep_min(lo, value);
+        hi = keep_max(hi, value);
+        all_finite &= value.abs() < f64::INFINITY;
+    }
+    if !all_finite {
+        return None;
+    }
+    if lo == 0.0 || hi == 0.0 {
+        return Some(values.iter().fold((first, first), |(lo, hi), &v| {
+            (keep_min(lo, v), keep_max(hi, v))
+        }));
+    }
+    Some((lo, hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +108,47 @@ mod tests {
         let first = |values: &[f64]| values.iter().fold(values[0], |lo, &v| keep_min(lo, v));
         assert!(first(&zeros).is_sign_positive());
         assert!(first(&[-0.0, 0.0]).is_sign_negative());
+    }
+
+    #[test]
+    fn finite_extremes_are_the_folds_and_refuse_what_is_not_finite() {
+        let fold = |values: &[f64]| {
+            values.iter().fold((values[0], values[0]), |(lo, hi), &v| {
+                (keep_min(lo, v), keep_max(hi, v))
+            })
+        };
+        let bits = |(lo, hi): (f64, f64)| (lo.to_bits(), hi.to_bits());
+        let mut state = 7_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 40) as f64 / 1e3 - 8_000.0
+        };
+        for len in [1, 2, 3, 4, 5, 8, 9, 31, 257] {
+            let mut values: Vec<f64> = (0..len).map(|_| next()).collect();
+            let expected = bits(fold(&values));
+            assert_eq!(finite_extremes(&values).map(bits), Some(expected), "{len}");
+            // Zeros of both signs as the extremes, in lanes that would see them out of order.
+            values.iter_mut().for_each(|v| *v = v.abs());
+            values[len - 1] = 0.0;
+            values[(len - 1) / 2] = -0.0;
+            assert_eq!(
+                finite_extremes(&values).map(bits),
+                Some(bits(fold(&values)))
+            );
+            values.iter_mut().for_each(|v| *v = -v.abs());
+            assert_eq!(
+                finite_extremes(&values).map(bits),
+                Some(bits(fold(&values)))
+            );
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                let mut with_bad = values.clone();
+                with_bad[len / 3] = bad;
+                assert_eq!(finite_extremes(&with_bad), None, "{len} {bad}");
+            }
+        }
+        assert_eq!(finite_extremes(&[]), None);
     }
 
     /// Keys order values exactly as `total_cmp` does and give them back unchanged: signed

@@ -423,32 +423,47 @@ impl QuantileSketch {
     /// # Panics
     /// If `values` is not whole runs, holds a non-finite value, or `pick` returns a position
     /// outside a run: callers cut the runs themselves, so any of these is a bug.
-    pub fn add_strata(&mut self, values: &[f64], h: u32, mut pick: impl FnMut() -> usize) {
+    pub fn add_strata(&mut self, values: &[f64], h: u32, pick: impl FnMut() -> usize) {
+        if h == 0 {
+            self.extend(values);
+            return;
+        }
+        if values.is_empty() {
+            return;
+        }
+        let Some((min, max)) = float_order::finite_extremes(values) else {
+            panic!("strata hold finite values only");
+        };
+        self.note_finite_extremes(min, max);
+        self.add_noted_strata(values, h, pick);
+    }
+
+    /// Takes finite values' extremes into the minimum and maximum, as adding the values in
+    /// order would: ahead of [`Self::add_noted_strata`] on them, or of [`Self::add`].
+    pub fn note_finite_extremes(&mut self, min: f64, max: f64) {
+        self.min = Some(self.min.map_or(min, |m| keep_min(m, min)));
+        self.max = Some(self.max.map_or(max, |m| keep_max(m, max)));
+    }
+
+    /// [`Self::add_strata`] of values whose extremes were noted by
+    /// [`Self::note_finite_extremes`].
+    ///
+    /// # Panics
+    /// As [`Self::add_strata`], but without checking that the values are finite.
+    pub fn add_noted_strata(&mut self, values: &[f64], h: u32, mut pick: impl FnMut() -> usize) {
         let run = 1_usize << h;
         assert!(
             values.len() % run == 0,
             "{} values are not runs of {run}",
             values.len()
         );
-        let Some(&first) = values.first() else {
-            return;
-        };
         if h == 0 {
             self.extend(values);
             return;
         }
-        let (mut min, mut max) = (self.min.unwrap_or(first), self.max.unwrap_or(first));
-        let mut nan = false;
-        for &value in values {
-            min = keep_min(min, value);
-            max = keep_max(max, value);
-            nan |= value.is_nan();
+        if values.is_empty() {
+            return;
         }
-        assert!(
-            !nan && min.is_finite() && max.is_finite(),
-            "strata hold finite values only"
-        );
-        (self.min, self.max) = (Some(min), Some(max));
         self.count = self.count.saturating_add(values.len() as u64);
         // Leaving exact mode can leave level 0 over capacity, so that settles too.
         let was_exact = std::mem::replace(&mut self.exact, false);

@@ -77,23 +77,32 @@ impl StrataFeed {
     }
 
     /// Feeds values in order: the same as [`StrataFeed::push`] on each, with whole strata
-    /// taken straight from `values`.
-    pub fn extend(&mut self, sketch: &mut QuantileSketch, values: &[f64]) {
+    /// taken straight from `values`. `extremes` are theirs when all are finite (from
+    /// [`finite_extremes`](crate::float_order::finite_extremes)), `None` otherwise.
+    pub fn extend(
+        &mut self,
+        sketch: &mut QuantileSketch,
+        values: &[f64],
+        extremes: Option<(f64, f64)>,
+    ) {
         if self.level == 0 {
             sketch.extend(values);
             return;
         }
-        if !values.iter().fold(true, |finite, v| finite & v.is_finite()) {
+        let Some((min, max)) = extremes else {
             values.iter().for_each(|&value| self.push(sketch, value));
             return;
-        }
+        };
+        // The sketch takes in the extremes of the values it has not yet counted, the last
+        // stratum's included: they reach it next, in order, so its extremes end the same.
+        sketch.note_finite_extremes(min, max);
         let size = self.stratum_len();
         let filling = (size - self.pending.len()) % size;
         let (head, rest) = values.split_at(filling.min(values.len()));
         head.iter().for_each(|&value| self.push(sketch, value));
         let (whole, remainder) = rest.split_at(rest.len() - rest.len() % size);
         let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
-        sketch.add_strata(whole, level, || next_pick(level, seed, strata));
+        sketch.add_noted_strata(whole, level, || next_pick(level, seed, strata));
         self.pending.extend_from_slice(remainder);
     }
 
@@ -117,6 +126,7 @@ fn next_pick(level: u32, seed: u64, strata: &mut u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::float_order::finite_extremes;
 
     /// A reproducible stream of values with some ties, from a 64-bit LCG.
     fn values(n: usize, seed: u64) -> Vec<f64> {
@@ -151,7 +161,7 @@ mod tests {
         let mut fed = QuantileSketch::new();
         let mut feed = StrataFeed::for_block(FULL_BLOCKS - 1);
         for chunk in data.chunks(1000) {
-            feed.extend(&mut fed, chunk);
+            feed.extend(&mut fed, chunk, finite_extremes(chunk));
         }
         feed.flush(&mut fed);
         let mut plain = QuantileSketch::new();
@@ -171,7 +181,7 @@ mod tests {
                 let (mut a, mut b) = (StrataFeed::for_block(block), StrataFeed::for_block(block));
                 data.iter().for_each(|&v| a.push(&mut pushed, v));
                 data.chunks(chunk_len)
-                    .for_each(|c| b.extend(&mut extended, c));
+                    .for_each(|c| b.extend(&mut extended, c, finite_extremes(c)));
                 a.flush(&mut pushed);
                 b.flush(&mut extended);
                 assert_eq!(pushed, extended, "block {block}, chunks of {chunk_len}");
@@ -186,7 +196,7 @@ mod tests {
         for block in [8, 16, 100, 10_000] {
             let mut sketch = QuantileSketch::new();
             let mut feed = StrataFeed::for_block(block);
-            feed.extend(&mut sketch, &data);
+            feed.extend(&mut sketch, &data, finite_extremes(&data));
             feed.flush(&mut sketch);
             sketch.validate().expect("weights add up to the count");
             // The sketch's extremes include infinities.
@@ -206,7 +216,7 @@ mod tests {
         for (index, block) in data.chunks(20_000).enumerate() {
             let mut part = QuantileSketch::new();
             let mut feed = StrataFeed::for_block(index * 4);
-            feed.extend(&mut part, block);
+            feed.extend(&mut part, block, finite_extremes(block));
             feed.flush(&mut part);
             sketch.merge(&part);
         }
@@ -229,7 +239,7 @@ mod tests {
         // Block 20 has strata of 16: each holds every value once, in the same order.
         assert_eq!(level_of_block(20), 4);
         let mut feed = StrataFeed::for_block(20);
-        feed.extend(&mut sketch, &data);
+        feed.extend(&mut sketch, &data, finite_extremes(&data));
         feed.flush(&mut sketch);
         for value in 0..16 {
             let below = sketch.rank(f64::from(value));

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::data::hash::{chain_key, FastHash};
-use crate::float_order::{keep_max, keep_min};
+use crate::float_order::{self, keep_max, keep_min};
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::strata::StrataFeed;
@@ -68,29 +68,29 @@ impl Moments {
     }
 
     /// Adds values in order, as [`Moments::add`] would one by one (the same sums in the same
-    /// order), without its per-value branches once a finite value has set the centre.
-    fn extend(&mut self, values: &[f64]) {
-        let mut values = values;
-        while self.finite == 0 {
-            let Some((&first, rest)) = values.split_first() else {
-                return;
-            };
-            self.add(first);
-            values = rest;
-        }
-        if !values.iter().fold(true, |finite, x| finite & x.is_finite()) {
+    /// order), without its per-value branches when `extremes` has them all finite (from
+    /// [`float_order::finite_extremes`]; `None` otherwise).
+    fn extend(&mut self, values: &[f64], extremes: Option<(f64, f64)>) {
+        let (Some((lo, hi)), Some((&first, _))) = (extremes, values.split_first()) else {
             values.iter().for_each(|&x| self.add(x));
             return;
+        };
+        // The extremes as `add` folds them: a NaN minimum gives way to the first value.
+        if self.n == 0 || self.min.is_nan() {
+            (self.min, self.max) = (lo, hi);
+        } else {
+            (self.min, self.max) = (keep_min(self.min, lo), keep_max(self.max, hi));
         }
-        let (mut min, mut max, mut sum, mut sum_sq) = (self.min, self.max, self.sum, self.sum_sq);
+        if self.finite == 0 {
+            self.shift = first;
+        }
+        let (mut sum, mut sum_sq) = (self.sum, self.sum_sq);
         for &x in values {
-            min = keep_min(min, x);
-            max = keep_max(max, x);
             let d = x - self.shift;
             sum += d;
             sum_sq += d * d;
         }
-        (self.min, self.max, self.sum, self.sum_sq) = (min, max, sum, sum_sq);
+        (self.sum, self.sum_sq) = (sum, sum_sq);
         self.n += values.len() as u64;
         self.finite += values.len() as u64;
     }
@@ -471,11 +471,13 @@ impl ColumnState {
         }
         self.count += count;
         self.unique = unique;
+        // One pass for the extremes and finiteness that both want.
+        let extremes = float_order::finite_extremes(&numbers);
         if let Some(moments) = &mut self.moments {
-            moments.extend(&numbers);
+            moments.extend(&numbers, extremes);
         }
         if let Some(sketch) = &mut self.sketch {
-            self.feed.extend(sketch, &numbers);
+            self.feed.extend(sketch, &numbers, extremes);
         }
         self.numbers = numbers;
     }
@@ -1183,12 +1185,13 @@ mod tests {
             let mut one_by_one = Moments::default();
             let mut extended = Moments::default();
             values[start..].iter().for_each(|&v| one_by_one.add(v));
-            values[start..].chunks(256).for_each(|c| extended.extend(c));
+            (values[start..].chunks(256))
+                .for_each(|c| extended.extend(c, float_order::finite_extremes(c)));
             let state = |m: &Moments| format!("{m:?}");
             assert_eq!(state(&extended), state(&one_by_one));
         }
         let mut empty = Moments::default();
-        empty.extend(&[]);
+        empty.extend(&[], None);
         assert_eq!(empty.n, 0);
     }
 
