@@ -906,7 +906,7 @@ const MAX_MERGED_RUNS: usize = 4;
 /// here in linear time. Keeping such a level sorted by merging each half in as it came,
 /// into a fresh vector, cost a tenth of a validation pass; sorting it cost more. Keys equal
 /// under `total_cmp` are equal, so the result is the one any sort gives.
-fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+fn sort_keys(keys: &mut [u64], scratch: &mut Vec<u64>) {
     let mut ends = [0; MAX_MERGED_RUNS];
     let mut runs = 0;
     for i in 1..=keys.len() {
