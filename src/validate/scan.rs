@@ -5,6 +5,8 @@
 //! frequency table and, for unique columns, a [`RepeatTracker`].
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::data::hash::{chain_key, FastHash};
 use crate::float_order::{self, keep_max, keep_min};
@@ -199,6 +201,10 @@ pub struct ColumnState {
     numbers: Vec<f64>,
     /// How the numbers reach the sketch: all of them, or a sample far into a file.
     feed: StrataFeed,
+    /// Whether a block has dropped its frequency table as free text, shared by the states
+    /// split for the blocks: a later block then keeps none. Folding any block without a
+    /// table leaves none, so the result is the same whenever a block learns of it.
+    items_dropped: Arc<AtomicBool>,
 }
 
 impl ColumnState {
@@ -242,6 +248,7 @@ impl ColumnState {
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
             numbers: Vec::new(),
             feed: StrataFeed::default(),
+            items_dropped: Arc::default(),
         };
         state.labels = state.new_label_counts();
         state
@@ -254,7 +261,7 @@ impl ColumnState {
 
     /// An empty state with the same rules, for block `index` of a file.
     fn split(&self, index: usize) -> ColumnState {
-        ColumnState {
+        let mut state = ColumnState {
             name: self.name.clone(),
             schema: self.schema.clone(),
             ty: self.ty,
@@ -263,8 +270,10 @@ impl ColumnState {
             type_errors: Violations::default(),
             moments: self.moments.as_ref().map(|_| Moments::default()),
             sketch: self.sketch.as_ref().map(|_| QuantileSketch::new()),
-            items: self.items.as_ref().map(|_| FrequentItems::new()),
-            labels: self.new_label_counts(),
+            items: (self.items.as_ref())
+                .filter(|_| !self.items_dropped.load(Ordering::Relaxed))
+                .map(|_| FrequentItems::new()),
+            labels: None,
             lengths: None,
             range: self.range,
             range_violations: Violations::default(),
@@ -275,7 +284,10 @@ impl ColumnState {
             unique: self.unique.as_ref().map(RepeatTracker::split),
             numbers: Vec::new(),
             feed: StrataFeed::for_block(index),
-        }
+            items_dropped: Arc::clone(&self.items_dropped),
+        };
+        state.labels = state.new_label_counts();
+        state
     }
 
     /// Folds in the state of a later block.
@@ -319,6 +331,7 @@ impl ColumnState {
         let keep = matches!(self.ty, ColumnType::Categorical | ColumnType::Bool);
         if !keep && self.items.as_ref().is_some_and(|items| !items.is_exact()) {
             self.items = None;
+            self.items_dropped.store(true, Ordering::Relaxed);
         }
     }
 
@@ -1193,6 +1206,24 @@ mod tests {
         let mut empty = Moments::default();
         empty.extend(&[], None);
         assert_eq!(empty.n, 0);
+    }
+
+    #[test]
+    fn blocks_split_after_a_dropped_table_keep_none() {
+        let mut root = ColumnState::new("note", None);
+        let before = root.split(1);
+        let mut block = root.split(2);
+        for row in 0..3_000 {
+            block.observe(row + 1, Cell::Text(&format!("text {row}")));
+        }
+        assert!(block.items.is_none() && before.items.is_some());
+        let after = root.split(3);
+        assert!(after.items.is_none() && after.labels.is_none());
+        // Folding gives no table whichever blocks had one.
+        [before, block, after]
+            .into_iter()
+            .for_each(|later| root.absorb(later, 0));
+        assert!(root.items.is_none());
     }
 
     #[test]
