@@ -580,10 +580,20 @@ impl QuantileSketch {
             None => 0,
         };
         let target = if top_limit { h } else { h + 1 };
-        SORT_KEYS.with_borrow_mut(|(keys, scratch)| {
+        SORT_KEYS.with_borrow_mut(|keys| {
+            // Keys of values equal under total_cmp are equal, so either sort gives the same
+            // keys. Level 0 arrives in file order, for the unstable sort. A level above holds
+            // the sorted halves promoted into it one after another (after the item its last
+            // compaction held back), runs that the stable sort finds and merges in linear
+            // time: merging each half in as it came, into a fresh vector, cost a tenth of a
+            // validation pass.
             keys.clear();
             keys.extend(items.iter().map(|&v| float_order::key(v)));
-            sort_keys(keys, scratch);
+            if h == 0 {
+                keys.sort_unstable();
+            } else {
+                keys.sort();
+            }
             let held_back = if keys.len() % 2 == 1 {
                 keys.pop().map(float_order::from_key)
             } else {
@@ -891,63 +901,9 @@ impl TryFrom<FrequentItemsRepr> for FrequentItems {
 }
 
 thread_local! {
-    /// The keys of the level being compacted, and room to merge them: one pair of buffers per
-    /// thread instead of allocations per compaction, which happens once per `k` values of
-    /// every numeric column.
-    static SORT_KEYS: std::cell::RefCell<(Vec<u64>, Vec<u64>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// The most ascending runs [`sort_keys`] merges; keys in more runs are sorted.
-const MAX_MERGED_RUNS: usize = 4;
-
-/// Sorts a level's keys. A level above 0 is the sorted halves promoted into it one after
-/// another, after the one item its last compaction held back: a few ascending runs, merged
-/// here in linear time. Keeping such a level sorted by merging each half in as it came,
-/// into a fresh vector, cost a tenth of a validation pass; sorting it cost more. Keys equal
-/// under `total_cmp` are equal, so the result is the one any sort gives.
-fn sort_keys(keys: &mut [u64], scratch: &mut Vec<u64>) {
-    let mut ends = [0; MAX_MERGED_RUNS];
-    let mut runs = 0;
-    for i in 1..=keys.len() {
-        if i == keys.len() || keys[i] < keys[i - 1] {
-            if runs == MAX_MERGED_RUNS {
-                keys.sort_unstable();
-                return;
-            }
-            ends[runs] = i;
-            runs += 1;
-        }
-    }
-    // The runs before `merged` are merged; each next run is merged into them.
-    let Some((&first_end, later_ends)) = ends[..runs].split_first() else {
-        return;
-    };
-    let mut merged = first_end;
-    for &end in later_ends {
-        scratch.clear();
-        merge_sorted(&keys[..merged], &keys[merged..end], scratch);
-        keys[..end].copy_from_slice(scratch);
-        merged = end;
-    }
-}
-
-/// Appends the merge of two ascending slices to `out`.
-fn merge_sorted(a: &[u64], b: &[u64], out: &mut Vec<u64>) {
-    out.reserve(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    // Which side comes next is a coin flip on random data, so it is picked with a bit mask: a
-    // branch, mispredicted every other item, made merging a tenth of a validation pass.
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        let take_a = x <= y;
-        let mask = u64::from(take_a).wrapping_neg();
-        out.push((x & mask) | (y & !mask));
-        i += usize::from(take_a);
-        j += usize::from(!take_a);
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
+    /// The keys of the level being compacted: one buffer per thread instead of an allocation
+    /// per compaction, which happens once per `k` values of every numeric column.
+    static SORT_KEYS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The half of a sorted level that a compaction promotes: every second key from `offset`.
@@ -1530,27 +1486,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Levels sort alike whether their keys are merged as runs or sorted: a held-back
-        /// key, then sorted runs (up to and past the most that are merged), or random keys.
-        #[test]
-        fn run_merging_sorts_like_sorting(
-            held in proptest::option::of(0_u64..1_000),
-            runs in proptest::collection::vec(
-                proptest::collection::vec(0_u64..1_000, 0..120),
-                0..7,
-            ),
-        ) {
-            let mut keys: Vec<u64> = held.into_iter().collect();
-            for mut run in runs {
-                run.sort_unstable();
-                keys.extend(run);
-            }
-            let mut expected = keys.clone();
-            expected.sort_unstable();
-            sort_keys(&mut keys, &mut Vec::new());
-            proptest::prop_assert_eq!(keys, expected);
-        }
-
         /// Arbitrary values (NaN, infinities, subnormals) and merges never
         /// panic, counts add up, quantiles are monotone in p, ranks stay in
         /// [0, 1], and the JSON always reloads.
