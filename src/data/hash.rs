@@ -173,18 +173,31 @@ mod tests {
                 keys.extend([vec![], vec![x], vec![x, y]]);
             }
         }
-        for len in 0..=64usize {
-            let base: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
-            for at in 0..len {
+        keys.extend(keys_and_one_byte_changes(|i| b'a' + i, 0x20));
+        assert_distinct_under_two_seeds(&keys, key_hash);
+    }
+
+    /// Keys of every length up to 64 (short, medium and long: every path of the hashes), with
+    /// byte `i` of each `byte(i)`, and each with one of its bytes flipped by `flip`.
+    fn keys_and_one_byte_changes(byte: impl Fn(u8) -> u8, flip: u8) -> HashSet<Vec<u8>> {
+        let mut keys = HashSet::new();
+        for len in 0..=64u8 {
+            let base: Vec<u8> = (0..len).map(&byte).collect();
+            for at in 0..usize::from(len) {
                 let mut key = base.clone();
-                key[at] ^= 0x20;
+                key[at] ^= flip;
                 keys.insert(key);
             }
             keys.insert(base);
         }
+        keys
+    }
+
+    /// Asserts that `hash` under seeds 1 and 2 gives every key its own value.
+    fn assert_distinct_under_two_seeds(keys: &HashSet<Vec<u8>>, hash: impl Fn(&[u8], u64) -> u64) {
         let hashes: HashSet<u64> = [1, 2]
             .iter()
-            .flat_map(|&seed| keys.iter().map(move |key| key_hash(key, seed)))
+            .flat_map(|&seed| keys.iter().map(|key| hash(key, seed)).collect::<Vec<_>>())
             .collect();
         assert_eq!(hashes.len(), 2 * keys.len());
     }
@@ -212,23 +225,9 @@ mod tests {
         };
         let hashes: HashSet<u64> = rows.iter().map(|row| chain(row)).collect();
         assert_eq!(hashes.len(), rows.len());
-        // Keys of every length up to 64 (short, medium and long), and one-byte changes of
-        // them, chained after a cell, under two seeds.
-        let mut keys: HashSet<Vec<u8>> = HashSet::new();
-        for len in 0..=64usize {
-            let base: Vec<u8> = (0..len as u8).map(|i| b'0' + i % 10).collect();
-            for at in 0..len {
-                let mut key = base.clone();
-                key[at] ^= 0x01;
-                keys.insert(key);
-            }
-            keys.insert(base);
-        }
-        let hashes: HashSet<u64> = [1, 2]
-            .iter()
-            .flat_map(|&seed| keys.iter().map(move |key| chain(&[(b"x", 1), (key, seed)])))
-            .collect();
-        assert_eq!(hashes.len(), 2 * keys.len());
+        // Digits, as timestamps and ids are, chained after a cell.
+        let keys = keys_and_one_byte_changes(|i| b'0' + i % 10, 0x01);
+        assert_distinct_under_two_seeds(&keys, |key, seed| chain(&[(b"x", 1), (key, seed)]));
         // Long keys too, and the state reaches every later key.
         let long = [b"a key that is longer than sixteen bytes".as_slice(), b"1"];
         assert_ne!(
