@@ -53,13 +53,14 @@ impl Violations {
 /// Every row whose hash occurred at an earlier row, paired with that first row.
 ///
 /// A counting sort on the hash's low 16 bits (stable, two linear passes) followed by stable
-/// sorts of the small buckets: equal hashes land in one bucket in row order, because entries
-/// arrive in row order. At millions of rows this is several times faster than sorting pairs.
-fn repeated_rows(parts: &[Part]) -> Vec<(u64, u64)> {
+/// sorts of the small buckets: equal hashes land in one bucket in row order, because each
+/// hash's entries arrive in row order. At millions of rows this is several times faster than
+/// sorting pairs.
+fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64, u64)> {
     const BITS: u32 = 16;
     let mask = (1u64 << BITS) - 1;
     let entries = || {
-        parts.iter().flat_map(|part| {
+        parts.clone().flat_map(|part| {
             (part.entries.iter()).map(|&(hash, row)| (hash, row + part.row_offset))
         })
     };
@@ -123,20 +124,31 @@ fn in_sample(hash: u64, shift: u32) -> bool {
     shift == 0 || hash >> (64 - shift) == 0
 }
 
-/// Drops the entries outside the sample of `shift`.
-fn keep_sampled(entries: &mut Vec<(u64, u64)>, shift: u32) {
-    entries.retain(|&(hash, _)| in_sample(hash, shift));
-}
+/// The sampling depths a hash's leading zero bits can reach: a hash with `z` leading zeros
+/// is in the sample of every `shift` up to `z` (a zero hash, in all of them).
+const DEPTHS: usize = 64;
 
-/// Occurrences as (hash, row), in row order, in parts: appending another tracker's part takes
-/// it as it is, where one vector would copy it and grow (page faults and copies were a few
-/// percent of a pass over a large file).
-#[derive(Debug, Clone, Default)]
+/// Occurrences as (hash, row), in parts by how many leading zero bits the hash has: halving
+/// the sample drops the parts of the shallowest depth whole, where filtering every
+/// occurrence was a few percent of a pass over a large file. Equal hashes share a depth, so
+/// each hash's occurrences stay in row order. Appending another tracker's part takes it as
+/// it is, where one vector would copy it and grow.
+#[derive(Debug, Clone)]
 struct Parts {
-    /// The parts, in row order; occurrences go to the last.
-    parts: Vec<Part>,
+    /// Parts by the leading zeros of their hashes (capped at `DEPTHS - 1`), each in row
+    /// order; occurrences go to the last.
+    by_depth: Vec<Vec<Part>>,
     /// Occurrences in all parts.
     held: usize,
+}
+
+impl Default for Parts {
+    fn default() -> Parts {
+        Parts {
+            by_depth: vec![Vec::new(); DEPTHS],
+            held: 0,
+        }
+    }
 }
 
 /// Occurrences with rows counted from a block's start, and where that block starts: adding
@@ -149,13 +161,20 @@ struct Part {
     entries: Vec<(u64, u64)>,
 }
 
+/// The depth of a hash: its leading zero bits, capped.
+#[inline(always)]
+fn depth(hash: u64) -> usize {
+    (hash.leading_zeros() as usize).min(DEPTHS - 1)
+}
+
 impl Parts {
     /// Adds an occurrence after all others.
     #[inline(always)]
     fn push(&mut self, entry: (u64, u64)) {
-        match self.parts.last_mut() {
+        let parts = &mut self.by_depth[depth(entry.0)];
+        match parts.last_mut() {
             Some(last) if last.row_offset == 0 => last.entries.push(entry),
-            _ => self.parts.push(Part {
+            _ => parts.push(Part {
                 row_offset: 0,
                 entries: vec![entry],
             }),
@@ -163,35 +182,32 @@ impl Parts {
         self.held += 1;
     }
 
+    /// Every part, depth by depth.
+    fn parts(&self) -> impl Iterator<Item = &Part> + Clone {
+        self.by_depth.iter().flatten()
+    }
+
     /// Adds the parts of `later`, whose rows follow this one's `row_offset` rows later,
-    /// keeping its occurrences in the sample of `shift`; `presampled` when `later` sampled
-    /// at least that deep, so every occurrence is in the sample already.
-    fn append(&mut self, later: Parts, row_offset: u64, shift: u32, presampled: bool) {
-        for mut part in later.parts {
-            if shift > 0 && !presampled {
-                keep_sampled(&mut part.entries, shift);
+    /// keeping those in the sample of `shift`.
+    fn append(&mut self, later: Parts, row_offset: u64, shift: u32) {
+        let depths = self.by_depth.iter_mut().zip(later.by_depth);
+        for (mine, theirs) in depths.skip(shift as usize) {
+            for mut part in theirs.into_iter().filter(|part| !part.entries.is_empty()) {
+                part.row_offset += row_offset;
+                // A block's vector grew by doubling: its spare half would be held to the end.
+                part.entries.shrink_to_fit();
+                self.held += part.entries.len();
+                mine.push(part);
             }
-            if part.entries.is_empty() {
-                continue;
-            }
-            part.row_offset += row_offset;
-            // A block's vector grew by doubling: its spare half would be held to the end.
-            part.entries.shrink_to_fit();
-            self.held += part.entries.len();
-            self.parts.push(part);
         }
     }
 
     /// Drops the occurrences outside the sample of `shift`.
     fn keep_sampled(&mut self, shift: u32) {
-        for part in &mut self.parts {
-            keep_sampled(&mut part.entries, shift);
-            if part.entries.len() < part.entries.capacity() / 2 {
-                part.entries.shrink_to_fit();
-            }
+        for parts in self.by_depth.iter_mut().take(shift as usize) {
+            self.held -= parts.iter().map(|part| part.entries.len()).sum::<usize>();
+            *parts = Vec::new();
         }
-        self.parts.retain(|part| !part.entries.is_empty());
-        self.held = self.parts.iter().map(|part| part.entries.len()).sum();
     }
 }
 
@@ -301,20 +317,18 @@ impl RepeatTracker {
     pub fn append(&mut self, other: RepeatTracker, row_offset: u64) {
         self.offered += other.offered;
         // Only what the sample leaves out is dropped: this tracker's entries when the other's
-        // sample is sparser, and the other's by this sample. Filtering the whole vector on
-        // every block made folding a large file quadratic in its blocks.
+        // sample is sparser, and the other's by this sample.
         if other.shift > self.shift {
             self.shift = other.shift;
             self.entries.keep_sampled(self.shift);
         }
-        let presampled = other.shift >= self.shift;
-        (self.entries).append(other.entries, row_offset, self.shift, presampled);
+        self.entries.append(other.entries, row_offset, self.shift);
         self.halve_while_over_capacity();
     }
 
     /// The repeat count and share, exact or estimated, with the first repeated rows.
     pub fn summary(&self) -> RepeatSummary {
-        let mut repeats = repeated_rows(&self.entries.parts);
+        let mut repeats = repeated_rows(self.entries.parts());
         let sampled = self.entries.held as u64;
         let repeated = repeats.len() as u64;
         let fraction = if sampled == 0 {
@@ -384,7 +398,7 @@ mod tests {
         assert!(tracker.entries.held <= 4097);
         assert_eq!(
             tracker.entries.held,
-            (tracker.entries.parts.iter())
+            (tracker.entries.parts())
                 .map(|part| part.entries.len())
                 .sum::<usize>()
         );
@@ -451,7 +465,10 @@ mod tests {
         assert_eq!(presampled.summary(), whole);
         assert!(presampled.reached.load(Ordering::Relaxed) > 0);
         assert!(!whole.exact && whole.examples.len() == MAX_EXAMPLES);
-        assert!(folded.entries.parts.len() > 1, "blocks stay separate parts");
+        assert!(
+            folded.entries.by_depth[8].len() > 1,
+            "blocks stay separate parts"
+        );
         assert!((whole.fraction - 0.1).abs() < 0.02, "{whole:?}");
     }
 
