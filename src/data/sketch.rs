@@ -424,17 +424,11 @@ impl QuantileSketch {
     /// If `values` is not whole runs, holds a non-finite value, or `pick` returns a position
     /// outside a run: callers cut the runs themselves, so any of these is a bug.
     pub fn add_strata(&mut self, values: &[f64], h: u32, pick: impl FnMut() -> usize) {
-        if h == 0 {
-            self.extend(values);
-            return;
+        if h > 0 && !values.is_empty() {
+            let (min, max) =
+                float_order::finite_extremes(values).expect("strata hold finite values only");
+            self.note_finite_extremes(min, max);
         }
-        if values.is_empty() {
-            return;
-        }
-        let Some((min, max)) = float_order::finite_extremes(values) else {
-            panic!("strata hold finite values only");
-        };
-        self.note_finite_extremes(min, max);
         self.add_noted_strata(values, h, pick);
     }
 

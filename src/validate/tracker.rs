@@ -118,12 +118,6 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// Whether `hash` is in the sample of hashes whose top `shift` bits are zero.
-#[inline(always)]
-fn in_sample(hash: u64, shift: u32) -> bool {
-    shift == 0 || hash >> (64 - shift) == 0
-}
-
 /// The sampling depths a hash's leading zero bits can reach: a hash with `z` leading zeros
 /// is in the sample of every `shift` up to `z` (a zero hash, in all of them).
 const DEPTHS: usize = 64;
@@ -161,17 +155,18 @@ struct Part {
     entries: Vec<(u64, u64)>,
 }
 
-/// The depth of a hash: its leading zero bits, capped.
+/// The depth of a hash: its leading zero bits, capped. A hash is in the sample of `shift`
+/// (its top `shift` bits zero) when its depth is at least `shift`.
 #[inline(always)]
 fn depth(hash: u64) -> usize {
     (hash.leading_zeros() as usize).min(DEPTHS - 1)
 }
 
 impl Parts {
-    /// Adds an occurrence after all others.
+    /// Adds an occurrence, whose hash is at `depth`, after all others.
     #[inline(always)]
-    fn push(&mut self, entry: (u64, u64)) {
-        let parts = &mut self.by_depth[depth(entry.0)];
+    fn push(&mut self, depth: usize, entry: (u64, u64)) {
+        let parts = &mut self.by_depth[depth];
         match parts.last_mut() {
             Some(last) if last.row_offset == 0 => last.entries.push(entry),
             _ => parts.push(Part {
@@ -192,7 +187,7 @@ impl Parts {
     fn append(&mut self, later: Parts, row_offset: u64, shift: u32) {
         let depths = self.by_depth.iter_mut().zip(later.by_depth);
         for (mine, theirs) in depths.skip(shift as usize) {
-            for mut part in theirs.into_iter().filter(|part| !part.entries.is_empty()) {
+            for mut part in theirs {
                 part.row_offset += row_offset;
                 // A block's vector grew by doubling: its spare half would be held to the end.
                 part.entries.shrink_to_fit();
@@ -278,10 +273,11 @@ impl RepeatTracker {
     #[inline(always)]
     pub fn offer(&mut self, hash: u64, row: u64) {
         self.offered += 1;
-        if !self.sampled(hash) {
+        let depth = depth(hash);
+        if depth < self.shift as usize {
             return;
         }
-        self.entries.push((hash, row));
+        self.entries.push(depth, (hash, row));
         if self
             .capacity
             .is_some_and(|capacity| self.entries.held > capacity)
@@ -305,12 +301,6 @@ impl RepeatTracker {
             self.entries.keep_sampled(self.shift);
         }
         self.reached.fetch_max(self.shift, Ordering::Relaxed);
-    }
-
-    /// Whether a hash is in the current sample.
-    #[inline(always)]
-    fn sampled(&self, hash: u64) -> bool {
-        in_sample(hash, self.shift)
     }
 
     /// Folds in a tracker of the rows that follow this one's (`row_offset` rows later).
