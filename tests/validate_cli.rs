@@ -254,3 +254,53 @@ fn target_typo_in_config_is_caught_against_the_schema() {
         run.stderr
     );
 }
+
+#[test]
+fn duplicate_rows_are_found_however_they_are_written_across_blocks() {
+    // Over 4 MiB of plain rows, so the file is read in several blocks, with repeats of earlier
+    // rows: as they were, and with their empty cells written `NA` (in the first block, read
+    // without quotes), then quoted (their block goes through the general reader). Each is a
+    // duplicate; two rows whose cells hold the delimiter in different places are not, though
+    // their cells joined read the same.
+    let row = |i: usize| {
+        let x = if i % 3 == 0 {
+            String::new()
+        } else {
+            format!("{}.5", i % 1000)
+        };
+        format!("{i},{x},note number {i} of the file")
+    };
+    let mut text = String::from("id,x,note\n");
+    for i in 0..120_000 {
+        text += &row(i);
+        text.push('\n');
+        if i == 60_000 {
+            for i in (1_000..2_000).chain(2_000..2_100) {
+                text += &row(i).replacen(",,", ",NA,", 1);
+                text.push('\n');
+            }
+        }
+    }
+    for i in 0..1_000 {
+        let [id, x, note] = [0, 1, 2].map(|n| row(i).split(',').nth(n).unwrap().to_string());
+        text += &format!("{id},{x},\"{note}\"\n");
+    }
+    text += "7,\"a,b\",c\n7,a,\"b,c\"\n";
+    assert!(text.len() > 4 * 1024 * 1024);
+    let project = Project::new();
+    project.write("data.csv", text);
+    project.write(
+        "s.yml",
+        "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int }\n  - { name: x, type: string }\n  - { name: note, type: string }\n",
+    );
+    project.write("mlgate.yml", "data:\n  path: data.csv\nschema: s.yml\n");
+    let run = project.mlgate(&["validate"]);
+    let report = project.json(".mlgate/validation.json");
+    let checks = report["checks"].as_array().unwrap();
+    let duplicates = checks.iter().find(|c| c["check"] == "duplicates").unwrap();
+    assert_eq!(
+        duplicates["failing_rows"], 2_100,
+        "{}{}",
+        run.stdout, run.stderr
+    );
+}

@@ -47,6 +47,11 @@ impl NullTokens {
         }
     }
 
+    /// Whether an empty field reads as missing.
+    pub(crate) fn empty_is_null(&self) -> bool {
+        self.empty_is_null
+    }
+
     /// Whether `field` reads as missing.
     #[inline]
     pub(super) fn is_null(&self, field: &[u8]) -> bool {
@@ -67,15 +72,20 @@ pub struct FieldChunk<'a> {
     spans: &'a [Span],
     /// Which text is missing.
     nulls: &'a NullTokens,
+    /// Whether each row's ranges are all of its fields, so the row's text runs from the first
+    /// range's start to the last one's end.
+    whole_rows: bool,
 }
 
 impl<'a> FieldChunk<'a> {
-    /// A chunk of `spans.len() / width` rows.
+    /// A chunk of `spans.len() / width` rows; `whole_rows` when they hold every field of
+    /// their records.
     pub(crate) fn new(
         text: &'a str,
         width: usize,
         spans: &'a [Span],
         nulls: &'a NullTokens,
+        whole_rows: bool,
     ) -> FieldChunk<'a> {
         debug_assert!(width > 0 && spans.len() % width == 0);
         FieldChunk {
@@ -83,6 +93,7 @@ impl<'a> FieldChunk<'a> {
             width,
             spans,
             nulls,
+            whole_rows,
         }
     }
 
@@ -119,6 +130,26 @@ impl<'a> FieldChunk<'a> {
             .step_by(self.width)
     }
 
+    /// One row's text, delimiters included, when the chunk holds whole rows (text without
+    /// quotes, so the text of its cells joined by the delimiter).
+    #[inline]
+    pub fn row_text(&self, row: usize) -> Option<&'a str> {
+        if !self.whole_rows {
+            return None;
+        }
+        let first = self.spans.get(row * self.width)?.0;
+        let last = self.spans.get((row + 1) * self.width - 1)?.1;
+        let text: &'a str = self.text;
+        text.get(first as usize..last as usize)
+    }
+
+    /// Whether the field at `row` and `column` is empty text.
+    #[inline]
+    pub fn field_is_empty(&self, row: usize, column: usize) -> bool {
+        let (start, end) = self.spans[row * self.width + column];
+        start == end
+    }
+
     /// One row's cells, left to right.
     pub fn row(&self, row: usize) -> impl Iterator<Item = Cell<'a>> + '_ {
         self.spans[row * self.width..(row + 1) * self.width]
@@ -152,6 +183,21 @@ impl<'a> FieldChunk<'a> {
     }
 }
 
+/// The ranges of the comma-separated fields of `text`, line by line (for tests that build
+/// chunks by hand).
+#[cfg(test)]
+pub(crate) fn comma_spans(text: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        for field in line.trim_end_matches('\n').split(',') {
+            spans.push((start as u32, (start + field.len()) as u32));
+            start += field.len() + 1;
+        }
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +207,7 @@ mod tests {
         let text = "1,a,\n2,,NA\n";
         let spans = [(0, 1), (2, 3), (4, 4), (5, 6), (7, 7), (8, 10)];
         let nulls = NullTokens::new(&["".to_string(), "NA".to_string()]);
-        let chunk = FieldChunk::new(text, 3, &spans, &nulls);
+        let chunk = FieldChunk::new(text, 3, &spans, &nulls, true);
         assert_eq!((chunk.rows(), chunk.width()), (2, 3));
         let column: Vec<Cell<'_>> = chunk.column(1).collect();
         assert_eq!(column, [Cell::Text("a"), Cell::Null]);
@@ -170,5 +216,11 @@ mod tests {
         assert_eq!(chunk.column_bytes(2).collect::<Vec<_>>(), [None, None]);
         let row: Vec<Cell<'_>> = chunk.row(1).collect();
         assert_eq!(row, [Cell::Text("2"), Cell::Null, Cell::Null]);
+        assert_eq!(chunk.row_text(0), Some("1,a,"));
+        assert_eq!(chunk.row_text(1), Some("2,,NA"));
+        assert_eq!(chunk.row_text(2), None);
+        assert!(chunk.field_is_empty(0, 2) && !chunk.field_is_empty(1, 2));
+        let narrowed = FieldChunk::new(text, 3, &spans, &nulls, false);
+        assert_eq!(narrowed.row_text(0), None);
     }
 }

@@ -15,7 +15,7 @@ use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
 
 use super::chunk::{FieldChunk, NullTokens, Span, CHUNK_ROWS};
-use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, ScanSummary};
+use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, RowText, ScanSummary};
 
 /// The usual cause of an over-long record or an odd number of quotes.
 const UNCLOSED_QUOTE_HINT: &str =
@@ -225,6 +225,12 @@ pub(super) fn scan<R: Read, S: RowSink>(
         delimiter: options.delimiter,
         max_record_bytes: options.max_record_bytes,
     };
+    if plan.keep.len() == plan.header.len() {
+        sink.whole_text_rows(RowText {
+            delimiter: plan.delimiter,
+            empty_is_null: plan.nulls.empty_is_null(),
+        });
+    }
     let rows = run_blocks(&plan, &mut reader, first, sink, worker_count())?;
     if reader.quotes % 2 == 1 {
         return Err(DataError {
@@ -356,7 +362,7 @@ fn parse_plain_block<S: RowSink>(
     let mut first_row = 1u64;
     let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
         if width > 0 && !spans.is_empty() {
-            let chunk = FieldChunk::new(text, width, spans, &plan.nulls);
+            let chunk = FieldChunk::new(text, width, spans, &plan.nulls, every_column);
             sink.chunk(*first_row, &chunk);
             *first_row += chunk.rows() as u64;
         }

@@ -35,6 +35,12 @@ use crate::config::{DataConfig, DataFormat};
 pub trait RowSink: Send + Sync + Sized {
     /// Called once with the column names, in file order, before any row.
     fn begin(&mut self, columns: &[String]) -> anyhow::Result<()>;
+    /// Called after [`RowSink::begin`] when the sink is handed every column of a CSV file, so
+    /// that a row's text is its cells joined by the delimiter: a sink that keys whole rows may
+    /// hash that text instead of each cell.
+    fn whole_text_rows(&mut self, layout: RowText) {
+        let _ = layout;
+    }
     /// Called for every data row; `row` is 1-based.
     fn row(&mut self, row: u64, cells: &[Cell<'_>]);
     /// Called instead of [`RowSink::row`] for consecutive rows read from text, the first of
@@ -59,6 +65,15 @@ pub trait RowSink: Send + Sync + Sized {
     fn absorb(&mut self, later: Self, rows_before: u64);
     /// Called once after the last row and block, for state a sink keeps back while it runs.
     fn finish(&mut self) {}
+}
+
+/// How a CSV file writes its rows, for [`RowSink::whole_text_rows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowText {
+    /// The byte between fields.
+    pub delimiter: u8,
+    /// Whether an empty field reads as missing.
+    pub empty_is_null: bool,
 }
 
 /// How to read a dataset.

@@ -9,6 +9,7 @@ pub mod infer;
 mod labels;
 pub mod profile;
 pub mod report;
+mod row_key;
 pub mod scan;
 pub mod schema;
 pub mod tracker;

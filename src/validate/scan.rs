@@ -8,15 +8,16 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::data::hash::{chain_key, FastHash};
+use crate::data::hash::FastHash;
 use crate::float_order::{self, keep_max, keep_min};
 
 use crate::data::sketch::{FrequentItems, QuantileSketch};
 use crate::data::strata::StrataFeed;
 use crate::data::types::{self, Cell, ColumnType, Value};
-use crate::data::{FieldChunk, RowSink};
+use crate::data::{FieldChunk, RowSink, RowText};
 
 use super::labels::LabelCounts;
+use super::row_key::RowKeys;
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
@@ -335,54 +336,53 @@ impl ColumnState {
         }
     }
 
-    /// Checks and profiles column `column` of a chunk of rows, folding each cell into its
-    /// row's hash when the duplicate-row check wants them.
+    /// Checks and profiles column `column` of a chunk of rows, marking in `missing` (when
+    /// the duplicate-row check wants it) the rows whose cell is missing but not empty text.
     fn observe_column(
         &mut self,
         first_row: u64,
         chunk: &FieldChunk<'_>,
         column: usize,
-        row_hashes: Option<&mut [u64]>,
+        missing: Option<&mut [bool]>,
     ) {
         // One loop per parser, so each is inlined into its own loop; text becomes a number as
         // [`types::convert`] reads it.
-        let fields = || chunk.column_bytes(column);
         match self.ty {
             ColumnType::Int => {
                 let parse = |bytes: &[u8]| types::parse_int_bytes(bytes).map(|v| v as f64);
-                self.observe_numbers(first_row, fields(), row_hashes, parse)
+                self.observe_numbers(first_row, chunk, column, missing, parse)
             }
             ColumnType::Float => {
-                self.observe_numbers(first_row, fields(), row_hashes, types::parse_float_bytes)
+                self.observe_numbers(first_row, chunk, column, missing, types::parse_float_bytes)
             }
             ColumnType::Date => {
                 let parse = |bytes: &[u8]| types::parse_date_field(bytes).map(f64::from);
-                self.observe_numbers(first_row, fields(), row_hashes, parse)
+                self.observe_numbers(first_row, chunk, column, missing, parse)
             }
             ColumnType::Datetime => {
                 let parse =
                     |bytes: &[u8]| types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6);
-                self.observe_numbers(first_row, fields(), row_hashes, parse)
+                self.observe_numbers(first_row, chunk, column, missing, parse)
             }
-            ColumnType::Bool => {
-                self.observe_each::<true>(first_row, chunk.column(column), row_hashes)
-            }
+            ColumnType::Bool => self.observe_each::<true>(first_row, chunk, column, missing),
             ColumnType::String | ColumnType::Categorical => {
-                self.observe_each::<false>(first_row, chunk.column(column), row_hashes)
+                self.observe_each::<false>(first_row, chunk, column, missing)
             }
         }
     }
 
-    /// Observes each cell of a bool column (`BOOL`) or a text one, folding each into its row's
-    /// hash. The step is chosen by a constant, not passed as a function: passed, it was left
+    /// Observes each cell of a bool column (`BOOL`) or a text one, marking the rows of missing
+    /// ones. The step is chosen by a constant, not passed as a function: passed, it was left
     /// out of line, one call per cell.
     #[inline(always)]
-    fn observe_each<'a, const BOOL: bool>(
+    fn observe_each<const BOOL: bool>(
         &mut self,
         first_row: u64,
-        cells: impl Iterator<Item = Cell<'a>>,
-        row_hashes: Option<&mut [u64]>,
+        chunk: &FieldChunk<'_>,
+        column: usize,
+        missing: Option<&mut [bool]>,
     ) {
+        let cells = chunk.column(column);
         let observe = |state: &mut Self, row, cell| {
             if BOOL {
                 state.observe_bool(row, cell);
@@ -390,11 +390,13 @@ impl ColumnState {
                 state.observe_text_cell(row, cell);
             }
         };
-        match row_hashes {
-            Some(hashes) => {
-                for ((row, cell), hash) in (first_row..).zip(cells).zip(hashes) {
-                    observe(self, row, cell);
-                    *hash = chain_cell(*hash, cell);
+        match missing {
+            Some(missing) => {
+                for (index, cell) in cells.enumerate() {
+                    observe(self, first_row + index as u64, cell);
+                    if cell == Cell::Null && !chunk.field_is_empty(index, column) {
+                        missing[index] = true;
+                    }
                 }
             }
             None => {
@@ -442,8 +444,9 @@ impl ColumnState {
     fn observe_numbers<'a>(
         &mut self,
         first_row: u64,
-        fields: impl Iterator<Item = Option<&'a [u8]>>,
-        mut row_hashes: Option<&mut [u64]>,
+        chunk: &FieldChunk<'a>,
+        column: usize,
+        mut missing: Option<&mut [bool]>,
         parse: impl Fn(&'a [u8]) -> Option<f64>,
     ) {
         let mut numbers = std::mem::take(&mut self.numbers);
@@ -455,13 +458,13 @@ impl ColumnState {
         let high = self.range.1.unwrap_or(f64::INFINITY);
         let mut int_labels = self.wants_int_labels();
         let mut count = 0;
-        for (index, field) in fields.enumerate() {
+        for (index, field) in chunk.column_bytes(column).enumerate() {
             let row = first_row + index as u64;
-            if let Some(hashes) = row_hashes.as_deref_mut() {
-                hashes[index] = chain_field(hashes[index], field);
-            }
             let Some(bytes) = field else {
                 self.nulls.record(row, || None);
+                if let Some(missing) = missing.as_deref_mut() {
+                    missing[index] |= !chunk.field_is_empty(index, column);
+                }
                 continue;
             };
             let Some(x) = parse(bytes) else {
@@ -725,26 +728,6 @@ fn field_hash(field: Option<&[u8]>) -> u64 {
     }
 }
 
-/// A row's hash after one more cell (for the duplicate-row check).
-#[inline(always)]
-fn chain_cell(row_hash: u64, cell: Cell<'_>) -> u64 {
-    let mut scratch = [0; 8];
-    match cell_key(cell, &mut scratch) {
-        Some((bytes, seed)) => chain_key(row_hash, bytes, seed),
-        None => chain_key(row_hash, &[], NULL_SEED),
-    }
-}
-
-/// [`chain_cell`] of a field read as bytes (`None` when missing): the same as for its
-/// [`Cell::Text`] or [`Cell::Null`], so rows read either way repeat each other.
-#[inline(always)]
-fn chain_field(row_hash: u64, field: Option<&[u8]>) -> u64 {
-    match field {
-        Some(bytes) => chain_key(row_hash, bytes, TEXT_SEED),
-        None => chain_key(row_hash, &[], NULL_SEED),
-    }
-}
-
 /// Whether an allowed set (if any) holds `text`.
 fn allows(allowed: &Option<HashSet<String, FastHash>>, text: &str) -> bool {
     allowed.as_ref().is_none_or(|set| set.contains(text))
@@ -777,14 +760,14 @@ const TEXT_SEED: u64 = 1;
 
 /// The seed a missing cell is chained into a row's hash with (present cells have their
 /// variant's, from 1).
-const NULL_SEED: u64 = 0;
+pub(super) const NULL_SEED: u64 = 0;
 
 /// The hash of a missing cell.
 const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A present cell's bytes, in `scratch` unless it is text, and its variant as a hash seed.
 #[inline(always)]
-fn cell_key<'a>(cell: Cell<'a>, scratch: &'a mut [u8; 8]) -> Option<(&'a [u8], u64)> {
+pub(super) fn cell_key<'a>(cell: Cell<'a>, scratch: &'a mut [u8; 8]) -> Option<(&'a [u8], u64)> {
     let (len, seed) = match cell {
         Cell::Null => return None,
         Cell::Text(t) => return Some((t.as_bytes(), TEXT_SEED)),
@@ -817,8 +800,12 @@ pub struct Scanner {
     pub duplicates: Option<RepeatTracker>,
     /// Rows seen.
     pub rows: u64,
-    /// Row hashes of the current chunk, built column by column.
+    /// Keys rows for the duplicate-row check.
+    row_keys: RowKeys,
+    /// Row keys of the current chunk.
     row_hashes: Vec<u64>,
+    /// Which rows of the current chunk have a missing cell, marked column by column.
+    missing_rows: Vec<bool>,
 }
 
 impl Scanner {
@@ -834,7 +821,9 @@ impl Scanner {
             missing: Vec::new(),
             duplicates,
             rows: 0,
+            row_keys: RowKeys::default(),
             row_hashes: Vec::new(),
+            missing_rows: Vec::new(),
         }
     }
 
@@ -860,32 +849,33 @@ impl RowSink for Scanner {
         Ok(())
     }
 
+    fn whole_text_rows(&mut self, layout: RowText) {
+        self.row_keys.set_layout(layout);
+    }
+
     fn row(&mut self, row: u64, cells: &[Cell<'_>]) {
         self.rows = row;
-        let mut row_hash = 0u64;
         for (state, &cell) in self.columns.iter_mut().zip(cells) {
             state.observe(row, cell);
-            if self.duplicates.is_some() {
-                row_hash = chain_cell(row_hash, cell);
-            }
         }
         if let Some(tracker) = &mut self.duplicates {
-            tracker.offer(row_hash, row);
+            tracker.offer(self.row_keys.of_cells(cells), row);
         }
     }
 
     fn chunk(&mut self, first_row: u64, chunk: &FieldChunk<'_>) {
         let rows = chunk.rows();
-        let mut hashes = self.duplicates.is_some().then(|| {
-            self.row_hashes.clear();
-            self.row_hashes.resize(rows, 0);
-            &mut self.row_hashes[..]
+        let mut missing = self.duplicates.is_some().then(|| {
+            self.missing_rows.clear();
+            self.missing_rows.resize(rows, false);
+            &mut self.missing_rows[..]
         });
         for (index, state) in self.columns.iter_mut().enumerate() {
-            state.observe_column(first_row, chunk, index, hashes.as_deref_mut());
+            state.observe_column(first_row, chunk, index, missing.as_deref_mut());
         }
-        if let (Some(tracker), Some(hashes)) = (&mut self.duplicates, hashes) {
-            for (row, &hash) in (first_row..).zip(hashes.iter()) {
+        if let (Some(tracker), Some(missing)) = (&mut self.duplicates, missing) {
+            self.row_keys.of_chunk(chunk, missing, &mut self.row_hashes);
+            for (row, &hash) in (first_row..).zip(self.row_hashes.iter()) {
                 tracker.offer(hash, row);
             }
         }
@@ -903,7 +893,9 @@ impl RowSink for Scanner {
             missing: self.missing.clone(),
             duplicates: self.duplicates.as_ref().map(RepeatTracker::split),
             rows: 0,
+            row_keys: self.row_keys.split(),
             row_hashes: Vec::new(),
+            missing_rows: Vec::new(),
         }
     }
 
@@ -1018,20 +1010,17 @@ mod tests {
         let mut template = Scanner::new(schema);
         let names: Vec<String> = MESSY_HEADER.iter().map(|s| s.to_string()).collect();
         template.begin(&names).unwrap();
+        template.whole_text_rows(RowText {
+            delimiter: b',',
+            empty_is_null: true,
+        });
         let mut scanner = template.split_for_block(block);
         let nulls = crate::data::chunk::NullTokens::new(&[String::new()]);
         for (index, lines) in rows.chunks(crate::data::chunk::CHUNK_ROWS).enumerate() {
             let first_row = (index * crate::data::chunk::CHUNK_ROWS) as u64 + 1;
             let text = lines.iter().map(|r| r.join(",") + "\n").collect::<String>();
-            let mut spans = Vec::new();
-            let mut start = 0;
-            for line in text.split_inclusive('\n') {
-                for field in line.trim_end_matches('\n').split(',') {
-                    spans.push((start as u32, (start + field.len()) as u32));
-                    start += field.len() + 1;
-                }
-            }
-            let chunk = FieldChunk::new(&text, MESSY_HEADER.len(), &spans, &nulls);
+            let spans = crate::data::chunk::comma_spans(&text);
+            let chunk = FieldChunk::new(&text, MESSY_HEADER.len(), &spans, &nulls, true);
             if in_chunks {
                 scanner.chunk(first_row, &chunk);
             } else {
@@ -1176,17 +1165,6 @@ mod tests {
             );
         }
         assert_eq!(field_hash(None), tracker_hash(Cell::Null));
-        for field in [
-            None,
-            Some(&b""[..]),
-            Some(b"1.5"),
-            Some(b"a text longer than 16 bytes"),
-        ] {
-            let cell = field.map_or(Cell::Null, |b| Cell::Text(std::str::from_utf8(b).unwrap()));
-            assert_eq!(chain_field(7, field), chain_cell(7, cell));
-        }
-        assert_ne!(chain_cell(7, Cell::Null), chain_cell(7, Cell::Text("")));
-        assert_ne!(chain_cell(7, Cell::Int(1)), chain_cell(7, Cell::Text("1")));
     }
 
     #[test]
