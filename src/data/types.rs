@@ -138,6 +138,10 @@ pub fn parse_int_bytes(bytes: &[u8]) -> Option<i64> {
             .then(|| parse_long_int(bytes))
             .flatten();
     }
+    if (4..=8).contains(&digits.len()) {
+        let value = word_digits(read_word(digits), digits.len())? as i64;
+        return Some(if negative { -value } else { value });
+    }
     let mut value = 0i64;
     for &c in digits {
         if !c.is_ascii_digit() {
@@ -214,6 +218,19 @@ fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
+    let (mantissa, decimals) = match body.len() {
+        4..=8 => word_decimal(body)?,
+        _ => looped_decimal(body)?,
+    };
+    // Through `i64`, one instruction where `u64` takes several; below 2^53 both are exact.
+    let magnitude = mantissa as i64 as f64 / EXACT_POWERS_OF_TEN[decimals];
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// The digits of a plain decimal without its sign (`12.50`, `.5`, `3.`) as an integer, and
+/// how many of them follow the point; `None` for anything else or for more than 15 digits.
+#[inline(always)]
+fn looped_decimal(body: &[u8]) -> Option<(u64, usize)> {
     // Sixteen bytes hold at most sixteen digits, which fit a `u64` unchecked; more than
     // fifteen is refused below.
     if body.len() > 16 {
@@ -237,9 +254,71 @@ fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
     if digits == 0 || digits > 15 {
         return None;
     }
-    // Through `i64`, one instruction where `u64` takes several; below 2^53 both are exact.
-    let magnitude = mantissa as i64 as f64 / EXACT_POWERS_OF_TEN[decimals];
-    Some(if negative { -magnitude } else { magnitude })
+    Some((mantissa, decimals))
+}
+
+/// A byte repeated in every byte of a word.
+const fn every_byte(byte: u8) -> u64 {
+    0x0101_0101_0101_0101 * byte as u64
+}
+
+/// [`looped_decimal`] of four to eight bytes (most numbers in data files), read as one word:
+/// the point found and taken out by bit tricks, then [`word_digits`], where the loop took a
+/// test, a branch and a multiply per byte.
+#[inline(always)]
+fn word_decimal(body: &[u8]) -> Option<(u64, usize)> {
+    let len = body.len();
+    let word = read_word(body);
+    let in_text = u64::MAX >> (64 - 8 * len);
+    // Points become zero bytes (bytes past the text do not); the lowest zero byte flagged is
+    // a true one, and the first point.
+    let pointless = (word ^ every_byte(b'.')) | !in_text;
+    let zeros = pointless.wrapping_sub(every_byte(1)) & !pointless & every_byte(0x80);
+    if zeros == 0 {
+        return Some((word_digits(word, len)?, 0));
+    }
+    let point = zeros.trailing_zeros() as usize / 8;
+    let before = (1u64 << (8 * point)) - 1;
+    let joined = (word & before) | ((word >> 8) & !before);
+    Some((word_digits(joined, len - 1)?, len - 1 - point))
+}
+
+/// Four to eight bytes as a word, in order from its lowest byte, zeros above: two overlapping
+/// reads.
+#[inline(always)]
+fn read_word(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    debug_assert!((4..=8).contains(&len));
+    let read = |at: usize| {
+        let mut four = [0u8; 4];
+        four.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(four))
+    };
+    read(0) | read(len - 4) << (8 * (len - 4))
+}
+
+/// The number written by the `digits` (three to eight) lowest bytes of `word` (zeros above),
+/// if all are ASCII digits: every byte checked at once, and the digits combined in three
+/// multiplies (Lemire's eight-digit parse).
+#[inline(always)]
+fn word_digits(word: u64, digits: usize) -> Option<u64> {
+    debug_assert!((3..=8).contains(&digits));
+    // Bytes past the digits read as '0', then every byte must be '0' to '9': none has its top
+    // bit, none passes '9' (adding 0x46 sets it), none is below '0' (subtracting sets it).
+    let padded = word | (every_byte(b'0') & !(u64::MAX >> (64 - 8 * digits)));
+    let stray =
+        padded | padded.wrapping_add(every_byte(0x46)) | padded.wrapping_sub(every_byte(b'0'));
+    if stray & every_byte(0x80) != 0 {
+        return None;
+    }
+    // The digits at the top of the word, most significant in the lowest byte, zeros below.
+    let values = (padded - every_byte(b'0')) << (8 * (8 - digits));
+    let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
+    let mask = 0x0000_00ff_0000_00ff;
+    let value = ((pairs & mask).wrapping_mul(100 + (1_000_000 << 32)))
+        .wrapping_add(((pairs >> 16) & mask).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    Some(value)
 }
 
 /// Appends the ASCII digits at the start of `bytes` (at most sixteen) to `mantissa`; returns
@@ -551,6 +630,46 @@ mod tests {
             );
             proptest::prop_assert_eq!(parse_int(&text), standard_int(&text));
         }
+    }
+
+    #[test]
+    fn words_of_four_to_eight_bytes_read_as_the_loop_reads_them() {
+        // Every text of four to seven bytes from digits, the point and the bytes around them,
+        // and eight-byte ones with one stray among digits and points.
+        let alphabet = b"09./:\x00\xae\xb0";
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=7 {
+            texts = texts
+                .iter()
+                .flat_map(|text| {
+                    alphabet
+                        .iter()
+                        .map(move |&b| [text.as_slice(), &[b]].concat())
+                })
+                .collect();
+            if len >= 4 {
+                for text in &texts {
+                    assert_eq!(word_decimal(text), looped_decimal(text), "{text:?}");
+                }
+            }
+        }
+        for base in [
+            &b"12345678"[..],
+            b"1234.678",
+            b"0.000001",
+            b"9999999.",
+            b".9999999",
+        ] {
+            for at in 0..8 {
+                for &stray in alphabet.iter().chain(b"a-+e 5") {
+                    let mut text = base.to_vec();
+                    text[at] = stray;
+                    assert_eq!(word_decimal(&text), looped_decimal(&text), "{text:?}");
+                }
+            }
+        }
+        assert_eq!(word_decimal(b"26182.76"), Some((2_618_276, 2)));
+        assert_eq!(word_decimal(b"99999999"), Some((99_999_999, 0)));
     }
 
     proptest::proptest! {
