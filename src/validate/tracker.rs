@@ -52,48 +52,77 @@ impl Violations {
 
 /// Every row whose hash occurred at an earlier row, paired with that first row.
 ///
-/// A counting sort on the hash's low 16 bits (stable, two linear passes) followed by stable
-/// sorts of the small buckets: equal hashes land in one bucket in row order, because each
-/// hash's entries arrive in row order. At millions of rows this is several times faster than
-/// sorting pairs.
+/// Two stable counting sorts, on the hash's lowest 8 bits and then, bucket by bucket, on the
+/// next 12, followed by stable sorts of the runs that share all 20 (about one entry each at a
+/// million): equal hashes land in one run in row order, because each hash's entries arrive in
+/// row order. One counting sort on 16 bits wrote to 65,536 places across the whole array,
+/// nearly every write a cache miss, and left runs of a dozen to sort; 256 places at a time
+/// stay in cache, and a bucket's second sort is within a buffer of its size.
 fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64, u64)> {
-    const BITS: u32 = 16;
-    let mask = (1u64 << BITS) - 1;
-    let entries = || {
-        parts.clone().flat_map(|part| {
-            (part.entries.iter()).map(|&(hash, row)| (hash, row + part.row_offset))
-        })
-    };
-    let mut starts = vec![0usize; (1 << BITS) + 1];
-    for (hash, _) in entries() {
-        starts[(hash & mask) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut next = starts.clone();
-    let mut sorted = vec![(0u64, 0u64); starts[1 << BITS]];
-    for entry in entries() {
-        let bucket = (entry.0 & mask) as usize;
-        sorted[next[bucket]] = entry;
-        next[bucket] += 1;
-    }
+    let entries = parts
+        .flat_map(|part| (part.entries.iter()).map(|&(hash, row)| (hash, row + part.row_offset)));
+    let mut by_low_bits = Vec::new();
+    let mut buckets = vec![0; (1 << 8) + 1];
+    counting_sort(entries, 0, &mut buckets, &mut by_low_bits);
     let mut repeats = Vec::new();
-    for bucket in starts.windows(2) {
-        let slice = &mut sorted[bucket[0]..bucket[1]];
-        if slice.len() < 2 {
+    let mut by_more_bits = Vec::new();
+    let mut runs = vec![0; (1 << 12) + 1];
+    for bucket in buckets.windows(2) {
+        let bucket = &by_low_bits[bucket[0]..bucket[1]];
+        if bucket.len() < 2 {
             continue;
         }
-        slice.sort_by_key(|&(hash, _)| hash);
-        let mut first: Option<(u64, u64)> = None;
-        for &(hash, row) in slice.iter() {
-            match first {
-                Some((h, first_row)) if h == hash => repeats.push((row, first_row)),
-                _ => first = Some((hash, row)),
+        counting_sort(bucket.iter().copied(), 8, &mut runs, &mut by_more_bits);
+        for run in runs.windows(2) {
+            let run = &mut by_more_bits[run[0]..run[1]];
+            if run.len() < 2 {
+                continue;
+            }
+            run.sort_by_key(|&(hash, _)| hash);
+            let mut first: Option<(u64, u64)> = None;
+            for &(hash, row) in run.iter() {
+                match first {
+                    Some((h, first_row)) if h == hash => repeats.push((row, first_row)),
+                    _ => first = Some((hash, row)),
+                }
             }
         }
     }
     repeats
+}
+
+/// Sorts `entries` into `sorted`, stably, by the bits of their hash from `shift` on, as many
+/// as `starts` has places less one; leaves in `starts` where each value's entries start in
+/// `sorted` (and, last, their count).
+fn counting_sort(
+    entries: impl Iterator<Item = (u64, u64)> + Clone,
+    shift: u32,
+    starts: &mut [usize],
+    sorted: &mut Vec<(u64, u64)>,
+) {
+    let mask = starts.len() as u64 - 2;
+    debug_assert!((mask + 1).is_power_of_two());
+    let place = |hash: u64| ((hash >> shift) & mask) as usize;
+    starts.fill(0);
+    for (hash, _) in entries.clone() {
+        starts[place(hash)] += 1;
+    }
+    let mut total = 0;
+    for start in starts.iter_mut() {
+        (*start, total) = (total, total + *start);
+    }
+    sorted.clear();
+    sorted.resize(total, (0, 0));
+    // Each place's start moves on as it fills, to where the next place starts ...
+    for entry in entries {
+        let at = &mut starts[place(entry.0)];
+        sorted[*at] = entry;
+        *at += 1;
+    }
+    // ... so one step back gives every start again.
+    let last = starts.len() - 1;
+    starts.copy_within(..last, 1);
+    starts[0] = 0;
 }
 
 impl Violations {
@@ -358,6 +387,38 @@ mod tests {
     /// A well-spread 64-bit hash of a small integer key.
     fn h(key: u64) -> u64 {
         xxhash_rust::xxh3::xxh3_64(&key.to_le_bytes())
+    }
+
+    #[test]
+    fn repeats_pair_each_row_with_the_first_of_its_hash() {
+        // Hashes that share their low 20 bits in long runs and differ above them, in parts at
+        // several offsets, against a map of first rows.
+        let hash = |key: u64| ((key % 7) << 40) | ((key % 3_000) << 3) | (key % 5);
+        let mut parts = Vec::new();
+        let mut first_rows = std::collections::HashMap::new();
+        let mut expected = Vec::new();
+        for (block, offset) in [0u64, 5_000, 12_000].into_iter().enumerate() {
+            let entries: Vec<(u64, u64)> = (0..4_000u64)
+                .map(|i| (hash(i % 2_500 * 31 + block as u64 * 17), i + 1))
+                .collect();
+            for &(hash, row) in &entries {
+                match first_rows.get(&hash) {
+                    Some(&first) => expected.push((row + offset, first)),
+                    None => {
+                        first_rows.insert(hash, row + offset);
+                    }
+                }
+            }
+            parts.push(Part {
+                row_offset: offset,
+                entries,
+            });
+        }
+        let mut repeats = repeated_rows(parts.iter());
+        repeats.sort_unstable();
+        expected.sort_unstable();
+        assert!(expected.len() > 3_000, "{}", expected.len());
+        assert_eq!(repeats, expected);
     }
 
     #[test]
