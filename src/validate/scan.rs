@@ -758,7 +758,7 @@ fn tracker_hash(cell: Cell<'_>) -> u64 {
 /// The hash seed of a text cell.
 const TEXT_SEED: u64 = 1;
 
-/// The seed a missing cell is chained into a row's hash with (present cells have their
+/// The seed a missing cell is chained into a row's key with (present cells have their
 /// variant's, from 1).
 pub(super) const NULL_SEED: u64 = 0;
 
@@ -803,8 +803,9 @@ pub struct Scanner {
     /// Keys rows for the duplicate-row check.
     row_keys: RowKeys,
     /// Row keys of the current chunk.
-    row_hashes: Vec<u64>,
-    /// Which rows of the current chunk have a missing cell, marked column by column.
+    chunk_keys: Vec<u64>,
+    /// Which rows of the current chunk have a missing cell that is not empty text, marked
+    /// column by column.
     missing_rows: Vec<bool>,
 }
 
@@ -822,7 +823,7 @@ impl Scanner {
             duplicates,
             rows: 0,
             row_keys: RowKeys::default(),
-            row_hashes: Vec::new(),
+            chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
         }
     }
@@ -874,9 +875,9 @@ impl RowSink for Scanner {
             state.observe_column(first_row, chunk, index, missing.as_deref_mut());
         }
         if let (Some(tracker), Some(missing)) = (&mut self.duplicates, missing) {
-            self.row_keys.of_chunk(chunk, missing, &mut self.row_hashes);
-            for (row, &hash) in (first_row..).zip(self.row_hashes.iter()) {
-                tracker.offer(hash, row);
+            self.row_keys.of_chunk(chunk, missing, &mut self.chunk_keys);
+            for (row, &key) in (first_row..).zip(self.chunk_keys.iter()) {
+                tracker.offer(key, row);
             }
         }
         self.rows = first_row + rows as u64 - 1;
@@ -894,7 +895,7 @@ impl RowSink for Scanner {
             duplicates: self.duplicates.as_ref().map(RepeatTracker::split),
             rows: 0,
             row_keys: self.row_keys.split(),
-            row_hashes: Vec::new(),
+            chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
         }
     }
