@@ -80,6 +80,10 @@ impl RowKeys {
 /// Writes `cells` joined by the layout's delimiter into `joined` (missing ones as empty
 /// text), when that join gives back the cells; returns whether it did.
 fn join_cells(cells: &[Cell<'_>], layout: RowText, joined: &mut String) -> bool {
+    // A byte past ASCII would be written as two: not the text of the row.
+    if !layout.delimiter.is_ascii() {
+        return false;
+    }
     let delimiter = char::from(layout.delimiter);
     joined.clear();
     for (index, &cell) in cells.iter().enumerate() {
@@ -198,6 +202,14 @@ mod tests {
         let empty = [Cell::Text("1"), Cell::Text("")];
         let missing = [Cell::Text("1"), Cell::Null];
         assert_ne!(keys.of_cells(&empty), keys.of_cells(&missing));
+        // A delimiter past ASCII is not joined: the key is the cells' chain.
+        keys.set_layout(RowText {
+            delimiter: 0xa7,
+            empty_is_null: true,
+        });
+        let cells = [Cell::Text("a"), Cell::Text("b")];
+        let chained = (cells.iter()).fold(0, |key, &cell| chain_cell(key, cell));
+        assert_eq!(keys.of_cells(&cells), chained);
         // Typed cells (Parquet) keep their type: `1` is not `"1"`.
         assert_ne!(
             keys.of_cells(&[Cell::Int(1)]),
