@@ -91,9 +91,9 @@ fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64,
     repeats
 }
 
-/// Sorts `entries` into `sorted`, stably, by the bits of their hash from `shift` on, as many
-/// as `starts` has places less one; leaves in `starts` where each value's entries start in
-/// `sorted` (and, last, their count).
+/// Sorts `entries` into the front of `sorted`, stably, by the bits of their hash from `shift`
+/// on, as many as `starts` has places less one; leaves in `starts` where each value's entries
+/// start in `sorted` (and, last, their count).
 fn counting_sort(
     entries: impl Iterator<Item = (u64, u64)> + Clone,
     shift: u32,
@@ -111,8 +111,11 @@ fn counting_sort(
     for start in starts.iter_mut() {
         (*start, total) = (total, total + *start);
     }
-    sorted.clear();
-    sorted.resize(total, (0, 0));
+    // Grown, never cleared: every place below `total` is written before it is read, and a
+    // bucket's sort reuses the buffer without zeroing it again.
+    if sorted.len() < total {
+        sorted.resize(total, (0, 0));
+    }
     // Each place's start moves on as it fills, to where the next place starts ...
     for entry in entries {
         let at = &mut starts[place(entry.0)];
