@@ -303,22 +303,32 @@ fn read_word(bytes: &[u8]) -> u64 {
 #[inline(always)]
 fn word_digits(word: u64, digits: usize) -> Option<u64> {
     debug_assert!((3..=8).contains(&digits));
-    // Bytes past the digits read as '0', then every byte must be '0' to '9': none has its top
-    // bit, none passes '9' (adding 0x46 sets it), none is below '0' (subtracting sets it).
+    // Bytes past the digits read as '0'.
     let padded = word | (every_byte(b'0') & !(u64::MAX >> (64 - 8 * digits)));
-    let stray =
-        padded | padded.wrapping_add(every_byte(0x46)) | padded.wrapping_sub(every_byte(b'0'));
-    if stray & every_byte(0x80) != 0 {
-        return None;
-    }
     // The digits at the top of the word, most significant in the lowest byte, zeros below.
-    let values = (padded - every_byte(b'0')) << (8 * (8 - digits));
-    let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
+    let values = digit_values(padded)? << (8 * (8 - digits));
+    let pairs = digit_pairs_in(values);
     let mask = 0x0000_00ff_0000_00ff;
     let value = ((pairs & mask).wrapping_mul(100 + (1_000_000 << 32)))
         .wrapping_add(((pairs >> 16) & mask).wrapping_mul(1 + (10_000 << 32)))
         >> 32;
     Some(value)
+}
+
+/// The value of each byte of `word`, if every one is an ASCII digit, all checked at once: none
+/// has its top bit, none passes '9' (adding 0x46 sets it), none is below '0' (subtracting sets
+/// it).
+#[inline(always)]
+fn digit_values(word: u64) -> Option<u64> {
+    let stray = word | word.wrapping_add(every_byte(0x46)) | word.wrapping_sub(every_byte(b'0'));
+    (stray & every_byte(0x80) == 0).then(|| word - every_byte(b'0'))
+}
+
+/// Byte k of digit values becomes ten times digit k plus digit k + 1: at most 99, so no byte
+/// carries.
+#[inline(always)]
+fn digit_pairs_in(values: u64) -> u64 {
+    values.wrapping_mul(10).wrapping_add(values >> 8)
 }
 
 /// Appends the ASCII digits at the start of `bytes` (at most sixteen) to `mantissa`; returns
@@ -393,14 +403,7 @@ fn digit_pairs(bytes: [u8; 8], separator: u8) -> Option<[u32; 3]> {
         return None;
     }
     let digits = (word & !SEPARATORS) | (every_byte(b'0') & SEPARATORS);
-    let stray =
-        digits | digits.wrapping_add(every_byte(0x46)) | digits.wrapping_sub(every_byte(b'0'));
-    if stray & every_byte(0x80) != 0 {
-        return None;
-    }
-    // Byte k becomes ten times digit k plus digit k + 1: at most 99, so no byte carries.
-    let values = digits - every_byte(b'0');
-    let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
+    let pairs = digit_pairs_in(digit_values(digits)?);
     let pair = |at: u32| ((pairs >> (8 * at)) & 0xff) as u32;
     Some([pair(0), pair(3), pair(6)])
 }

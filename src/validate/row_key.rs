@@ -101,9 +101,24 @@ fn join_cells(cells: &[Cell<'_>], layout: RowText, joined: &mut String) -> bool 
     !cells.is_empty()
 }
 
+/// Marks in `missing` a row whose cell in `column` is missing, when that cell is not written
+/// empty (`NA`, say): the row's text is then not the join of its cells, so
+/// [`RowKeys::of_chunk`] keys it from them.
+#[inline(always)]
+pub(super) fn mark_missing(
+    missing: &mut [bool],
+    chunk: &FieldChunk<'_>,
+    row: usize,
+    column: usize,
+) {
+    if !chunk.field_is_empty(row, column) {
+        missing[row] = true;
+    }
+}
+
 /// A row's key after one more cell, for rows not keyed by their text.
 #[inline(always)]
-pub(super) fn chain_cell(key: u64, cell: Cell<'_>) -> u64 {
+fn chain_cell(key: u64, cell: Cell<'_>) -> u64 {
     let mut scratch = [0; 8];
     match cell_key(cell, &mut scratch) {
         Some((bytes, seed)) => chain_key(key, bytes, seed),
@@ -126,13 +141,15 @@ mod tests {
         let nulls = NullTokens::new(&nulls.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         let spans = comma_spans(text);
         let chunk = FieldChunk::new(text, 3, &spans, &nulls, whole);
-        // Marked as the validation pass marks them: missing cells that are not empty text.
-        let missing: Vec<bool> = (0..chunk.rows())
-            .map(|row| {
-                (chunk.row(row).enumerate())
-                    .any(|(column, cell)| cell == Cell::Null && !chunk.field_is_empty(row, column))
-            })
-            .collect();
+        // Marked as the validation pass marks them.
+        let mut missing = vec![false; chunk.rows()];
+        for row in 0..chunk.rows() {
+            for (column, cell) in chunk.row(row).enumerate() {
+                if cell == Cell::Null {
+                    mark_missing(&mut missing, &chunk, row, column);
+                }
+            }
+        }
         let mut keys = RowKeys::default();
         if let Some(layout) = layout {
             keys.set_layout(layout);

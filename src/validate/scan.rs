@@ -17,7 +17,7 @@ use crate::data::types::{self, Cell, ColumnType, Value};
 use crate::data::{FieldChunk, RowSink, RowText};
 
 use super::labels::LabelCounts;
-use super::row_key::RowKeys;
+use super::row_key::{mark_missing, RowKeys};
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
@@ -394,8 +394,8 @@ impl ColumnState {
             Some(missing) => {
                 for (index, cell) in cells.enumerate() {
                     observe(self, first_row + index as u64, cell);
-                    if cell == Cell::Null && !chunk.field_is_empty(index, column) {
-                        missing[index] = true;
+                    if cell == Cell::Null {
+                        mark_missing(missing, chunk, index, column);
                     }
                 }
             }
@@ -463,7 +463,7 @@ impl ColumnState {
             let Some(bytes) = field else {
                 self.nulls.record(row, || None);
                 if let Some(missing) = missing.as_deref_mut() {
-                    missing[index] |= !chunk.field_is_empty(index, column);
+                    mark_missing(missing, chunk, index, column);
                 }
                 continue;
             };
