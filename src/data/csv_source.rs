@@ -15,6 +15,7 @@ use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
 
 use super::chunk::{FieldChunk, NullTokens, Span, CHUNK_ROWS};
+use super::fingerprint::Fingerprint;
 use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, RowText, ScanSummary};
 
 /// The usual cause of an over-long record or an odd number of quotes.
@@ -60,8 +61,8 @@ struct BlockReader<R> {
     quotes: u64,
     /// Whether the pending bytes may hold a `"`: when not, the cut needs no scan for quotes.
     pending_quotes: bool,
-    /// Running xxh3-128 of the bytes.
-    hasher: xxhash_rust::xxh3::Xxh3,
+    /// Running fingerprint of the bytes.
+    hasher: Fingerprint,
     /// Buffers of parsed blocks, for the next blocks: a fresh buffer for each block cost page
     /// faults, zeroed pages and copies as it grew.
     spare: Vec<Vec<u8>>,
@@ -80,7 +81,7 @@ impl<R: Read> BlockReader<R> {
             bytes: 0,
             quotes: 0,
             pending_quotes: false,
-            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            hasher: Fingerprint::new(),
             spare: Vec::new(),
         }
     }
@@ -246,7 +247,7 @@ pub(super) fn scan<R: Read, S: RowSink>(
     Ok(ScanSummary {
         rows,
         bytes: reader.bytes,
-        fingerprint: format!("{:032x}", reader.hasher.digest128()),
+        fingerprint: reader.hasher.hex(),
     })
 }
 

@@ -10,6 +10,7 @@
 
 pub mod chunk;
 mod csv_source;
+pub mod fingerprint;
 pub mod hash;
 mod parquet_source;
 mod plain_csv;
@@ -265,13 +266,13 @@ pub(crate) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
 
 /// Hex xxh3-128 of a byte slice.
 pub fn fingerprint_bytes(bytes: &[u8]) -> String {
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+    fingerprint::of_bytes(bytes)
 }
 
 /// Size and hex xxh3-128 of a file, read in a stream.
 fn fingerprint_reader(path: &Path) -> anyhow::Result<(u64, String)> {
     let mut file = fs_err::File::open(path)?;
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut hasher = fingerprint::Fingerprint::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
@@ -282,7 +283,7 @@ fn fingerprint_reader(path: &Path) -> anyhow::Result<(u64, String)> {
         hasher.update(&buffer[..n]);
         total += n as u64;
     }
-    Ok((total, format!("{:032x}", hasher.digest128())))
+    Ok((total, hasher.hex()))
 }
 
 /// A path relative to a base directory, for labels; falls back to the path as given.
