@@ -1,11 +1,12 @@
 //! The CSV reader: blocks read in parallel, header and UTF-8 checks, null tokens, and errors
 //! located by row and line.
 //!
-//! The file is read sequentially by one thread that fingerprints the bytes, counts lines and
-//! cuts them into blocks of about [`BLOCK_BYTES`] at a line end outside quotes (in RFC 4180 CSV
-//! a position is inside a quoted field exactly when an odd number of `"` precede it, doubled
-//! quotes included). Worker threads parse blocks with the `csv` crate into their own sinks,
-//! which are folded back in file order. Cutting by bytes, never by thread count, keeps results
+//! The file is read sequentially by one thread that fingerprints the bytes and cuts them into
+//! blocks of about [`BLOCK_BYTES`] at a line end outside quotes (in RFC 4180 CSV a position is
+//! inside a quoted field exactly when an odd number of `"` precede it, doubled quotes included).
+//! Worker threads parse blocks into their own sinks, which are folded back in file order. A
+//! block counts its own rows and lines as it parses, and its errors name them from its start;
+//! folding makes them the file's. Counting lines in the reading thread was a pass of its own. Cutting by bytes, never by thread count, keeps results
 //! identical on any machine; bounding the blocks in flight keeps memory flat however large the
 //! file. Counting quotes also tells an unterminated quote (an odd total) from a long last field,
 //! which the `csv` crate alone silently accepts at end of file.
@@ -34,12 +35,20 @@ struct Block {
     bytes: Vec<u8>,
     /// Where the records start in `bytes` (after the header, in the first block).
     data_start: usize,
-    /// The 1-based line the records start on.
-    first_line: u64,
 }
 
-/// A parsed block: its sink and row count, or an error with a block-local row number.
-type BlockResult<S> = Result<(S, u64), DataError>;
+/// A parsed block.
+struct Parsed<S> {
+    /// What the sink made of its rows.
+    sink: S,
+    /// Its rows.
+    rows: u64,
+    /// Its line ends (`\n`), from where its records start.
+    lines: u64,
+}
+
+/// A parsed block, or an error whose row and line count from the block's first.
+type BlockResult<S> = Result<Parsed<S>, DataError>;
 
 /// Reads the input and cuts it into blocks of whole records.
 struct BlockReader<R> {
@@ -49,8 +58,6 @@ struct BlockReader<R> {
     pending: Vec<u8>,
     /// The input is exhausted.
     eof: bool,
-    /// The line the pending bytes start on.
-    line: u64,
     /// Blocks handed out.
     blocks: usize,
     /// Refuse a record longer than this.
@@ -75,7 +82,6 @@ impl<R: Read> BlockReader<R> {
             input,
             pending: Vec::new(),
             eof: false,
-            line: 1,
             blocks: 0,
             max_record_bytes,
             bytes: 0,
@@ -86,7 +92,8 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// The next block of whole records, or `None` at the end.
+    /// The next block of whole records, or `None` at the end. An error's line counts from the
+    /// first byte not yet handed out: only the blocks before it know how many came earlier.
     fn next_block(&mut self, label: &str) -> Result<Option<Block>, DataError> {
         loop {
             if self.pending.len() >= BLOCK_BYTES || self.eof {
@@ -104,22 +111,19 @@ impl<R: Read> BlockReader<R> {
                     self.pending_quotes = memchr::memchr(b'"', &rest).is_some();
                     self.pending.truncate(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
-                    let first_line = self.line;
-                    self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
                     let index = self.blocks;
                     self.blocks += 1;
                     return Ok(Some(Block {
                         index,
                         bytes,
                         data_start: 0,
-                        first_line,
                     }));
                 }
                 if self.pending.len() > self.max_record_bytes {
                     return Err(DataError {
                         file: label.into(),
                         row: None,
-                        line: Some(self.line),
+                        line: Some(1),
                         column: None,
                         message: format!(
                             "a record starting at or after this line is over the {} byte limit",
@@ -212,7 +216,6 @@ pub(super) fn scan<R: Read, S: RowSink>(
     };
     let (header, data_start, header_lines) = read_header(label, &first.bytes, options.delimiter)?;
     first.data_start = data_start;
-    first.first_line += header_lines;
     let keep: Vec<usize> = (0..header.len())
         .filter(|&i| !options.exclude.contains(&header[i]))
         .collect();
@@ -232,7 +235,7 @@ pub(super) fn scan<R: Read, S: RowSink>(
             empty_is_null: plan.nulls.empty_is_null(),
         });
     }
-    let rows = run_blocks(&plan, &mut reader, first, sink, worker_count())?;
+    let rows = run_blocks(&plan, &mut reader, first, header_lines, sink)?;
     if reader.quotes % 2 == 1 {
         return Err(DataError {
             file: label.into(),
@@ -257,14 +260,19 @@ fn worker_count() -> usize {
     crate::threads::budget().min(8)
 }
 
-/// Sends blocks to worker threads and folds their sinks into `sink` in file order.
+/// Sends blocks to worker threads and folds their sinks into `sink` in file order; the first
+/// block's records start after `header_lines` lines.
+///
+/// An error of the reader waits for the blocks before it: they tell its line, and any error
+/// among them comes first in the file.
 fn run_blocks<R: Read, S: RowSink>(
     plan: &Plan,
     reader: &mut BlockReader<R>,
     first: Block,
+    header_lines: u64,
     sink: &mut S,
-    workers: usize,
 ) -> Result<u64, DataError> {
+    let workers = worker_count();
     let template = sink.split();
     std::thread::scope(|scope| {
         let (block_tx, block_rx) = mpsc::sync_channel::<Block>(workers);
@@ -289,8 +297,10 @@ fn run_blocks<R: Read, S: RowSink>(
             done: BTreeMap::new(),
             next: 0,
             rows: 0,
+            lines: header_lines,
         };
         let mut block = Some(first);
+        let mut unread = None;
         while let Some(current) = block.take() {
             if block_tx.send(current).is_err() {
                 break;
@@ -300,14 +310,20 @@ fn run_blocks<R: Read, S: RowSink>(
                 reader.recycle(buffer);
             }
             folder.fold_ready(sink)?;
-            block = reader.next_block(&plan.label)?;
+            block = reader.next_block(&plan.label).unwrap_or_else(|err| {
+                unread = Some(err);
+                None
+            });
         }
         drop(block_tx);
         for (index, result, _) in result_rx {
             folder.done.insert(index, result);
             folder.fold_ready(sink)?;
         }
-        Ok(folder.rows)
+        match unread {
+            Some(err) => Err(folder.place(err)),
+            None => Ok(folder.rows),
+        }
     })
 }
 
@@ -319,21 +335,28 @@ struct Folder<S> {
     next: usize,
     /// Rows folded so far.
     rows: u64,
+    /// Lines before the next block's records.
+    lines: u64,
 }
 
 impl<S: RowSink> Folder<S> {
+    /// An error whose row and line count from the next block's start, placed in the file.
+    fn place(&self, mut err: DataError) -> DataError {
+        err.row = err.row.map(|local| local + self.rows);
+        err.line = err.line.map(|local| local + self.lines);
+        err
+    }
+
     /// Folds every block whose predecessors are folded; the first error in file order wins.
     fn fold_ready(&mut self, sink: &mut S) -> Result<(), DataError> {
         while let Some(result) = self.done.remove(&self.next) {
             match result {
-                Ok((part, rows)) => {
-                    sink.absorb(part, self.rows);
-                    self.rows += rows;
+                Ok(parsed) => {
+                    sink.absorb(parsed.sink, self.rows);
+                    self.rows += parsed.rows;
+                    self.lines += parsed.lines;
                 }
-                Err(mut err) => {
-                    err.row = err.row.map(|local| local + self.rows);
-                    return Err(err);
-                }
+                Err(err) => return Err(self.place(err)),
             }
             self.next += 1;
         }
@@ -354,7 +377,7 @@ fn parse_plain_block<S: RowSink>(
     plan: &Plan,
     mut sink: S,
     block: &Block,
-) -> Result<(S, u64), plain_csv::NotPlain> {
+) -> Result<Parsed<S>, plain_csv::NotPlain> {
     let bytes = &block.bytes[block.data_start..];
     let width = plan.keep.len();
     let every_column = width == plan.header.len();
@@ -369,7 +392,7 @@ fn parse_plain_block<S: RowSink>(
         }
         spans.clear();
     };
-    let rows = plain_csv::split_records(
+    let (rows, lines) = plain_csv::split_records(
         bytes,
         plan.delimiter,
         plan.header.len(),
@@ -391,7 +414,7 @@ fn parse_plain_block<S: RowSink>(
         let cells: [Cell<'_>; 0] = [];
         (1..=rows).for_each(|row| sink.row(row, &cells));
     }
-    Ok((sink, rows))
+    Ok(Parsed { sink, rows, lines })
 }
 
 /// Narrows the record at the end of `spans` (the last `width` ranges) to the columns at
@@ -419,7 +442,7 @@ fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> 
     let error_at = |row: u64, local_line: u64, message: String| DataError {
         file: plan.label.clone(),
         row: Some(row),
-        line: Some(block.first_line + local_line - 1),
+        line: Some(local_line),
         column: None,
         message,
         hint: None,
@@ -447,10 +470,7 @@ fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> 
             );
             let err = error_at(row, local_line, message);
             let hint = if spanned > 1 {
-                let line = err.line.unwrap_or(0);
-                format!(
-                    "the row spans {spanned} lines: a quoted field on line {line} may never close"
-                )
+                format!("the row spans {spanned} lines: a quoted field in it may never close")
             } else {
                 "every row needs as many fields as the header; quote fields that contain the delimiter".into()
             };
@@ -489,7 +509,12 @@ fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> 
         sink.row(row, &cells);
         spare = super::recycle(cells);
     }
-    Ok((sink, row))
+    let lines = memchr::memchr_iter(b'\n', &block.bytes[block.data_start..]).count() as u64;
+    Ok(Parsed {
+        sink,
+        rows: row,
+        lines,
+    })
 }
 
 /// Reads and checks the header at the start of the first block: present, UTF-8, no empty or
@@ -750,6 +775,36 @@ mod tests {
         // Every 997th row before it spans two lines, plus the header line.
         let line = bad as u64 + 1 + (bad as u64 - 1) / 997;
         assert_eq!((err.row, err.line), (Some(bad as u64), Some(line)), "{err}");
+    }
+
+    /// [`big_csv`] followed by a quote that never closes, then more bytes than a block holds.
+    fn csv_with_unclosed_quote_after(rows: usize, bad_row: Option<usize>) -> Vec<u8> {
+        let mut data = big_csv(rows, bad_row);
+        data.extend_from_slice(b"1,\"never closed\n");
+        data.extend(std::iter::repeat_n(b'x', 2 * BLOCK_BYTES));
+        data
+    }
+
+    #[test]
+    fn a_record_over_the_limit_after_several_blocks_names_its_line() {
+        let rows = 80_000;
+        let data = csv_with_unclosed_quote_after(rows, None);
+        assert!(data.len() > 3 * BLOCK_BYTES);
+        let err = scan_text(&data).unwrap_err();
+        assert!(
+            err.message.contains("starting at or after this line"),
+            "{err}"
+        );
+        // The header, the rows, and the second line of every 997th row come before it.
+        let line = 1 + rows as u64 + rows as u64 / 997 + 1;
+        assert_eq!((err.row, err.line), (None, Some(line)), "{err}");
+    }
+
+    #[test]
+    fn an_error_in_an_earlier_block_comes_before_the_reader_s() {
+        let err = scan_text(&csv_with_unclosed_quote_after(80_000, Some(5))).unwrap_err();
+        assert!(err.message.contains("fields but the header"), "{err}");
+        assert_eq!((err.row, err.line), (Some(5), Some(6)), "{err}");
     }
 
     proptest::proptest! {

@@ -21,7 +21,7 @@ pub(super) struct NotPlain;
 /// Splits `bytes` (whole records) into records of exactly `width` fields, appends each
 /// record's fields to `fields` as byte ranges, and calls `record` with the text after each
 /// (which may take the record's ranges off the end, or clear them); returns the number of
-/// records.
+/// records and of `\n` bytes (lines, for locating errors).
 ///
 /// The ranges go straight where the caller reads them: a vector of ranges per record, copied
 /// on, was a tenth of the splitting.
@@ -38,7 +38,7 @@ pub(super) fn split_records<'a>(
     max_record_bytes: usize,
     fields: &mut Vec<Span>,
     mut record: impl FnMut(&'a str, &mut Vec<Span>),
-) -> Result<u64, NotPlain> {
+) -> Result<(u64, u64), NotPlain> {
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
     if !plain_delimiter
         || u32::try_from(bytes.len()).is_err()
@@ -48,6 +48,7 @@ pub(super) fn split_records<'a>(
     }
     let text = std::str::from_utf8(bytes).map_err(|_| NotPlain)?;
     let mut records = 0u64;
+    let mut newlines = 0u64;
     let mut record_start = 0;
     let mut field_start = 0;
     let mut first_field = fields.len();
@@ -86,6 +87,7 @@ pub(super) fn split_records<'a>(
             }
             let at = base + line_ends.trailing_zeros() as usize;
             line_ends &= line_ends - 1;
+            newlines += u64::from(bytes[at] == b'\n');
             if (at > record_start || fields.len() > first_field)
                 && !end_record(at, field_start, fields, &mut first_field)
             {
@@ -100,7 +102,7 @@ pub(super) fn split_records<'a>(
     {
         return Err(NotPlain);
     }
-    Ok(records)
+    Ok((records, newlines))
 }
 
 /// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each
@@ -193,7 +195,7 @@ mod tests {
     fn plain_records(bytes: &[u8], width: usize) -> Result<Vec<Vec<String>>, NotPlain> {
         let mut out = Vec::new();
         let mut fields = Vec::new();
-        let count = split_records(
+        let (count, newlines) = split_records(
             bytes,
             b',',
             width,
@@ -212,6 +214,7 @@ mod tests {
             },
         )?;
         assert_eq!(count as usize, out.len());
+        assert_eq!(newlines as usize, memchr::memchr_iter(b'\n', bytes).count());
         Ok(out)
     }
 
