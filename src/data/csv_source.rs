@@ -1,15 +1,16 @@
 //! The CSV reader: blocks read in parallel, header and UTF-8 checks, null tokens, and errors
 //! located by row and line.
 //!
-//! The file is read sequentially by one thread that fingerprints the bytes and cuts them into
-//! blocks of about [`BLOCK_BYTES`] at a line end outside quotes (in RFC 4180 CSV a position is
-//! inside a quoted field exactly when an odd number of `"` precede it, doubled quotes included).
-//! Worker threads parse blocks into their own sinks, which are folded back in file order. A
-//! block counts its own rows and lines as it parses, and its errors name them from its start;
-//! folding makes them the file's. Counting lines in the reading thread was a pass of its own. Cutting by bytes, never by thread count, keeps results
-//! identical on any machine; bounding the blocks in flight keeps memory flat however large the
-//! file. Counting quotes also tells an unterminated quote (an odd total) from a long last field,
-//! which the `csv` crate alone silently accepts at end of file.
+//! The file is read sequentially by one thread, in pieces it counts quotes in and fingerprints
+//! while they are in cache, and cut into blocks of about [`BLOCK_BYTES`] at a line end outside
+//! quotes (in RFC 4180 CSV a position is inside a quoted field exactly when an odd number of `"`
+//! precede it, doubled quotes included). Worker threads parse blocks into their own sinks,
+//! which are folded back in file order. A block counts its own rows and lines as it parses,
+//! and its errors name them from its start; folding makes them the file's (counting lines in
+//! the reading thread was a pass of its own). Cutting by bytes, never by thread count, keeps
+//! results identical on any machine; bounding the blocks in flight keeps memory flat however
+//! large the file. Counting quotes also tells an unterminated quote (an odd total) from a long
+//! last field, which the `csv` crate alone silently accepts at end of file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
