@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::chunk::{FieldChunk, NullTokens, Span, CHUNK_ROWS};
+use super::chunk::{chunk_rows, FieldChunk, NullTokens, Span};
 use super::fingerprint::Fingerprint;
 use super::{plain_csv, Cell, DataError, ReadOptions, RowSink, RowText, ScanSummary};
 
@@ -390,7 +390,8 @@ fn parse_plain_block<S: RowSink>(
     let bytes = &block.bytes[block.data_start..];
     let width = plan.keep.len();
     let every_column = width == plan.header.len();
-    let mut spans: Vec<Span> = Vec::with_capacity(CHUNK_ROWS * plan.header.len());
+    let chunk_spans = chunk_rows(width) * width;
+    let mut spans: Vec<Span> = Vec::with_capacity(chunk_rows(width) * plan.header.len());
     let mut chunk_text = "";
     let mut first_row = 1u64;
     let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
@@ -412,7 +413,7 @@ fn parse_plain_block<S: RowSink>(
             if !every_column {
                 keep_columns(spans, plan.header.len(), &plan.keep);
             }
-            if spans.len() >= CHUNK_ROWS * width {
+            if spans.len() >= chunk_spans {
                 hand_over(&mut sink, text, spans, &mut first_row);
             }
         },

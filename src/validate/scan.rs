@@ -1017,8 +1017,9 @@ mod tests {
         });
         let mut scanner = template.split_for_block(block);
         let nulls = crate::data::chunk::NullTokens::new(&[String::new()]);
-        for (index, lines) in rows.chunks(crate::data::chunk::CHUNK_ROWS).enumerate() {
-            let first_row = (index * crate::data::chunk::CHUNK_ROWS) as u64 + 1;
+        let chunk_rows = crate::data::chunk::chunk_rows(MESSY_HEADER.len());
+        for (index, lines) in rows.chunks(chunk_rows).enumerate() {
+            let first_row = (index * chunk_rows) as u64 + 1;
             let text = lines.iter().map(|r| r.join(",") + "\n").collect::<String>();
             let spans = crate::data::chunk::comma_spans(&text);
             let chunk = FieldChunk::new(&text, MESSY_HEADER.len(), &spans, &nulls, true);
