@@ -390,8 +390,8 @@ fn parse_plain_block<S: RowSink>(
     let bytes = &block.bytes[block.data_start..];
     let width = plan.keep.len();
     let every_column = width == plan.header.len();
-    let chunk_spans = chunk_rows(width) * width;
-    let mut spans: Vec<Span> = Vec::with_capacity(chunk_rows(width) * plan.header.len());
+    let rows_per_chunk = chunk_rows(width);
+    let mut spans: Vec<Span> = Vec::with_capacity(rows_per_chunk * plan.header.len());
     let mut chunk_text = "";
     let mut first_row = 1u64;
     let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
@@ -413,7 +413,7 @@ fn parse_plain_block<S: RowSink>(
             if !every_column {
                 keep_columns(spans, plan.header.len(), &plan.keep);
             }
-            if spans.len() >= chunk_spans {
+            if spans.len() >= rows_per_chunk * width {
                 hand_over(&mut sink, text, spans, &mut first_row);
             }
         },

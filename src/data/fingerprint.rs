@@ -6,6 +6,8 @@
 //! took twice as long over a large file. Both give the same values (tested below), so
 //! fingerprints recorded before the change still match.
 
+use std::io::Read;
+
 /// A running fingerprint of bytes fed in order.
 pub struct Fingerprint(twox_hash::XxHash3_128);
 
@@ -41,6 +43,23 @@ impl std::fmt::Debug for Fingerprint {
 /// The fingerprint of one slice.
 pub fn of_bytes(bytes: &[u8]) -> String {
     format!("{:032x}", twox_hash::XxHash3_128::oneshot(bytes))
+}
+
+/// The size and fingerprint of a file, read in a stream.
+pub fn of_file(path: &std::path::Path) -> anyhow::Result<(u64, String)> {
+    let mut file = fs_err::File::open(path)?;
+    let mut fingerprint = Fingerprint::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        fingerprint.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((total, fingerprint.hex()))
 }
 
 #[cfg(test)]

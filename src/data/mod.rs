@@ -19,7 +19,6 @@ pub mod strata;
 pub mod types;
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use chunk::FieldChunk;
@@ -214,7 +213,7 @@ pub fn scan_file<S: RowSink>(
         DataFormat::Parquet => {
             let summary =
                 parquet_source::scan(&label, parquet_source::Input::File(file), options, sink)?;
-            let (bytes, fingerprint) = fingerprint_reader(path)?;
+            let (bytes, fingerprint) = fingerprint::of_file(path)?;
             ScanSummary {
                 rows: summary,
                 bytes,
@@ -236,7 +235,7 @@ pub fn scan_bytes<S: RowSink>(
 ) -> anyhow::Result<ScanSummary> {
     let summary = match options.format {
         DataFormat::Parquet => {
-            let fingerprint = fingerprint_bytes(&bytes);
+            let fingerprint = fingerprint::of_bytes(&bytes);
             let size = bytes.len() as u64;
             let rows = parquet_source::scan(
                 label,
@@ -262,28 +261,6 @@ pub fn scan_bytes<S: RowSink>(
 pub(crate) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
     cells.clear();
     cells.into_iter().map(|_| Cell::Null).collect()
-}
-
-/// Hex xxh3-128 of a byte slice.
-pub fn fingerprint_bytes(bytes: &[u8]) -> String {
-    fingerprint::of_bytes(bytes)
-}
-
-/// Size and hex xxh3-128 of a file, read in a stream.
-fn fingerprint_reader(path: &Path) -> anyhow::Result<(u64, String)> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = fingerprint::Fingerprint::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        total += n as u64;
-    }
-    Ok((total, hasher.hex()))
 }
 
 /// A path relative to a base directory, for labels; falls back to the path as given.
