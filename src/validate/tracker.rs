@@ -50,82 +50,85 @@ impl Violations {
     }
 }
 
+/// Slots of the repeat table per occurrence: about one occurrence in this many shares its
+/// slot with an unrelated hash and has to be sorted with the repeats.
+const SLOTS_PER_OCCURRENCE: usize = 8;
+
 /// Every row whose hash occurred at an earlier row, paired with that first row.
 ///
-/// Two stable counting sorts, on the hash's lowest 8 bits and then, bucket by bucket, on the
-/// next 12, followed by stable sorts of the runs that share all 20 (about one entry each at a
-/// million): equal hashes land in one run in row order, because each hash's entries arrive in
-/// row order. One counting sort on 16 bits wrote to 65,536 places across the whole array,
-/// nearly every write a cache miss, and left runs of a dozen to sort; 256 places at a time
-/// stay in cache, and a bucket's second sort is within a buffer of its size.
+/// A table of two bits per slot, indexed by the hash's low bits, marks in one pass each slot
+/// seen once and each seen again; a second pass keeps the occurrences whose slot was seen
+/// again: every repeated hash, and the few that share a slot with another. Only those are
+/// sorted, by hash and row, so each hash's run starts at its first row. Two counting sorts of
+/// every occurrence did the same with several times the work, and a buffer as large as all
+/// occurrences, fresh pages that each cost a fault.
 fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64, u64)> {
-    let entries = parts
-        .flat_map(|part| (part.entries.iter()).map(|&(hash, row)| (hash, row + part.row_offset)));
-    let mut by_low_bits = Vec::new();
-    let mut buckets = vec![0; (1 << 8) + 1];
-    counting_sort(entries, 0, &mut buckets, &mut by_low_bits);
+    let occurrences = parts.clone().map(|part| part.entries.len()).sum::<usize>();
+    if occurrences < 2 {
+        return Vec::new();
+    }
+    let mut table = SlotTable::for_occurrences(occurrences);
+    for part in parts.clone() {
+        part.entries.iter().for_each(|&(hash, _)| table.mark(hash));
+    }
+    let mut shared: Vec<(u64, u64)> = parts
+        .flat_map(|part| {
+            let table = &table;
+            (part.entries.iter())
+                .filter(move |&&(hash, _)| table.seen_again(hash))
+                .map(move |&(hash, row)| (hash, row + part.row_offset))
+        })
+        .collect();
+    shared.sort_unstable();
     let mut repeats = Vec::new();
-    let mut by_more_bits = Vec::new();
-    let mut runs = vec![0; (1 << 12) + 1];
-    for bucket in buckets.windows(2) {
-        let bucket = &by_low_bits[bucket[0]..bucket[1]];
-        if bucket.len() < 2 {
-            continue;
-        }
-        counting_sort(bucket.iter().copied(), 8, &mut runs, &mut by_more_bits);
-        for run in runs.windows(2) {
-            let run = &mut by_more_bits[run[0]..run[1]];
-            if run.len() < 2 {
-                continue;
-            }
-            run.sort_by_key(|&(hash, _)| hash);
-            let mut first: Option<(u64, u64)> = None;
-            for &(hash, row) in run.iter() {
-                match first {
-                    Some((h, first_row)) if h == hash => repeats.push((row, first_row)),
-                    _ => first = Some((hash, row)),
-                }
-            }
-        }
+    for run in shared.chunk_by(|a, b| a.0 == b.0) {
+        let first_row = run[0].1;
+        repeats.extend(run[1..].iter().map(|&(_, row)| (row, first_row)));
     }
     repeats
 }
 
-/// Sorts `entries` into the front of `sorted`, stably, by the bits of their hash from `shift`
-/// on, as many as `starts` has places less one; leaves in `starts` where each value's entries
-/// start in `sorted` (and, last, their count).
-fn counting_sort(
-    entries: impl Iterator<Item = (u64, u64)> + Clone,
-    shift: u32,
-    starts: &mut [usize],
-    sorted: &mut Vec<(u64, u64)>,
-) {
-    let mask = starts.len() as u64 - 2;
-    debug_assert!((mask + 1).is_power_of_two());
-    let place = |hash: u64| ((hash >> shift) & mask) as usize;
-    starts.fill(0);
-    for (hash, _) in entries.clone() {
-        starts[place(hash)] += 1;
+/// Two bits per slot of hashes: seen once, seen again.
+struct SlotTable {
+    /// 32 slots per word, slot `s` at bits `2 * (s % 32)` (seen) and the one above (again).
+    words: Vec<u64>,
+    /// The hash bits that pick a slot.
+    mask: u64,
+}
+
+impl SlotTable {
+    /// An empty table for `occurrences` hashes.
+    fn for_occurrences(occurrences: usize) -> SlotTable {
+        let slots = (occurrences.saturating_mul(SLOTS_PER_OCCURRENCE))
+            .next_power_of_two()
+            .max(64);
+        SlotTable {
+            words: vec![0; slots / 32],
+            mask: slots as u64 - 1,
+        }
     }
-    let mut total = 0;
-    for start in starts.iter_mut() {
-        (*start, total) = (total, total + *start);
+
+    /// The word and bit of the "seen" mark of `hash`'s slot.
+    #[inline(always)]
+    fn place(&self, hash: u64) -> (usize, u32) {
+        let slot = (hash & self.mask) as usize;
+        (slot / 32, 2 * (slot % 32) as u32)
     }
-    // Grown, never cleared: every place below `total` is written before it is read, and a
-    // bucket's sort reuses the buffer without zeroing it again.
-    if sorted.len() < total {
-        sorted.resize(total, (0, 0));
+
+    /// Marks `hash`'s slot seen, or seen again when it already was.
+    #[inline(always)]
+    fn mark(&mut self, hash: u64) {
+        let (word, bit) = self.place(hash);
+        let seen = (self.words[word] >> bit) & 1;
+        self.words[word] |= 1 << (bit + seen as u32);
     }
-    // Each place's start moves on as it fills, to where the next place starts ...
-    for entry in entries {
-        let at = &mut starts[place(entry.0)];
-        sorted[*at] = entry;
-        *at += 1;
+
+    /// Whether `hash`'s slot was marked twice or more.
+    #[inline(always)]
+    fn seen_again(&self, hash: u64) -> bool {
+        let (word, bit) = self.place(hash);
+        (self.words[word] >> (bit + 1)) & 1 == 1
     }
-    // ... so one step back gives every start again.
-    let last = starts.len() - 1;
-    starts.copy_within(..last, 1);
-    starts[0] = 0;
 }
 
 impl Violations {
@@ -422,6 +425,28 @@ mod tests {
         expected.sort_unstable();
         assert!(expected.len() > 3_000, "{}", expected.len());
         assert_eq!(repeats, expected);
+    }
+
+    #[test]
+    fn hashes_that_only_share_a_slot_are_not_repeats() {
+        // Every hash has the same low bits, so all share one slot; only the equal ones repeat.
+        let entries: Vec<(u64, u64)> = [7u64, 3, 7, 9, 3, 7]
+            .iter()
+            .enumerate()
+            .map(|(i, &key)| ((key << 48) | 0x5a5a, i as u64 + 1))
+            .collect();
+        let part = Part {
+            row_offset: 10,
+            entries,
+        };
+        let mut repeats = repeated_rows([&part].into_iter());
+        repeats.sort_unstable();
+        assert_eq!(repeats, [(13, 11), (15, 12), (16, 11)]);
+        let unique = Part {
+            row_offset: 0,
+            entries: (1..=500u64).map(|key| (key << 40 | 0x77, key)).collect(),
+        };
+        assert!(repeated_rows([&unique].into_iter()).is_empty());
     }
 
     #[test]
