@@ -454,6 +454,45 @@ mod tests {
         assert!(repeated_rows([&unique].into_iter()).is_empty());
     }
 
+    proptest::proptest! {
+        /// The pairs are those of a map of first rows, for parts of any sizes and offsets, in
+        /// any order, and hashes drawn from few keys whose low bits often collide.
+        #[test]
+        fn repeats_are_those_of_a_map_of_first_rows(
+            parts in proptest::collection::vec(
+                proptest::collection::vec((0u64..40, 0u64..4), 0..60),
+                0..6,
+            ),
+        ) {
+            // Four hashes share each key's low bits, differing only in the top ones: equal
+            // hashes repeat, unequal ones share a slot.
+            let hash = |(key, high): (u64, u64)| (high << 58) | (key % 10) << 3 | key / 10;
+            let mut first_rows = std::collections::HashMap::new();
+            let mut expected = Vec::new();
+            let mut built = Vec::new();
+            let mut offset = 0;
+            for keys in &parts {
+                let entries: Vec<(u64, u64)> =
+                    (1..).zip(keys).map(|(row, &key)| (hash(key), row)).collect();
+                for &(hash, row) in &entries {
+                    match first_rows.get(&hash) {
+                        Some(&first) => expected.push((row + offset, first)),
+                        None => {
+                            first_rows.insert(hash, row + offset);
+                        }
+                    }
+                }
+                built.push(Part { row_offset: offset, entries });
+                offset += keys.len() as u64 + 3;
+            }
+            // Parts come depth by depth, not in row order.
+            let mut repeats = repeated_rows(built.iter().rev());
+            repeats.sort_unstable();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(repeats, expected);
+        }
+    }
+
     #[test]
     fn exact_below_capacity() {
         let mut tracker = RepeatTracker::new(100);
