@@ -466,7 +466,7 @@ mod tests {
         ) {
             // Four hashes share each key's low bits, differing only in the top ones: equal
             // hashes repeat, unequal ones share a slot.
-            let hash = |(key, high): (u64, u64)| (high << 58) | (key % 10) << 3 | key / 10;
+            let hash = |(key, high): (u64, u64)| (high << 58) | ((key % 10) << 3) | (key / 10);
             let mut first_rows = std::collections::HashMap::new();
             let mut expected = Vec::new();
             let mut built = Vec::new();
