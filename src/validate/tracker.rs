@@ -406,20 +406,10 @@ mod tests {
         // several offsets, against a map of first rows.
         let hash = |key: u64| ((key % 7) << 40) | ((key % 3_000) << 3) | (key % 5);
         let mut parts = Vec::new();
-        let mut first_rows = std::collections::HashMap::new();
-        let mut expected = Vec::new();
         for (block, offset) in [0u64, 5_000, 12_000].into_iter().enumerate() {
             let entries: Vec<(u64, u64)> = (0..4_000u64)
                 .map(|i| (hash(i % 2_500 * 31 + block as u64 * 17), i + 1))
                 .collect();
-            for &(hash, row) in &entries {
-                match first_rows.get(&hash) {
-                    Some(&first) => expected.push((row + offset, first)),
-                    None => {
-                        first_rows.insert(hash, row + offset);
-                    }
-                }
-            }
             parts.push(Part {
                 row_offset: offset,
                 entries,
@@ -427,9 +417,29 @@ mod tests {
         }
         let mut repeats = repeated_rows(parts.iter());
         repeats.sort_unstable();
-        expected.sort_unstable();
+        let expected = pairs_with_first_rows(&parts);
         assert!(expected.len() > 3_000, "{}", expected.len());
         assert_eq!(repeats, expected);
+    }
+
+    /// Each later occurrence of a hash paired with its first row, by a map of first rows, for
+    /// parts in row order; sorted.
+    fn pairs_with_first_rows(parts: &[Part]) -> Vec<(u64, u64)> {
+        let mut first_rows = std::collections::HashMap::new();
+        let mut pairs = Vec::new();
+        for part in parts {
+            for &(hash, row) in &part.entries {
+                let row = row + part.row_offset;
+                match first_rows.get(&hash) {
+                    Some(&first) => pairs.push((row, first)),
+                    None => {
+                        first_rows.insert(hash, row);
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs
     }
 
     #[test]
@@ -467,29 +477,18 @@ mod tests {
             // Four hashes share each key's low bits, differing only in the top ones: equal
             // hashes repeat, unequal ones share a slot.
             let hash = |(key, high): (u64, u64)| (high << 58) | ((key % 10) << 3) | (key / 10);
-            let mut first_rows = std::collections::HashMap::new();
-            let mut expected = Vec::new();
             let mut built = Vec::new();
             let mut offset = 0;
             for keys in &parts {
                 let entries: Vec<(u64, u64)> =
                     (1..).zip(keys).map(|(row, &key)| (hash(key), row)).collect();
-                for &(hash, row) in &entries {
-                    match first_rows.get(&hash) {
-                        Some(&first) => expected.push((row + offset, first)),
-                        None => {
-                            first_rows.insert(hash, row + offset);
-                        }
-                    }
-                }
                 built.push(Part { row_offset: offset, entries });
                 offset += keys.len() as u64 + 3;
             }
             // Parts come depth by depth, not in row order.
             let mut repeats = repeated_rows(built.iter().rev());
             repeats.sort_unstable();
-            expected.sort_unstable();
-            proptest::prop_assert_eq!(repeats, expected);
+            proptest::prop_assert_eq!(repeats, pairs_with_first_rows(&built));
         }
     }
 
