@@ -10,8 +10,10 @@
 #                    --baseline` run (default 1000)
 #
 # Environment:
-#   MLGATE        path to an mlgate binary; if unset, `cargo build --release`
-#                 is run in the repository root and target/release/mlgate used
+#   MLGATE        path to an mlgate binary; if unset, a release build of what
+#                 the release workflow ships for this host (x86_64 Linux: the
+#                 musl target, when musl-gcc and its Rust std are installed),
+#                 else of the host's own target
 #   PYTHON        interpreter used to create bench/.venv (default python3)
 #   BENCH_SEED    data generator seed (default 42)
 #
