@@ -148,6 +148,15 @@ mod tests {
                 assert_eq!(finite_extremes(&with_bad), None, "{len} {bad}");
             }
         }
+        // A later lane's zero comes first in the file: the lanes alone would pick the other.
+        for zeros in [[0.0, -0.0], [-0.0, 0.0]] {
+            let values = [1.0, zeros[0], 2.0, 3.0, zeros[1], 5.0, 6.0, 7.0];
+            let (min, _) = finite_extremes(&values).unwrap();
+            assert_eq!(min.to_bits(), zeros[0].to_bits(), "{values:?}");
+            let negated = values.map(|v| -v);
+            let (_, max) = finite_extremes(&negated).unwrap();
+            assert_eq!(max.to_bits(), (-zeros[0]).to_bits(), "{negated:?}");
+        }
         assert_eq!(finite_extremes(&[]), None);
     }
 
