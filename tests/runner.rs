@@ -220,6 +220,10 @@ fn register_prints_the_jit_config_never_the_token_and_refuses_a_taken_name() {
 }
 
 #[test]
+#[cfg_attr(
+    all(target_env = "musl", target_feature = "crt-static"),
+    ignore = "a static build cannot load the stand-in NVML (see a_static_build_reads_nvidia_smi_alone)"
+)]
 fn nvml_reports_what_nvidia_smi_reports_and_is_released() {
     let project = Project::new();
     let nvml = fake_nvml(&project, false);
@@ -262,6 +266,10 @@ fn nvml_reports_what_nvidia_smi_reports_and_is_released() {
 }
 
 #[test]
+#[cfg_attr(
+    all(target_env = "musl", target_feature = "crt-static"),
+    ignore = "a static build cannot load the stand-in NVML (see a_static_build_reads_nvidia_smi_alone)"
+)]
 fn a_growing_process_list_and_a_driver_with_only_v3_are_read_whole() {
     let project = Project::new();
     let nvml = fake_nvml(&project, true);
@@ -281,6 +289,10 @@ fn a_growing_process_list_and_a_driver_with_only_v3_are_read_whole() {
 }
 
 #[test]
+#[cfg_attr(
+    all(target_env = "musl", target_feature = "crt-static"),
+    ignore = "a static build cannot load the stand-in NVML (see a_static_build_reads_nvidia_smi_alone)"
+)]
 fn nvml_without_a_driver_or_failing_falls_back_to_nvidia_smi() {
     let project = Project::new();
     let nvml = fake_nvml(&project, false);
@@ -304,4 +316,30 @@ fn nvml_without_a_driver_or_failing_falls_back_to_nvidia_smi() {
     let failed = runner_with(&project, "/nonexistent/nvidia-smi", &nvml, &env, &["check"]);
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     assert!(failed.stderr.contains("code 999"), "{}", failed.stderr);
+}
+
+/// The released Linux binaries are static: NVML, even when installed, is out of their reach,
+/// so `nvidia-smi` is read and a host without it is told why NVML did not count.
+#[test]
+#[cfg(all(target_env = "musl", target_feature = "crt-static"))]
+fn a_static_build_reads_nvidia_smi_alone() {
+    let project = Project::new();
+    let nvml = fake_nvml(&project, false);
+    let smi = fake_smi(&project, false);
+    let env = [("FAKE_NVML_STATE", "idle")];
+    let run = runner_with(&project, &smi, &nvml, &env, &["doctor", "--json"]);
+    assert_eq!(doctor_snapshot(&run)["source"], "nvidia-smi");
+    let run = runner_with(
+        &project,
+        "/nonexistent/nvidia-smi",
+        &nvml,
+        &env,
+        &["doctor"],
+    );
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("a static build, cannot load NVML"),
+        "{}",
+        run.stderr
+    );
 }

@@ -511,10 +511,16 @@ fn a_bad_grid_is_a_config_error_at_its_line() {
 fn a_model_trained_next_to_a_gpu_records_it_in_its_manifest() {
     let project = penguins("model:\n  kind: logistic_regression\n", GATE);
     let nvml = common::gpu::fake_nvml(project.path(), false);
+    // A static build (the released Linux binaries) cannot load NVML: it reads nvidia-smi.
+    let static_build = cfg!(all(target_env = "musl", target_feature = "crt-static"));
+    let smi = match static_build {
+        true => common::gpu::fake_smi(project.path(), false),
+        false => "/nonexistent/nvidia-smi".to_string(),
+    };
     let train = |visible: Option<&str>| {
         let mut vars = vec![
             ("MLGATE_NVML", nvml.as_str()),
-            ("MLGATE_NVIDIA_SMI", "/nonexistent/nvidia-smi"),
+            ("MLGATE_NVIDIA_SMI", smi.as_str()),
         ];
         if let Some(visible) = visible {
             vars.push(("CUDA_VISIBLE_DEVICES", visible));
@@ -524,7 +530,8 @@ fn a_model_trained_next_to_a_gpu_records_it_in_its_manifest() {
         project.json(".mlgate/model/manifest.json")["hardware"].clone()
     };
     let hardware = train(None);
-    assert_eq!(hardware["source"], "nvml");
+    let source = if static_build { "nvidia-smi" } else { "nvml" };
+    assert_eq!(hardware["source"], source);
     assert_eq!(hardware["cuda_version"], "13.0");
     assert_eq!(
         hardware["gpus"],

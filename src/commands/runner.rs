@@ -14,7 +14,7 @@ use crate::github::runner::{self as jit, Registration, Scope};
 use crate::report::markdown::escape;
 use crate::runner::cleanup::{self, Ended};
 use crate::runner::health::{self, Finding, Limits};
-use crate::runner::{GpuProbe, HostProbe, Snapshot, SCHEMA_VERSION};
+use crate::runner::{nvml, GpuProbe, HostProbe, Snapshot, SCHEMA_VERSION};
 use crate::workflow::Workflow;
 
 /// Runs the subcommand.
@@ -30,10 +30,18 @@ pub fn run(command: &RunnerCommand) -> anyhow::Result<Status> {
 
 /// The message for a host without a GPU.
 fn no_gpu() -> Status {
-    eprintln!(
-        "error: no NVIDIA GPU found: neither NVML (`libnvidia-ml.so.1`) nor `nvidia-smi` lists one\nhint: on a GPU host, install the driver (docs/gpu-runner.md); MLGATE_NVML / MLGATE_NVIDIA_SMI name the library / program when they are elsewhere"
-    );
+    eprintln!("{}", no_gpu_message(nvml::LOADABLE));
     Status::NoGpu
+}
+
+/// What [`no_gpu`] says, by whether this build can load NVML: a static build must not blame
+/// a driver that may well be installed.
+fn no_gpu_message(nvml_loadable: bool) -> &'static str {
+    if nvml_loadable {
+        "error: no NVIDIA GPU found: neither NVML (`libnvidia-ml.so.1`) nor `nvidia-smi` lists one\nhint: on a GPU host, install the driver (docs/gpu-runner.md); MLGATE_NVML / MLGATE_NVIDIA_SMI name the library / program when they are elsewhere"
+    } else {
+        "error: no NVIDIA GPU found: `nvidia-smi` lists none, and this mlgate, a static build, cannot load NVML (`libnvidia-ml.so.1`)\nhint: on a GPU host, put the driver's `nvidia-smi` on PATH or name it in MLGATE_NVIDIA_SMI, or build mlgate from source (the action's `build-from-source: true`) to read NVML (docs/gpu-runner.md)"
+    }
 }
 
 /// `doctor`: a table or JSON of every GPU.
@@ -365,4 +373,19 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     // `mode` applies only when the file is created; an existing one is narrowed too.
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_static_build_says_it_cannot_load_nvml_instead_of_blaming_the_driver() {
+        let dynamic = no_gpu_message(true);
+        assert!(dynamic.contains("neither NVML") && dynamic.contains("install the driver"));
+        let fixed = no_gpu_message(false);
+        assert!(fixed.contains("static build, cannot load NVML"), "{fixed}");
+        assert!(fixed.contains("build-from-source: true"), "{fixed}");
+        assert!(!fixed.contains("install the driver"), "{fixed}");
+    }
 }

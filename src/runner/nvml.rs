@@ -410,6 +410,10 @@ fn buffer_text(buffer: &[c_char]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Whether this build can load NVML at all. A static musl binary (the released Linux builds)
+/// has no dynamic loader: every `dlopen` fails, and only `nvidia-smi` can be read.
+pub const LOADABLE: bool = !cfg!(all(target_env = "musl", target_feature = "crt-static"));
+
 /// The NVML probe (`MLGATE_NVML` names another library file).
 #[derive(Debug, Clone)]
 pub struct Nvml {
@@ -428,12 +432,15 @@ impl Nvml {
 
     /// Whether the library can be opened at all.
     pub fn is_installed(&self) -> bool {
-        matches!(Api::load(&self.library), Ok(Some(_)))
+        LOADABLE && matches!(Api::load(&self.library), Ok(Some(_)))
     }
 }
 
 impl GpuProbe for Nvml {
     fn snapshot(&self) -> anyhow::Result<Option<Snapshot>> {
+        if !LOADABLE {
+            return Ok(None);
+        }
         match Api::load(&self.library)? {
             Some(api) => Ok(api.snapshot()?),
             None => Ok(None),
