@@ -512,10 +512,11 @@ fn a_model_trained_next_to_a_gpu_records_it_in_its_manifest() {
     let project = penguins("model:\n  kind: logistic_regression\n", GATE);
     let nvml = common::gpu::fake_nvml(project.path(), false);
     // A static build (the released Linux binaries) cannot load NVML: it reads nvidia-smi.
-    let static_build = cfg!(all(target_env = "musl", target_feature = "crt-static"));
-    let smi = match static_build {
-        true => common::gpu::fake_smi(project.path(), false),
-        false => "/nonexistent/nvidia-smi".to_string(),
+    let loadable = mlgate::runner::nvml::LOADABLE;
+    let smi = if loadable {
+        "/nonexistent/nvidia-smi".to_string()
+    } else {
+        common::gpu::fake_smi(project.path(), false)
     };
     let train = |visible: Option<&str>| {
         let mut vars = vec![
@@ -530,7 +531,7 @@ fn a_model_trained_next_to_a_gpu_records_it_in_its_manifest() {
         project.json(".mlgate/model/manifest.json")["hardware"].clone()
     };
     let hardware = train(None);
-    let source = if static_build { "nvidia-smi" } else { "nvml" };
+    let source = if loadable { "nvml" } else { "nvidia-smi" };
     assert_eq!(hardware["source"], source);
     assert_eq!(hardware["cuda_version"], "13.0");
     assert_eq!(
