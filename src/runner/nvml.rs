@@ -113,8 +113,12 @@ pub struct NvmlError {
 }
 
 impl Api {
-    /// Opens the library and binds every call; `None` when it is not installed.
+    /// Opens the library and binds every call; `None` when it is not installed, or when this
+    /// build cannot load it ([`LOADABLE`]).
     fn load(path: &Path) -> anyhow::Result<Option<Api>> {
+        if !LOADABLE {
+            return Ok(None);
+        }
         // SAFETY: loading runs the library's initialisers; NVML's only set up its own state.
         let library = match unsafe { Library::new(path) } {
             Ok(library) => library,
@@ -432,15 +436,12 @@ impl Nvml {
 
     /// Whether the library can be opened at all.
     pub fn is_installed(&self) -> bool {
-        LOADABLE && matches!(Api::load(&self.library), Ok(Some(_)))
+        matches!(Api::load(&self.library), Ok(Some(_)))
     }
 }
 
 impl GpuProbe for Nvml {
     fn snapshot(&self) -> anyhow::Result<Option<Snapshot>> {
-        if !LOADABLE {
-            return Ok(None);
-        }
         match Api::load(&self.library)? {
             Some(api) => Ok(api.snapshot()?),
             None => Ok(None),
