@@ -107,8 +107,13 @@ impl SlotTable {
         let slots = (occurrences.saturating_mul(SLOTS_PER_OCCURRENCE))
             .next_power_of_two()
             .max(64);
+        // Zeros written, not asked of the allocator: a zeroed allocation is fresh pages that
+        // the first read maps to the kernel's zero page, so each first write then faults again
+        // and flushes every other core's TLB.
+        let mut words = Vec::with_capacity(slots / 32);
+        words.resize(slots / 32, 0);
         SlotTable {
-            words: vec![0; slots / 32],
+            words,
             mask: slots as u64 - 1,
         }
     }
