@@ -8,7 +8,7 @@
 //! is an unbiased estimate of the whole file's. This keeps the memory of a 100 GB file at that of
 //! a small one; the report says when a figure is estimated and at what sampling rate.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The most example rows kept per check.
@@ -200,6 +200,46 @@ struct Part {
     entries: Vec<(u64, u64)>,
 }
 
+impl Part {
+    /// A block's part holding `entry`, with room for `expected` occurrences.
+    #[cold]
+    fn starting_with(entry: (u64, u64), expected: usize) -> Part {
+        let mut entries = Vec::with_capacity(expected.max(1));
+        entries.push(entry);
+        Part {
+            row_offset: 0,
+            entries,
+        }
+    }
+}
+
+/// Per depth, how many occurrences the blocks folded in so far held, so that a block's part
+/// starts with room for them. A part that grew by doubling was moved at each step, and
+/// jemalloc (the Linux release build's allocator) copies the whole old allocation: at a
+/// million rows, a quarter of the pass's page faults.
+#[derive(Debug)]
+struct PartSizes([AtomicUsize; DEPTHS]);
+
+impl Default for PartSizes {
+    fn default() -> PartSizes {
+        PartSizes(std::array::from_fn(|_| AtomicUsize::new(0)))
+    }
+}
+
+impl PartSizes {
+    /// Room for a part at `depth`: the largest seen, and an eighth more, since blocks differ
+    /// a little in rows and in how many of their hashes fall at each depth.
+    fn expected(&self, depth: usize) -> usize {
+        let largest = self.0[depth].load(Ordering::Relaxed);
+        largest + largest / 8
+    }
+
+    /// Notes a part of `len` occurrences at `depth`.
+    fn note(&self, depth: usize, len: usize) {
+        self.0[depth].fetch_max(len, Ordering::Relaxed);
+    }
+}
+
 /// The depth of a hash: its leading zero bits, capped. A hash is in the sample of `shift`
 /// (its top `shift` bits zero) when its depth is at least `shift`.
 #[inline(always)]
@@ -208,16 +248,14 @@ fn depth(hash: u64) -> usize {
 }
 
 impl Parts {
-    /// Adds an occurrence, whose hash is at `depth`, after all others.
+    /// Adds an occurrence, whose hash is at `depth`, after all others; a new part is sized
+    /// by `sizes`.
     #[inline(always)]
-    fn push(&mut self, depth: usize, entry: (u64, u64)) {
+    fn push(&mut self, depth: usize, entry: (u64, u64), sizes: &PartSizes) {
         let parts = &mut self.by_depth[depth];
         match parts.last_mut() {
             Some(last) if last.row_offset == 0 => last.entries.push(entry),
-            _ => parts.push(Part {
-                row_offset: 0,
-                entries: vec![entry],
-            }),
+            _ => parts.push(Part::starting_with(entry, sizes.expected(depth))),
         }
         self.held += 1;
     }
@@ -228,11 +266,12 @@ impl Parts {
     }
 
     /// Adds the parts of `later`, whose rows follow this one's `row_offset` rows later,
-    /// keeping those in the sample of `shift`.
-    fn append(&mut self, later: Parts, row_offset: u64, shift: u32) {
-        let depths = self.by_depth.iter_mut().zip(later.by_depth);
-        for (mine, theirs) in depths.skip(shift as usize) {
+    /// keeping those in the sample of `shift`, and notes their sizes in `sizes`.
+    fn append(&mut self, later: Parts, row_offset: u64, shift: u32, sizes: &PartSizes) {
+        let depths = self.by_depth.iter_mut().zip(later.by_depth).enumerate();
+        for (depth, (mine, theirs)) in depths.skip(shift as usize) {
             for mut part in theirs {
+                sizes.note(depth, part.entries.len());
                 part.row_offset += row_offset;
                 // A block's vector grew by doubling: its spare half would be held to the end.
                 part.entries.shrink_to_fit();
@@ -273,6 +312,8 @@ pub struct RepeatTracker {
     offered: u64,
     /// The deepest `shift` the tracker made by `new` has reached, shared with its splits.
     reached: Arc<AtomicU32>,
+    /// The sizes of the parts folded into the tracker made by `new`, shared with its splits.
+    sizes: Arc<PartSizes>,
 }
 
 /// What a [`RepeatTracker`] found.
@@ -299,6 +340,7 @@ impl RepeatTracker {
             capacity: Some(capacity.max(16)),
             offered: 0,
             reached: Arc::default(),
+            sizes: Arc::default(),
         }
     }
 
@@ -311,6 +353,7 @@ impl RepeatTracker {
             capacity: None,
             offered: 0,
             reached: Arc::clone(&self.reached),
+            sizes: Arc::clone(&self.sizes),
         }
     }
 
@@ -322,7 +365,7 @@ impl RepeatTracker {
         if depth < self.shift as usize {
             return;
         }
-        self.entries.push(depth, (hash, row));
+        self.entries.push(depth, (hash, row), &self.sizes);
         if self
             .capacity
             .is_some_and(|capacity| self.entries.held > capacity)
@@ -357,7 +400,8 @@ impl RepeatTracker {
             self.shift = other.shift;
             self.entries.keep_sampled(self.shift);
         }
-        self.entries.append(other.entries, row_offset, self.shift);
+        self.entries
+            .append(other.entries, row_offset, self.shift, &self.sizes);
         self.halve_while_over_capacity();
     }
 
