@@ -789,6 +789,27 @@ mod tests {
     }
 
     #[test]
+    fn recycled_block_buffers_never_grow() {
+        // Records of uneven lengths, so that each block ends in a cut-off record of another
+        // length than the block before.
+        let data: String = (0..600_000)
+            .map(|i| format!("{i},{}\n", "x".repeat(i % 97)))
+            .collect();
+        let mut reader = BlockReader::new(data.as_bytes(), 1 << 20);
+        let mut capacities = Vec::new();
+        while let Some(block) = reader.next_block("t.csv").unwrap() {
+            capacities.push(block.bytes.capacity());
+            reader.recycle(block.bytes);
+        }
+        assert!(capacities.len() > 4, "{capacities:?}");
+        // Two buffers take turns, the one being filled and the one handed out; a buffer that
+        // grew would show a third capacity.
+        capacities.sort_unstable();
+        capacities.dedup();
+        assert_eq!(capacities.len(), 2, "{capacities:?}");
+    }
+
+    #[test]
     fn errors_in_later_blocks_have_global_rows_and_lines() {
         let rows = 170_000;
         let bad = 150_001;

@@ -110,6 +110,10 @@ impl SlotTable {
         // Zeros written, not asked of the allocator: a zeroed allocation is fresh pages that
         // the first read maps to the kernel's zero page, so each first write then faults again
         // and flushes every other core's TLB.
+        #[expect(
+            clippy::slow_vector_initialization,
+            reason = "`vec![0; n]` asks for zeroed pages, the faults this avoids"
+        )]
         let mut words = Vec::with_capacity(slots / 32);
         words.resize(slots / 32, 0);
         SlotTable {
@@ -652,5 +656,32 @@ mod tests {
         assert_eq!(v.count, 10);
         assert_eq!(v.examples.len(), MAX_EXAMPLES);
         assert_eq!(v.examples[0].value.as_ref().unwrap().chars().count(), 81);
+    }
+
+    #[test]
+    fn a_block_s_parts_start_as_large_as_those_folded_in_before() {
+        let mut whole = RepeatTracker::new(1 << 20);
+        let template = whole.split();
+        let mut block = template.split();
+        (0..10_000u64).for_each(|i| block.offer(h(i), i + 1));
+        let held = |tracker: &RepeatTracker, depth: usize| -> usize {
+            let parts = &tracker.entries.by_depth[depth];
+            parts.iter().map(|part| part.entries.len()).sum()
+        };
+        let before = [held(&block, 0), held(&block, 1)];
+        assert!(before[1] > 2_000, "{before:?}");
+        whole.append(block, 0);
+        // A hash with its top bit set is at depth 0, one with the next bit set at depth 1.
+        let mut next = template.split();
+        next.offer(1 << 63, 1);
+        next.offer(1 << 62, 2);
+        for (depth, before) in before.into_iter().enumerate() {
+            let room = next.entries.by_depth[depth][0].entries.capacity();
+            assert!(
+                room >= before,
+                "depth {depth}: room {room}, before {before}"
+            );
+        }
+        assert_eq!(whole.summary().repeats, 0);
     }
 }
