@@ -152,8 +152,8 @@ impl<R: Read> BlockReader<R> {
     ///
     /// The room has [`TAIL_ROOM`] to spare, so a recycled buffer holds the next block even
     /// when the record cut off at its end is longer than the last one was. Growing it instead
-    /// moved the buffer: jemalloc copies the whole old allocation, 5 MiB of fresh pages, which
-    /// at a million rows was a third of the pass's page faults.
+    /// moved the buffer: jemalloc copies the whole old allocation, 5 MiB into fresh pages,
+    /// which at a million rows was 29% of the pass's page faults.
     fn fill(&mut self, label: &str) -> Result<(), DataError> {
         if self.pending.capacity() - self.pending.len() < BLOCK_BYTES {
             self.pending.reserve_exact(BLOCK_BYTES + TAIL_ROOM);

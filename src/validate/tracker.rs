@@ -73,9 +73,8 @@ fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64,
     for part in parts.clone() {
         part.entries.iter().for_each(|&(hash, _)| table.mark(hash));
     }
-    // About one occurrence in eight shares its slot, and one in four leaves room for some
-    // repeats: grown by doubling, the vector was copied, and its fresh pages faulted, at
-    // every step.
+    // Room up front for the occurrences that share a slot (about one in eight) and for some
+    // repeats: grown by doubling, the vector was moved into fresh pages at each step.
     let mut shared: Vec<(u64, u64)> = Vec::with_capacity(occurrences / 4);
     shared.extend(parts.flat_map(|part| {
         let table = &table;
@@ -279,7 +278,8 @@ impl Parts {
             for mut part in theirs {
                 sizes.note(depth, part.entries.len());
                 part.row_offset += row_offset;
-                // A block's vector grew by doubling: its spare half would be held to the end.
+                // A block's vector has room to spare (sized ahead, or grown by doubling): it
+                // would be held to the end.
                 part.entries.shrink_to_fit();
                 self.held += part.entries.len();
                 mine.push(part);
