@@ -43,6 +43,8 @@ struct Block {
     bytes: Vec<u8>,
     /// Where the records start in `bytes` (after the header, in the first block).
     data_start: usize,
+    /// What the reading thread found of the bytes.
+    known: plain_csv::Known,
 }
 
 /// A parsed block.
@@ -76,6 +78,9 @@ struct BlockReader<R> {
     quotes: u64,
     /// Whether the pending bytes may hold a `"`: when not, the cut needs no scan for quotes.
     pending_quotes: bool,
+    /// Whether the pending bytes are all ASCII: when so, a block cut from them needs no UTF-8
+    /// check.
+    pending_ascii: bool,
     /// Running fingerprint of the bytes.
     hasher: Fingerprint,
     /// Buffers of parsed blocks, for the next blocks: a fresh buffer for each block cost page
@@ -95,6 +100,7 @@ impl<R: Read> BlockReader<R> {
             bytes: 0,
             quotes: 0,
             pending_quotes: false,
+            pending_ascii: true,
             hasher: Fingerprint::new(),
             spare: Vec::new(),
         }
@@ -114,9 +120,14 @@ impl<R: Read> BlockReader<R> {
                     if cut == 0 {
                         return Ok(None);
                     }
+                    let known = plain_csv::Known {
+                        quote_free: !self.pending_quotes,
+                        ascii: self.pending_ascii,
+                    };
                     let mut rest = self.spare.pop().unwrap_or_default();
                     rest.extend_from_slice(&self.pending[cut..]);
                     self.pending_quotes = memchr::memchr(b'"', &rest).is_some();
+                    self.pending_ascii = rest.is_ascii();
                     self.pending.truncate(cut);
                     let bytes = std::mem::replace(&mut self.pending, rest);
                     let index = self.blocks;
@@ -125,6 +136,7 @@ impl<R: Read> BlockReader<R> {
                         index,
                         bytes,
                         data_start: 0,
+                        known,
                     }));
                 }
                 if self.pending.len() > self.max_record_bytes {
@@ -145,9 +157,9 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// Reads about one block more, in pieces that the quote count and the fingerprint go over
-    /// while the copy has them in the core's cache: over a whole block, each pass read it
-    /// again from further out. The room is reserved up front (reserving touches no page, so a
+    /// Reads about one block more, in pieces that the quote count, the ASCII check and the
+    /// fingerprint go over while the copy has them in the core's cache: over a whole block,
+    /// each pass read it again from further out. The room is reserved up front (reserving touches no page, so a
     /// small file or git blob costs no more), and `read_to_end` on a `take` fills each piece.
     ///
     /// The room has [`TAIL_ROOM`] to spare, so a recycled buffer holds the next block even
@@ -169,6 +181,7 @@ impl<R: Read> BlockReader<R> {
             let quotes = memchr::memchr_iter(b'"', fresh).count() as u64;
             self.quotes += quotes;
             self.pending_quotes |= quotes > 0;
+            self.pending_ascii &= fresh.is_ascii();
             self.hasher.update(fresh);
             if read < READ_PIECE_BYTES {
                 self.eof = true;
@@ -415,6 +428,7 @@ fn parse_plain_block<S: RowSink>(
     };
     let (rows, lines) = plain_csv::split_records(
         bytes,
+        block.known,
         plan.delimiter,
         plan.header.len(),
         plan.max_record_bytes,
@@ -807,6 +821,37 @@ mod tests {
         capacities.sort_unstable();
         capacities.dedup();
         assert_eq!(capacities.len(), 2, "{capacities:?}");
+    }
+
+    #[test]
+    fn what_a_block_is_known_to_hold_is_true_and_not_carried_over() {
+        // Four blocks or so; a quote and an `é` in the record cut off at the end of the first
+        // block (so in the second's bytes) and in the third block's middle.
+        let record = |i: usize| format!("{i},{}\n", "x".repeat(i % 97));
+        let mut text: String = (0..250_000).map(record).collect();
+        let first_cut = text[..BLOCK_BYTES].rfind('\n').unwrap() + 1;
+        text.insert_str(first_cut + 2, "\"é\"");
+        let middle_of_third = 2 * BLOCK_BYTES + BLOCK_BYTES / 2;
+        let at = text[..middle_of_third].rfind('\n').unwrap() + 2;
+        text.insert_str(at, "\"é\"");
+        text.extend((0..40_000).map(record));
+        let mut reader = BlockReader::new(text.as_bytes(), 1 << 20);
+        let mut known = Vec::new();
+        while let Some(block) = reader.next_block("t.csv").unwrap() {
+            let (quote_free, ascii) = (block.known.quote_free, block.known.ascii);
+            assert!(
+                !quote_free || !block.bytes.contains(&b'"'),
+                "{}",
+                block.index
+            );
+            assert!(!ascii || block.bytes.is_ascii(), "{}", block.index);
+            known.push((quote_free, ascii));
+        }
+        assert!(known.len() >= 4, "{known:?}");
+        // The first block read the record it cut off, so it vouches for nothing (its bytes
+        // are scanned again); the blocks after those holding a quote and an `é` vouch again.
+        assert_eq!(known[1..3], [(false, false), (false, false)]);
+        assert!(known[3..].iter().all(|&k| k == (true, true)), "{known:?}");
     }
 
     #[test]
