@@ -60,8 +60,11 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
     const LANES: usize = 4;
     let first = *values.first()?;
     let (mut min, mut max) = ([first; LANES], [first; LANES]);
-    // `abs() < inf` rather than `is_finite`, whose integer compares do not run four wide.
-    let mut finite = [true; LANES];
+    // `value - value` is zero for a finite value and NaN for an infinity or NaN, and a sum
+    // that meets a NaN stays NaN: the test runs in the vector registers beside the compares.
+    // A test per value (`is_finite`, or `abs() < inf`) was compiled to integer compares, one
+    // lane at a time, two thirds of this loop's instructions.
+    let mut spoilt = [0.0; LANES];
     let quads = values.chunks_exact(LANES);
     let tail = quads.remainder();
     for quad in quads {
@@ -69,18 +72,18 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
             let value = quad[lane];
             min[lane] = keep_min(min[lane], value);
             max[lane] = keep_max(max[lane], value);
-            finite[lane] &= value.abs() < f64::INFINITY;
+            spoilt[lane] += value - value;
         }
     }
     let mut lo = min.into_iter().fold(first, keep_min);
     let mut hi = max.into_iter().fold(first, keep_max);
-    let mut all_finite = finite.into_iter().all(|f| f);
+    let mut spoilt = spoilt.into_iter().sum::<f64>();
     for &value in tail {
         lo = keep_min(lo, value);
         hi = keep_max(hi, value);
-        all_finite &= value.abs() < f64::INFINITY;
+        spoilt += value - value;
     }
-    if !all_finite {
+    if spoilt != 0.0 {
         return None;
     }
     if lo == 0.0 || hi == 0.0 {
