@@ -72,7 +72,7 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
             let value = quad[lane];
             min[lane] = keep_min(min[lane], value);
             max[lane] = keep_max(max[lane], value);
-            spoilt[lane] += value - value;
+            spoilt[lane] += spoil(value);
         }
     }
     let mut lo = min.into_iter().fold(first, keep_min);
@@ -81,7 +81,7 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
     for &value in tail {
         lo = keep_min(lo, value);
         hi = keep_max(hi, value);
-        spoilt += value - value;
+        spoilt += spoil(value);
     }
     if spoilt != 0.0 {
         return None;
@@ -92,6 +92,16 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
         }));
     }
     Some((lo, hi))
+}
+
+/// Zero for a finite value, NaN for an infinity or NaN.
+#[inline(always)]
+#[expect(
+    clippy::eq_op,
+    reason = "`x - x` is NaN unless `x` is finite, which is what is asked"
+)]
+fn spoil(value: f64) -> f64 {
+    value - value
 }
 
 #[cfg(test)]
