@@ -120,9 +120,10 @@ impl<R: Read> BlockReader<R> {
                     if cut == 0 {
                         return Ok(None);
                     }
-                    let known = plain_csv::Known {
-                        quote_free: !self.pending_quotes,
-                        ascii: self.pending_ascii,
+                    // SAFETY: `pending_ascii` holds only while every piece read into
+                    // `pending` (`fill`) and the record carried over into it were ASCII.
+                    let known = unsafe {
+                        plain_csv::Known::vouched(!self.pending_quotes, self.pending_ascii)
                     };
                     let mut rest = self.spare.pop().unwrap_or_default();
                     rest.extend_from_slice(&self.pending[cut..]);
@@ -159,8 +160,9 @@ impl<R: Read> BlockReader<R> {
 
     /// Reads about one block more, in pieces that the quote count, the ASCII check and the
     /// fingerprint go over while the copy has them in the core's cache: over a whole block,
-    /// each pass read it again from further out. The room is reserved up front (reserving touches no page, so a
-    /// small file or git blob costs no more), and `read_to_end` on a `take` fills each piece.
+    /// each pass read it again from further out. The room is reserved up front (reserving
+    /// touches no page, so a small file or git blob costs no more), and `read_to_end` on a
+    /// `take` fills each piece.
     ///
     /// The room has [`TAIL_ROOM`] to spare, so a recycled buffer holds the next block even
     /// when the record cut off at its end is longer than the last one was. Growing it instead
@@ -838,7 +840,7 @@ mod tests {
         let mut reader = BlockReader::new(text.as_bytes(), 1 << 20);
         let mut known = Vec::new();
         while let Some(block) = reader.next_block("t.csv").unwrap() {
-            let (quote_free, ascii) = (block.known.quote_free, block.known.ascii);
+            let (quote_free, ascii) = (block.known.quote_free(), block.known.ascii());
             assert!(
                 !quote_free || !block.bytes.contains(&b'"'),
                 "{}",

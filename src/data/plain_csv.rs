@@ -16,14 +16,38 @@ use super::chunk::Span;
 
 /// What the reading thread found of a block's bytes while they were in its cache, so the
 /// splitting need not scan them again: a quote search and a UTF-8 check, each a pass over a
-/// block read from further out, were 5% of a pass over a large file. Both `false` vouch for
-/// nothing.
+/// block read from further out, were 5% of a pass over a large file. The default vouches
+/// for nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Known {
     /// No byte is `"`.
-    pub quote_free: bool,
+    quote_free: bool,
     /// Every byte is ASCII.
-    pub ascii: bool,
+    ascii: bool,
+}
+
+impl Known {
+    /// What a block's reader vouches for.
+    ///
+    /// # Safety
+    ///
+    /// With `ascii`, every byte of the block must be ASCII: [`split_records`] then takes
+    /// it as UTF-8 unchecked.
+    pub(super) unsafe fn vouched(quote_free: bool, ascii: bool) -> Known {
+        Known { quote_free, ascii }
+    }
+
+    /// No byte is `"`.
+    #[cfg(test)]
+    pub(super) fn quote_free(&self) -> bool {
+        self.quote_free
+    }
+
+    /// Every byte is ASCII.
+    #[cfg(test)]
+    pub(super) fn ascii(&self) -> bool {
+        self.ascii
+    }
 }
 
 /// Why a block needs the general reader.
@@ -62,8 +86,7 @@ pub(super) fn split_records<'a>(
     debug_assert!(!known.quote_free || memchr::memchr(b'"', bytes).is_none());
     let text = if known.ascii {
         debug_assert!(bytes.is_ascii());
-        // SAFETY: ASCII text is UTF-8, and the reading thread checked every byte of the block
-        // (`csv_source::BlockReader::fill`, and the cut-off record in `next_block`).
+        // SAFETY: ASCII text is UTF-8, and `Known::vouched`'s caller vouched for every byte.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     } else {
         std::str::from_utf8(bytes).map_err(|_| NotPlain)?
