@@ -289,18 +289,65 @@ fn duplicate_rows_are_found_however_they_are_written_across_blocks() {
     assert!(text.len() > 4 * 1024 * 1024);
     let project = Project::new();
     project.write("data.csv", text);
+    project.write("mlgate.yml", "data:\n  path: data.csv\nschema: s.yml\n");
+    // With `unique`, the ids' runs spare most rows their keys until an id repeats: then the
+    // file is read again, and both counts must come out the same.
+    for unique in [false, true] {
+        project.write(
+            "s.yml",
+            format!("version: 1\nduplicates: {{ max_fraction: 0 }}\ncolumns:\n  - {{ name: id, type: int, unique: {unique} }}\n  - {{ name: x, type: string }}\n  - {{ name: note, type: string }}\n"),
+        );
+        let run = project.mlgate(&["validate"]);
+        let report = project.json(".mlgate/validation.json");
+        let checks = report["checks"].as_array().unwrap();
+        let duplicates = checks.iter().find(|c| c["check"] == "duplicates").unwrap();
+        assert_eq!(
+            duplicates["failing_rows"], 2_100,
+            "{}{}",
+            run.stdout, run.stderr
+        );
+        assert!(duplicates.get("sampling_rate").is_none(), "{duplicates}");
+        let ids = checks.iter().find(|c| c["check"] == "unique");
+        // The rows inserted in the middle, the quoted ones, and two more with id 7.
+        assert_eq!(
+            ids.map(|c| c["failing_rows"].clone()),
+            unique.then(|| 2_102.into())
+        );
+    }
+}
+
+#[test]
+fn ids_in_runs_count_duplicate_rows_in_one_pass() {
+    // Ids counting up, with gaps, a few written `+n` or `0n`, and some missing: the rows with
+    // missing ids repeat each other, and every other row is distinct by its id.
+    let mut text = String::from("id,x\n");
+    for i in 1..=150_000u32 {
+        let id = match i % 10_007 {
+            0 => String::new(),
+            1 => format!("+{i}"),
+            2 => format!("0{i}"),
+            _ if i % 5_000 < 40 => continue,
+            _ => i.to_string(),
+        };
+        text += &format!("{id},{}\n", if id.is_empty() { 1 } else { i % 100 });
+    }
+    let project = Project::new();
+    project.write("data.csv", text);
+    project.write("mlgate.yml", "data:\n  path: data.csv\nschema: s.yml\n");
     project.write(
         "s.yml",
-        "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int }\n  - { name: x, type: string }\n  - { name: note, type: string }\n",
+        "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, nullable: true, unique: true }\n  - { name: x, type: int }\n",
     );
-    project.write("mlgate.yml", "data:\n  path: data.csv\nschema: s.yml\n");
     let run = project.mlgate(&["validate"]);
     let report = project.json(".mlgate/validation.json");
     let checks = report["checks"].as_array().unwrap();
     let duplicates = checks.iter().find(|c| c["check"] == "duplicates").unwrap();
+    // 14 rows with no id, all `,1`: the first is not a repeat.
     assert_eq!(
-        duplicates["failing_rows"], 2_100,
+        duplicates["failing_rows"], 13,
         "{}{}",
         run.stdout, run.stderr
     );
+    let ids = checks.iter().find(|c| c["check"] == "unique").unwrap();
+    assert_eq!(ids["failing_rows"], 0, "{ids}");
 }

@@ -10,6 +10,7 @@ mod labels;
 pub mod profile;
 pub mod report;
 mod row_key;
+mod runs;
 pub mod scan;
 pub mod schema;
 pub mod tracker;
@@ -67,8 +68,7 @@ pub fn validate(
     let options = ReadOptions::from_config(&config.config.data, &data_path);
     check_target_and_id(config, &schema)?;
     let schema_for_reference = schema.clone();
-    let mut scanner = Scanner::new(schema);
-    let summary = data::scan_file(&data_path, &options, &mut scanner)?;
+    let (summary, scanner) = scan_for_checks(&data_path, &label, &options, schema)?;
     let profile = Profile::from_scan(&label, &summary, &scanner);
     let checks = report::build_checks(&scanner);
     let drift = match reference {
@@ -93,6 +93,29 @@ pub fn validate(
         report: ValidationReport::new(info, schema_file, checks, drift),
         profile,
     })
+}
+
+/// The checking pass over the data. Where ids come in runs, the duplicate-row check leaves
+/// their rows to the unique check's proof that no id repeats; when an id does repeat after
+/// all, the data is read a second time with every row keyed (see [`Scanner::without_runs`]).
+fn scan_for_checks(
+    path: &Path,
+    label: &str,
+    options: &ReadOptions,
+    schema: Schema,
+) -> anyhow::Result<(ScanSummary, Scanner)> {
+    let mut scanner = Scanner::new(schema.clone());
+    let summary = data::scan_file(path, options, &mut scanner)?;
+    if !scanner.needs_second_pass() {
+        return Ok((summary, scanner));
+    }
+    let mut scanner = Scanner::new(schema).without_runs();
+    let again = data::scan_file(path, options, &mut scanner)?;
+    anyhow::ensure!(
+        again.fingerprint == summary.fingerprint,
+        "`{label}` changed while it was being read: its bytes differ between two passes"
+    );
+    Ok((again, scanner))
 }
 
 /// The `data` block of the report.

@@ -18,6 +18,7 @@ use crate::data::{FieldChunk, RowSink, RowText};
 
 use super::labels::LabelCounts;
 use super::row_key::{mark_missing, RowKeys};
+use super::runs::IntRuns;
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
@@ -198,6 +199,9 @@ pub struct ColumnState {
     pub pattern_violations: Violations,
     /// Repeat detection for unique columns.
     pub unique: Option<RepeatTracker>,
+    /// Runs of consecutive ids, which the unique check holds without hashing them (unique
+    /// integer columns, unless the pass does without).
+    runs: Option<IntRuns>,
     /// The current chunk's numbers, on their way to the moments and the sketch.
     numbers: Vec<f64>,
     /// How the numbers reach the sketch: all of them, or a sample far into a file.
@@ -209,8 +213,9 @@ pub struct ColumnState {
 }
 
 impl ColumnState {
-    /// State for a column with the given rules (or none).
-    fn new(name: &str, schema: Option<&ColumnSchema>) -> ColumnState {
+    /// State for a column with the given rules (or none); `runs` lets a unique integer column
+    /// hold runs of consecutive ids.
+    fn new(name: &str, schema: Option<&ColumnSchema>, runs: bool) -> ColumnState {
         let ty = schema.map(|s| s.ty).unwrap_or(ColumnType::String);
         let range = schema
             .map(|s| {
@@ -247,6 +252,9 @@ impl ColumnState {
             unique: schema
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
+            runs: schema
+                .filter(|s| runs && s.unique && ty == ColumnType::Int)
+                .map(|_| IntRuns::default()),
             numbers: Vec::new(),
             feed: StrataFeed::default(),
             items_dropped: Arc::default(),
@@ -283,6 +291,7 @@ impl ColumnState {
             pattern: self.pattern.clone(),
             pattern_violations: Violations::default(),
             unique: self.unique.as_ref().map(RepeatTracker::split),
+            runs: self.runs.as_ref().map(|_| IntRuns::default()),
             numbers: Vec::new(),
             feed: StrataFeed::for_block(index),
             items_dropped: Arc::clone(&self.items_dropped),
@@ -325,6 +334,21 @@ impl ColumnState {
         if let (Some(mine), Some(theirs)) = (&mut self.unique, later.unique) {
             mine.append(theirs, rows_before);
         }
+        if let (Some(mine), Some(theirs)) = (&mut self.runs, later.runs) {
+            mine.append(theirs, rows_before);
+        }
+    }
+
+    /// Ends the runs of ids (of the whole file): the unique check then counts their rows.
+    fn settle_runs(&mut self) {
+        if let (Some(runs), Some(tracker)) = (&mut self.runs, &mut self.unique) {
+            runs.settle(tracker);
+        }
+    }
+
+    /// Whether every one of the `rows` rows of the chunk just observed holds an id in a run.
+    fn runs_cover(&self, rows: usize) -> bool {
+        self.runs.as_ref().is_some_and(|runs| runs.covers(rows))
     }
 
     /// Free text keeps no frequency table once it outgrows it: its counts would say nothing.
@@ -452,6 +476,10 @@ impl ColumnState {
         let mut numbers = std::mem::take(&mut self.numbers);
         numbers.clear();
         let mut unique = self.unique.take();
+        let mut runs = self.runs.take();
+        if let Some(runs) = &mut runs {
+            runs.start_chunk();
+        }
         // A missing bound as an infinity: no number is outside it (parsers give no NaN), so
         // each bound is one compare.
         let low = self.range.0.unwrap_or(f64::NEG_INFINITY);
@@ -473,7 +501,10 @@ impl ColumnState {
             };
             count += 1;
             if let Some(tracker) = &mut unique {
-                tracker.offer(field_hash(field), row);
+                match &mut runs {
+                    Some(runs) => runs.offer(x, bytes, row, tracker),
+                    None => tracker.offer(field_hash(field), row),
+                }
             }
             numbers.push(x);
             if x < low || x > high {
@@ -487,6 +518,7 @@ impl ColumnState {
         }
         self.count += count;
         self.unique = unique;
+        self.runs = runs;
         // One pass for the extremes and finiteness that both want.
         let extremes = float_order::finite_extremes(&numbers);
         if let Some(moments) = &mut self.moments {
@@ -524,6 +556,9 @@ impl ColumnState {
     fn count_present(&mut self, row: u64, cell: Cell<'_>) {
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
+            if let (Some(runs), Cell::Text(text)) = (&mut self.runs, cell) {
+                runs.note_offered(text.as_bytes());
+            }
             tracker.offer(tracker_hash(cell), row);
         }
     }
@@ -721,7 +756,7 @@ fn field_text(bytes: &[u8]) -> String {
 /// [`tracker_hash`] of a field read as bytes (`None` when missing): the hash of the same
 /// [`Cell::Text`] or [`Cell::Null`], so rows read either way repeat each other.
 #[inline(always)]
-fn field_hash(field: Option<&[u8]>) -> u64 {
+pub(super) fn field_hash(field: Option<&[u8]>) -> u64 {
     match field {
         Some(bytes) => crate::data::hash::key_hash(bytes, TEXT_SEED),
         None => NULL_HASH,
@@ -807,6 +842,16 @@ pub struct Scanner {
     /// Which rows of the current chunk have a missing cell that is not empty text, marked
     /// column by column.
     missing_rows: Vec<bool>,
+    /// Whether unique integer columns may hold runs of consecutive ids.
+    runs: bool,
+    /// The unique column whose runs of ids spare the duplicate-row check its keys.
+    key_column: Option<usize>,
+    /// Rows the duplicate-row check left to the key column's runs: they repeat no row as
+    /// long as no id repeats.
+    left_to_runs: u64,
+    /// Whether an id repeated after rows were left to the runs: the pass must be made again
+    /// without them to count duplicate rows.
+    runs_failed: bool,
 }
 
 impl Scanner {
@@ -825,7 +870,24 @@ impl Scanner {
             row_keys: RowKeys::default(),
             chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
+            runs: true,
+            key_column: None,
+            left_to_runs: 0,
+            runs_failed: false,
         }
+    }
+
+    /// The same pass with every unique value hashed, none held in runs of ids: for reading a
+    /// file again after [`Scanner::needs_second_pass`].
+    pub fn without_runs(mut self) -> Scanner {
+        self.runs = false;
+        self
+    }
+
+    /// Whether the pass could not count duplicate rows: it left rows to runs of ids, and then
+    /// an id repeated. A new pass made [`Scanner::without_runs`] counts them.
+    pub fn needs_second_pass(&self) -> bool {
+        self.runs_failed
     }
 
     /// The rules this pass checks.
@@ -838,8 +900,9 @@ impl RowSink for Scanner {
     fn begin(&mut self, columns: &[String]) -> anyhow::Result<()> {
         self.columns = columns
             .iter()
-            .map(|name| ColumnState::new(name, self.schema.column(name)))
+            .map(|name| ColumnState::new(name, self.schema.column(name), self.runs))
             .collect();
+        self.key_column = self.columns.iter().position(|c| c.runs.is_some());
         self.missing = self
             .schema
             .columns
@@ -874,10 +937,17 @@ impl RowSink for Scanner {
         for (index, state) in self.columns.iter_mut().enumerate() {
             state.observe_column(first_row, chunk, index, missing.as_deref_mut());
         }
+        let ids_in_runs = self
+            .key_column
+            .is_some_and(|column| self.columns[column].runs_cover(rows));
         if let (Some(tracker), Some(missing)) = (&mut self.duplicates, missing) {
-            self.row_keys.of_chunk(chunk, missing, &mut self.chunk_keys);
-            for (row, &key) in (first_row..).zip(self.chunk_keys.iter()) {
-                tracker.offer(key, row);
+            if ids_in_runs {
+                self.left_to_runs += rows as u64;
+            } else {
+                self.row_keys.of_chunk(chunk, missing, &mut self.chunk_keys);
+                for (row, &key) in (first_row..).zip(self.chunk_keys.iter()) {
+                    tracker.offer(key, row);
+                }
             }
         }
         self.rows = first_row + rows as u64 - 1;
@@ -897,13 +967,19 @@ impl RowSink for Scanner {
             row_keys: self.row_keys.split(),
             chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
+            runs: self.runs,
+            key_column: self.key_column,
+            left_to_runs: 0,
+            runs_failed: false,
         }
     }
 
     fn finish(&mut self) {
-        self.columns
-            .iter_mut()
-            .for_each(ColumnState::flush_held_back);
+        for column in &mut self.columns {
+            column.flush_held_back();
+            column.settle_runs();
+        }
+        self.settle_rows_left_to_runs();
     }
 
     fn absorb(&mut self, later: Self, rows_before: u64) {
@@ -913,6 +989,29 @@ impl RowSink for Scanner {
         }
         if let (Some(mine), Some(theirs)) = (&mut self.duplicates, later.duplicates) {
             mine.append(theirs, rows_before);
+        }
+        self.left_to_runs += later.left_to_runs;
+    }
+}
+
+impl Scanner {
+    /// Counts the rows left to the runs of ids as distinct when no id repeats (exactly
+    /// counted), and otherwise marks the pass as needing another.
+    fn settle_rows_left_to_runs(&mut self) {
+        let (Some(column), Some(duplicates)) = (self.key_column, &mut self.duplicates) else {
+            return;
+        };
+        if self.left_to_runs == 0 {
+            return;
+        }
+        let ids = self.columns[column]
+            .unique
+            .as_ref()
+            .map(RepeatTracker::summary);
+        if ids.is_some_and(|ids| ids.exact && ids.repeats == 0) {
+            duplicates.add_distinct(std::mem::take(&mut self.left_to_runs));
+        } else {
+            self.runs_failed = true;
         }
     }
 }
@@ -943,6 +1042,17 @@ mod tests {
         }
         scanner.finish();
         scanner
+    }
+
+    /// Options for reading a CSV file with commas, where an empty field is missing.
+    fn comma_separated() -> crate::data::ReadOptions {
+        crate::data::ReadOptions {
+            format: crate::config::DataFormat::Csv,
+            delimiter: b',',
+            null_values: vec![String::new()],
+            exclude: vec![],
+            max_record_bytes: 1 << 20,
+        }
     }
 
     /// A file of `rows` rows with every kind of cell the checks treat differently: nulls,
@@ -1008,7 +1118,8 @@ mod tests {
     /// A scanner for block `block` of a file, fed `rows` one at a time or in chunks.
     fn scan_block(rows: &[Vec<String>], block: usize, in_chunks: bool) -> Scanner {
         let schema = super::super::schema::parse(Path::new("s.yml"), MESSY_SCHEMA).unwrap();
-        let mut template = Scanner::new(schema);
+        // Runs of ids would leave some rows' keys out; the pass would be made again without.
+        let mut template = Scanner::new(schema).without_runs();
         let names: Vec<String> = MESSY_HEADER.iter().map(|s| s.to_string()).collect();
         template.begin(&names).unwrap();
         template.whole_text_rows(RowText {
@@ -1103,17 +1214,17 @@ mod tests {
         let mut csv = header.join(",") + "\n";
         rows.iter()
             .for_each(|r| csv.push_str(&(r.join(",") + "\n")));
-        let options = crate::data::ReadOptions {
-            format: crate::config::DataFormat::Csv,
-            delimiter: b',',
-            null_values: vec![String::new()],
-            exclude: vec![],
-            max_record_bytes: 1 << 20,
-        };
-        let mut by_chunks =
-            Scanner::new(super::super::schema::parse(Path::new("s.yml"), schema).unwrap());
-        let summary =
-            crate::data::scan_bytes("t.csv", csv.into_bytes(), &options, &mut by_chunks).unwrap();
+        let options = comma_separated();
+        let parsed = super::super::schema::parse(Path::new("s.yml"), schema).unwrap();
+        let mut by_chunks = Scanner::new(parsed.clone());
+        let bytes = csv.into_bytes();
+        crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
+        assert!(
+            by_chunks.needs_second_pass(),
+            "ids repeat, so the rows left to their runs must be read again"
+        );
+        let mut by_chunks = Scanner::new(parsed).without_runs();
+        let summary = crate::data::scan_bytes("t.csv", bytes, &options, &mut by_chunks).unwrap();
         assert_eq!(summary.rows, 5_000);
         let profile = |scanner: &Scanner| {
             let profile = super::super::profile::Profile::from_scan("t.csv", &summary, scanner);
@@ -1130,6 +1241,43 @@ mod tests {
             failed >= 8,
             "the file should trip most checks: {checks_by_rows:#?}"
         );
+    }
+
+    #[test]
+    fn ids_in_runs_spare_row_keys_and_count_like_rows() {
+        // Ids counting up with gaps, some written `+n` or `0n`, some missing; the rows
+        // without an id repeat each other. No id repeats, so one pass does.
+        let schema = "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, nullable: true, unique: true }\n  - { name: x, type: string }\n";
+        let rows: Vec<[String; 2]> = (1..=20_000u32)
+            .filter(|i| i % 1_000 >= 30)
+            .map(|i| match i % 4_999 {
+                0 => [String::new(), "same".into()],
+                1 => [format!("+{i}"), format!("x{}", i % 50)],
+                2 => [format!("0{i}"), format!("x{}", i % 50)],
+                _ => [i.to_string(), format!("x{}", i % 50)],
+            })
+            .collect();
+        let by_rows = {
+            let cells: Vec<[&str; 2]> =
+                rows.iter().map(|[a, b]| [a.as_str(), b.as_str()]).collect();
+            let cells: Vec<&[&str]> = cells.iter().map(|r| &r[..]).collect();
+            scan(schema, &["id", "x"], &cells)
+        };
+        let csv: String = std::iter::once("id,x\n".to_string())
+            .chain(rows.iter().map(|[a, b]| format!("{a},{b}\n")))
+            .collect();
+        let options = comma_separated();
+        let mut by_chunks =
+            Scanner::new(super::super::schema::parse(Path::new("s.yml"), schema).unwrap());
+        crate::data::scan_bytes("t.csv", csv.into_bytes(), &options, &mut by_chunks).unwrap();
+        assert!(!by_chunks.needs_second_pass());
+        let dups = by_chunks.duplicates.as_ref().unwrap();
+        assert!(dups.held() < 10_000, "{} rows keyed", dups.held());
+        let checks = super::super::report::build_checks(&by_chunks);
+        assert_eq!(checks, super::super::report::build_checks(&by_rows));
+        let duplicates =
+            (checks.iter()).find(|c| c.check == super::super::schema::CheckKind::Duplicates);
+        assert_eq!(duplicates.map(|c| c.failing_rows), Some(3));
     }
 
     #[test]
@@ -1190,7 +1338,7 @@ mod tests {
 
     #[test]
     fn blocks_split_after_a_dropped_table_keep_none() {
-        let mut root = ColumnState::new("note", None);
+        let mut root = ColumnState::new("note", None, true);
         let before = root.split(1);
         let mut block = root.split(2);
         for row in 0..3_000 {

@@ -94,6 +94,15 @@ fn repeated_rows<'a>(parts: impl Iterator<Item = &'a Part> + Clone) -> Vec<(u64,
     repeats
 }
 
+/// The share of `sampled` occurrences that repeat an earlier one.
+fn sampled_fraction(repeated: u64, sampled: u64) -> f64 {
+    if sampled == 0 {
+        0.0
+    } else {
+        repeated as f64 / sampled as f64
+    }
+}
+
 /// Two bits per slot of hashes: seen once, seen again.
 struct SlotTable {
     /// 32 slots per word, slot `s` at bits `2 * (s % 32)` (seen) and the one above (again).
@@ -316,6 +325,8 @@ pub struct RepeatTracker {
     capacity: Option<usize>,
     /// Keys offered.
     offered: u64,
+    /// Rows known to repeat no other, counted without being offered.
+    distinct: u64,
     /// The deepest `shift` the tracker made by `new` has reached, shared with its splits.
     reached: Arc<AtomicU32>,
     /// The sizes of the parts folded into the tracker made by `new`, shared with its splits.
@@ -345,6 +356,7 @@ impl RepeatTracker {
             shift: 0,
             capacity: Some(capacity.max(16)),
             offered: 0,
+            distinct: 0,
             reached: Arc::default(),
             sizes: Arc::default(),
         }
@@ -358,6 +370,7 @@ impl RepeatTracker {
             shift: self.reached.load(Ordering::Relaxed),
             capacity: None,
             offered: 0,
+            distinct: 0,
             reached: Arc::clone(&self.reached),
             sizes: Arc::clone(&self.sizes),
         }
@@ -400,6 +413,7 @@ impl RepeatTracker {
     /// Folds in a tracker of the rows that follow this one's (`row_offset` rows later).
     pub fn append(&mut self, other: RepeatTracker, row_offset: u64) {
         self.offered += other.offered;
+        self.distinct += other.distinct;
         // Only what the sample leaves out is dropped: this tracker's entries when the other's
         // sample is sparser, and the other's by this sample.
         if other.shift > self.shift {
@@ -411,17 +425,31 @@ impl RepeatTracker {
         self.halve_while_over_capacity();
     }
 
+    /// Counts `rows` rows that are known to repeat no other row and none of them each other
+    /// (proved some other way), without offering them.
+    pub fn add_distinct(&mut self, rows: u64) {
+        self.distinct += rows;
+    }
+
+    /// Occurrences held.
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.entries.held
+    }
+
     /// The repeat count and share, exact or estimated, with the first repeated rows.
     pub fn summary(&self) -> RepeatSummary {
         let mut repeats = repeated_rows(self.entries.parts());
         let sampled = self.entries.held as u64;
         let repeated = repeats.len() as u64;
-        let fraction = if sampled == 0 {
-            0.0
-        } else {
-            repeated as f64 / sampled as f64
-        };
+        let fraction = sampled_fraction(repeated, sampled);
         let exact = self.shift == 0;
+        // Rows known to be distinct dilute the share; without any it stays the sample's own.
+        let fraction = match (self.distinct, exact) {
+            (0, _) => fraction,
+            (distinct, true) => repeated as f64 / (self.offered + distinct) as f64,
+            (distinct, false) => fraction * self.offered as f64 / (self.offered + distinct) as f64,
+        };
         repeats.sort_unstable();
         let examples = repeats
             .iter()
@@ -436,7 +464,7 @@ impl RepeatTracker {
             repeats: if exact {
                 repeated
             } else {
-                (fraction * self.offered as f64).round() as u64
+                (sampled_fraction(repeated, sampled) * self.offered as f64).round() as u64
             },
             fraction,
             exact,
