@@ -109,6 +109,7 @@ fn scan_for_checks(
     if !scanner.needs_second_pass() {
         return Ok((summary, scanner));
     }
+    drop(scanner);
     let mut scanner = Scanner::new(schema).without_runs();
     let again = data::scan_file(path, options, &mut scanner)?;
     anyhow::ensure!(

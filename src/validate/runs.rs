@@ -90,6 +90,9 @@ impl IntRuns {
             self.next_value += 1.0;
             self.next_row += 1;
             self.covered += 1;
+        } else if self.given_up {
+            self.note_offered(value, text);
+            tracker.offer(field_hash(Some(text)), row);
         } else {
             self.offer_outside_open_run(value, text, row, tracker);
         }
@@ -106,7 +109,7 @@ impl IntRuns {
         tracker: &mut RepeatTracker,
     ) {
         self.close_open_run();
-        if !self.given_up && is_canonical(text) && value.abs() <= RUN_LIMIT {
+        if is_canonical(text) && value.abs() <= RUN_LIMIT {
             self.open = Some((value as i64, row));
             self.next_value = value + 1.0;
             self.next_row = row + 1;
@@ -116,20 +119,34 @@ impl IntRuns {
             }
             return;
         }
-        self.note_offered(text);
+        self.note_offered(value, text);
         tracker.offer(field_hash(Some(text)), row);
     }
 
-    /// Notes a value of the column offered as a hash some other way (a row read whole).
-    pub fn note_offered(&mut self, text: &[u8]) {
+    /// Notes `value`, written `text`, as offered as a hash.
+    #[inline(always)]
+    fn note_offered(&mut self, value: f64, text: &[u8]) {
         if !is_canonical(text) {
             return;
         }
-        if let Some(value) = types::parse_int_bytes(text) {
+        // Past 2^53 the number is rounded; its text is not.
+        let exact = if value.abs() <= RUN_LIMIT {
+            Some(value as i64)
+        } else {
+            types::parse_int_bytes(text)
+        };
+        if let Some(value) = exact {
             self.offered = Some(match self.offered {
                 Some((low, high)) => (low.min(value), high.max(value)),
                 None => (value, value),
             });
+        }
+    }
+
+    /// Notes a value of the column offered as a hash some other way (a row read whole).
+    pub fn note_offered_text(&mut self, text: &[u8]) {
+        if let Some(value) = types::parse_int_bytes(text) {
+            self.note_offered(value as f64, text);
         }
     }
 
@@ -376,7 +393,7 @@ mod tests {
             let text = (row + 100).to_string();
             second.offer((row + 100) as f64, text.as_bytes(), row, &mut later);
         }
-        second.note_offered(b"50");
+        second.note_offered_text(b"50");
         later.offer(field_hash(Some(b"50")), 101);
         first.append(second, 100);
         tracker.append(later, 100);

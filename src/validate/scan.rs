@@ -557,7 +557,7 @@ impl ColumnState {
         self.count += 1;
         if let Some(tracker) = &mut self.unique {
             if let (Some(runs), Cell::Text(text)) = (&mut self.runs, cell) {
-                runs.note_offered(text.as_bytes());
+                runs.note_offered_text(text.as_bytes());
             }
             tracker.offer(tracker_hash(cell), row);
         }
