@@ -1280,6 +1280,83 @@ mod tests {
         assert_eq!(duplicates.map(|c| c.failing_rows), Some(3));
     }
 
+    /// Feeds CSV lines of `header` to `scanner` as the reader does: in blocks of
+    /// `block_rows` rows, each split from it and fed in chunks, then folded in file order.
+    fn scan_blocks(
+        mut scanner: Scanner,
+        header: &[&str],
+        lines: &[String],
+        block_rows: usize,
+    ) -> Scanner {
+        let names: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        scanner.begin(&names).unwrap();
+        scanner.whole_text_rows(RowText {
+            delimiter: b',',
+            empty_is_null: true,
+        });
+        let nulls = crate::data::chunk::NullTokens::new(&[String::new()]);
+        let chunk_rows = crate::data::chunk::chunk_rows(header.len());
+        let mut rows_before = 0;
+        for (index, block) in lines.chunks(block_rows).enumerate() {
+            let mut sink = scanner.split_for_block(index);
+            for (at, lines) in block.chunks(chunk_rows).enumerate() {
+                let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+                let spans = crate::data::chunk::comma_spans(&text);
+                let chunk = FieldChunk::new(&text, header.len(), &spans, &nulls, true);
+                sink.chunk((at * chunk_rows) as u64 + 1, &chunk);
+            }
+            scanner.absorb(sink, rows_before);
+            rows_before += block.len() as u64;
+        }
+        scanner.finish();
+        scanner
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_of_ids_change_no_check(
+            segments in proptest::collection::vec((0i64..3_000, 1usize..400, 0u8..12), 1..12),
+            block_rows in 40usize..700,
+        ) {
+            // Ids counting up, repeating, shuffled, missing or written `+n` and `0n`, beside
+            // a column of few values, so that some rows repeat whole.
+            let mut lines = Vec::new();
+            for (start, len, style) in segments {
+                for value in start..start + len as i64 {
+                    let id = match style {
+                        0 => format!("+{value}"),
+                        1 => format!("0{value}"),
+                        2 => (value * 7_919 % 3_001).to_string(),
+                        3 if value % 5 == 0 => String::new(),
+                        _ => value.to_string(),
+                    };
+                    lines.push(format!("{id},{}", value % 3));
+                }
+            }
+            let schema = super::super::schema::parse(
+                Path::new("s.yml"),
+                "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, nullable: true, unique: true }\n  - { name: x, type: int }\n",
+            )
+            .unwrap();
+            let header = ["id", "x"];
+            let hashed = scan_blocks(Scanner::new(schema.clone()).without_runs(), &header, &lines, block_rows);
+            let with_runs = scan_blocks(Scanner::new(schema), &header, &lines, block_rows);
+            let (checks, expected) = (
+                super::super::report::build_checks(&with_runs),
+                super::super::report::build_checks(&hashed),
+            );
+            if with_runs.needs_second_pass() {
+                // Only the duplicate-row count is left for the second pass.
+                let unique = |checks: &[super::super::report::CheckResult]| {
+                    checks.iter().filter(|c| c.check != super::super::schema::CheckKind::Duplicates).cloned().collect::<Vec<_>>()
+                };
+                proptest::prop_assert_eq!(unique(&checks), unique(&expected));
+            } else {
+                proptest::prop_assert_eq!(checks, expected);
+            }
+        }
+    }
+
     #[test]
     fn text_lengths_count_characters_not_bytes() {
         // Byte lengths that bound the character counts seen so far skip counting: multi-byte
