@@ -210,17 +210,21 @@ impl IntRuns {
         }
     }
 
+    /// Whether two runs hold a value in common: then an id repeats, whatever else the file
+    /// holds. Closes the open run and leaves the runs sorted by value.
+    pub fn overlap(&mut self) -> bool {
+        self.close_open_run();
+        self.runs.sort_unstable_by_key(|run| run.first_value);
+        (self.runs.windows(2)).any(|pair| pair[0].end_value() > pair[1].first_value)
+    }
+
     /// Ends the runs of a whole file. When no value in them is in another run or among the
     /// values offered as hashes, `tracker` learns that their rows repeat nothing; otherwise
     /// they are offered as the hashes those rows would have given. Returns whether the runs
     /// proved themselves distinct.
     pub fn settle(&mut self, tracker: &mut RepeatTracker) -> bool {
-        self.close_open_run();
-        let mut runs = std::mem::take(&mut self.runs);
-        runs.sort_unstable_by_key(|run| run.first_value);
-        let apart = runs
-            .windows(2)
-            .all(|pair| pair[0].end_value() <= pair[1].first_value);
+        let apart = !self.overlap();
+        let runs = std::mem::take(&mut self.runs);
         let clear_of_offers = self.offered.is_none_or(|(low, high)| {
             (runs.iter()).all(|run| run.end_value() <= low || run.first_value > high)
         });
