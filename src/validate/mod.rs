@@ -97,7 +97,8 @@ pub fn validate(
 
 /// The checking pass over the data. Where ids come in runs, the duplicate-row check leaves
 /// their rows to the unique check's proof that no id repeats; when an id does repeat after
-/// all, the data is read a second time with every row keyed (see [`Scanner::without_runs`]).
+/// all, the data is read a second time with every row keyed (see
+/// [`Scanner::keying_every_row`]).
 fn scan_for_checks(
     path: &Path,
     label: &str,
@@ -110,7 +111,7 @@ fn scan_for_checks(
         return Ok((summary, scanner));
     }
     drop(scanner);
-    let mut scanner = Scanner::new(schema).without_runs();
+    let mut scanner = Scanner::new(schema).keying_every_row();
     let again = data::scan_file(path, options, &mut scanner)?;
     anyhow::ensure!(
         again.fingerprint == summary.fingerprint,

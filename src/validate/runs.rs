@@ -218,24 +218,75 @@ impl IntRuns {
         (self.runs.windows(2)).any(|pair| pair[0].end_value() > pair[1].first_value)
     }
 
-    /// Ends the runs of a whole file. When no value in them is in another run or among the
-    /// values offered as hashes, `tracker` learns that their rows repeat nothing; otherwise
-    /// they are offered as the hashes those rows would have given. Returns whether the runs
-    /// proved themselves distinct.
-    pub fn settle(&mut self, tracker: &mut RepeatTracker) -> bool {
-        let apart = !self.overlap();
+    /// Ends the runs of a whole file. A value in one run only, and not among the values
+    /// offered as hashes, repeats nowhere: `tracker` counts its row as distinct. The values
+    /// that several runs share are offered as the hashes their rows would have given, so the
+    /// tracker counts exactly those repeats (and names their rows). When the runs meet the
+    /// offered values, every run is offered, and `settle` says so.
+    pub fn settle(&mut self, tracker: &mut RepeatTracker) -> Settled {
+        self.overlap();
         let runs = std::mem::take(&mut self.runs);
         let clear_of_offers = self.offered.is_none_or(|(low, high)| {
             (runs.iter()).all(|run| run.end_value() <= low || run.first_value > high)
         });
-        if apart && clear_of_offers {
-            tracker.add_distinct(runs.iter().map(|run| run.len).sum());
-            true
-        } else {
+        if !clear_of_offers {
             runs.into_iter().for_each(|run| offer_run(run, tracker));
-            false
+            return Settled::AllOffered;
         }
+        let shared = shared_values(&runs);
+        let mut distinct = 0;
+        for run in runs {
+            let mut offered = 0;
+            for &(low, high) in overlapping(&shared, run.first_value, run.end_value()) {
+                let (low, high) = (low.max(run.first_value), high.min(run.end_value()));
+                let skip = (low - run.first_value) as u64;
+                let part = Run {
+                    first_value: low,
+                    first_row: run.first_row + skip,
+                    len: (high - low) as u64,
+                };
+                offer_run(part, tracker);
+                offered += part.len;
+            }
+            distinct += run.len - offered;
+        }
+        tracker.add_distinct(distinct);
+        Settled::SharedOffered
     }
+}
+
+/// How [`IntRuns::settle`] handed the runs to the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Only the values that several runs share, as hashes; the rest as distinct rows.
+    SharedOffered,
+    /// Every value, as hashes: the runs met values offered as hashes.
+    AllOffered,
+}
+
+/// The values that more than one of `runs` (sorted by first value) hold, as sorted, disjoint
+/// ranges `low..high`: where a run starts below the end of one before it.
+fn shared_values(runs: &[Run]) -> Vec<(i64, i64)> {
+    let mut shared: Vec<(i64, i64)> = Vec::new();
+    let mut reach = i64::MIN;
+    for run in runs {
+        let high = run.end_value().min(reach);
+        if run.first_value < high {
+            match shared.last_mut() {
+                Some(last) if last.1 >= run.first_value => last.1 = last.1.max(high),
+                _ => shared.push((run.first_value, high)),
+            }
+        }
+        reach = reach.max(run.end_value());
+    }
+    shared
+}
+
+/// The ranges of `shared` (sorted, disjoint) that meet `low..high`.
+fn overlapping(shared: &[(i64, i64)], low: i64, high: i64) -> &[(i64, i64)] {
+    let from = shared.partition_point(|&(_, end)| end <= low);
+    let to = shared.partition_point(|&(start, _)| start < high);
+    &shared[from..to.max(from)]
 }
 
 /// Offers the hash of every value of `run` at its row, as the rows would have.
@@ -253,7 +304,7 @@ mod tests {
 
     /// Offers `values` (as text) at rows from 1, through runs and straight to a tracker that
     /// holds `capacity` occurrences exactly.
-    fn both_ways(values: &[&str], capacity: usize) -> (RepeatTracker, RepeatTracker, bool) {
+    fn both_ways(values: &[&str], capacity: usize) -> (RepeatTracker, RepeatTracker, Settled) {
         let mut runs = IntRuns::default();
         let mut through_runs = RepeatTracker::new(capacity);
         let mut direct = RepeatTracker::new(capacity);
@@ -262,8 +313,8 @@ mod tests {
             runs.offer(value, text.as_bytes(), row, &mut through_runs);
             direct.offer(field_hash(Some(text.as_bytes())), row);
         }
-        let proved = runs.settle(&mut through_runs);
-        (through_runs, direct, proved)
+        let settled = runs.settle(&mut through_runs);
+        (through_runs, direct, settled)
     }
 
     fn texts(values: impl IntoIterator<Item = i64>) -> Vec<String> {
@@ -305,18 +356,26 @@ mod tests {
             texts([-3, -2, -1, 0, 1, 2, -1]),
         ];
         for values in cases {
-            // Exact, and sampled: settling offers the runs after every other hash, and the
-            // sample must come out the same.
-            for capacity in [1 << 20, 64] {
-                let (through_runs, direct, _) = both_ways(&refs(&values), capacity);
-                let (mine, theirs) = (through_runs.summary(), direct.summary());
-                if mine.exact && !theirs.exact {
-                    // Runs that prove themselves distinct need no sample.
-                    assert_eq!((mine.repeats, theirs.repeats), (0, 0), "{values:?}");
-                } else {
-                    assert_eq!(mine, theirs, "{values:?}");
-                }
-            }
+            assert_counted_alike(&values);
+        }
+    }
+
+    /// Offers `values` through runs and as hashes, exactly and sampled, against the count of
+    /// repeated texts.
+    fn assert_counted_alike(values: &[String]) {
+        let mut seen = std::collections::HashSet::new();
+        let repeats = values.iter().filter(|text| !seen.insert(*text)).count() as u64;
+        let (through_runs, direct, _) = both_ways(&refs(values), 1 << 20);
+        assert_eq!(through_runs.summary(), direct.summary(), "{values:?}");
+        assert_eq!(through_runs.summary().repeats, repeats, "{values:?}");
+        // Sampled: runs offered whole are offered as the rows would have been, so the sample
+        // is the same; otherwise the runs leave fewer hashes to sample.
+        let (through_runs, direct, settled) = both_ways(&refs(values), 16);
+        let mine = through_runs.summary();
+        if mine.exact {
+            assert_eq!(mine.repeats, repeats, "{values:?}");
+        } else if settled == Settled::AllOffered {
+            assert_eq!(mine, direct.summary(), "{values:?}");
         }
     }
 
@@ -339,28 +398,32 @@ mod tests {
                     });
                 }
             }
-            let mut seen = std::collections::HashSet::new();
-            let repeats = values.iter().filter(|text| !seen.insert(*text)).count() as u64;
-            let (through_runs, direct, _) = both_ways(&refs(&values), 1 << 20);
-            proptest::prop_assert_eq!(through_runs.summary(), direct.summary());
-            proptest::prop_assert_eq!(through_runs.summary().repeats, repeats);
-            // Sampled: settled runs are offered as the rows would have been, so the sample
-            // is the same; runs proved distinct leave fewer hashes to sample.
-            let (through_runs, direct, proved) = both_ways(&refs(&values), 16);
-            let mine = through_runs.summary();
-            if mine.exact {
-                proptest::prop_assert_eq!(mine.repeats, repeats);
-            } else if !proved {
-                proptest::prop_assert_eq!(mine, direct.summary());
-            }
+            assert_counted_alike(&values);
         }
+    }
+
+    #[test]
+    fn a_few_repeated_ids_are_counted_exactly_past_the_sample() {
+        // A long run, then two of its ids again: only the shared values become hashes, so
+        // a tracker that holds a thousand counts them exactly.
+        let values = texts((1..=100_000).chain([5, 77_777]));
+        let (through_runs, direct, settled) = both_ways(&refs(&values), 1_000);
+        assert_eq!(settled, Settled::SharedOffered);
+        assert!(!direct.summary().exact);
+        let summary = through_runs.summary();
+        assert!(summary.exact);
+        assert_eq!(summary.repeats, 2);
+        let pairs: Vec<_> = (summary.examples.iter())
+            .map(|e| (e.row, e.repeats_row))
+            .collect();
+        assert_eq!(pairs, [(100_001, Some(5)), (100_002, Some(77_777))]);
     }
 
     #[test]
     fn distinct_runs_hold_no_hash() {
         let values = texts((1..=10_000).filter(|v| v % 97 != 0));
-        let (through_runs, direct, proved) = both_ways(&refs(&values), 1 << 20);
-        assert!(proved);
+        let (through_runs, direct, settled) = both_ways(&refs(&values), 1 << 20);
+        assert_eq!(settled, Settled::SharedOffered);
         assert_eq!(through_runs.summary(), direct.summary());
         assert_eq!(through_runs.held(), 0);
         assert_eq!(through_runs.summary().repeats, 0);

@@ -844,6 +844,8 @@ pub struct Scanner {
     missing_rows: Vec<bool>,
     /// Whether unique integer columns may hold runs of consecutive ids.
     runs: bool,
+    /// Whether the duplicate-row check keys every row, leaving none to the runs of ids.
+    key_every_row: bool,
     /// The unique column whose runs of ids spare the duplicate-row check its keys.
     key_column: Option<usize>,
     /// Rows the duplicate-row check left to the key column's runs: they repeat no row as
@@ -871,21 +873,29 @@ impl Scanner {
             chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
             runs: true,
+            key_every_row: false,
             key_column: None,
             left_to_runs: 0,
             runs_failed: false,
         }
     }
 
-    /// The same pass with every unique value hashed, none held in runs of ids: for reading a
-    /// file again after [`Scanner::needs_second_pass`].
+    /// The same pass with every row keyed for the duplicate-row check, none left to runs of
+    /// ids: for reading a file again after [`Scanner::needs_second_pass`].
+    pub fn keying_every_row(mut self) -> Scanner {
+        self.key_every_row = true;
+        self
+    }
+
+    /// The same pass with every unique value hashed, none held in runs of ids.
+    #[cfg(test)]
     pub fn without_runs(mut self) -> Scanner {
         self.runs = false;
         self
     }
 
     /// Whether the pass could not count duplicate rows: it left rows to runs of ids, and then
-    /// an id repeated. A new pass made [`Scanner::without_runs`] counts them.
+    /// an id repeated. A new pass made [`Scanner::keying_every_row`] counts them.
     pub fn needs_second_pass(&self) -> bool {
         self.runs_failed
     }
@@ -902,7 +912,9 @@ impl RowSink for Scanner {
             .iter()
             .map(|name| ColumnState::new(name, self.schema.column(name), self.runs))
             .collect();
-        self.key_column = self.columns.iter().position(|c| c.runs.is_some());
+        self.key_column = (self.columns.iter())
+            .position(|c| c.runs.is_some())
+            .filter(|_| !self.key_every_row);
         self.missing = self
             .schema
             .columns
@@ -968,6 +980,7 @@ impl RowSink for Scanner {
             chunk_keys: Vec::new(),
             missing_rows: Vec::new(),
             runs: self.runs,
+            key_every_row: self.key_every_row,
             key_column: self.key_column,
             left_to_runs: 0,
             runs_failed: false,
@@ -1234,7 +1247,7 @@ mod tests {
             by_chunks.needs_second_pass(),
             "ids repeat, so the rows left to their runs must be read again"
         );
-        let mut by_chunks = Scanner::new(parsed).without_runs();
+        let mut by_chunks = Scanner::new(parsed).keying_every_row();
         let summary = crate::data::scan_bytes("t.csv", bytes, &options, &mut by_chunks).unwrap();
         assert_eq!(summary.rows, 5_000);
         let profile = |scanner: &Scanner| {
@@ -1352,16 +1365,21 @@ mod tests {
             let header = ["id", "x"];
             let hashed = Scanner::new(schema.clone()).without_runs();
             let hashed = scan_blocks(hashed, &header, &lines, block_rows);
-            let with_runs = scan_blocks(Scanner::new(schema), &header, &lines, block_rows);
+            let with_runs = scan_blocks(Scanner::new(schema.clone()), &header, &lines, block_rows);
             let (checks, expected) = (
                 super::super::report::build_checks(&with_runs),
                 super::super::report::build_checks(&hashed),
             );
             if with_runs.needs_second_pass() {
-                // Only a repeated id sends the pass round again.
+                // Only a repeated id sends the pass round again, and the second pass keys
+                // every row.
                 let unique = (expected.iter())
                     .find(|c| c.check == super::super::schema::CheckKind::Unique);
                 proptest::prop_assert!(unique.is_some_and(|c| c.failing_rows > 0));
+                let again = Scanner::new(schema).keying_every_row();
+                let again = scan_blocks(again, &header, &lines, block_rows);
+                proptest::prop_assert!(!again.needs_second_pass());
+                proptest::prop_assert_eq!(super::super::report::build_checks(&again), expected);
             } else {
                 proptest::prop_assert_eq!(checks, expected);
             }
