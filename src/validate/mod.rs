@@ -97,8 +97,8 @@ pub fn validate(
 
 /// The checking pass over the data. Where ids come in runs, the duplicate-row check leaves
 /// their rows to the unique check's proof that no id repeats; when an id does repeat after
-/// all, the data is read a second time with every row keyed (see
-/// [`Scanner::keying_every_row`]).
+/// all, the data is read again, keying the rows with repeated ids (and, should that not
+/// settle it, every row): see [`Scanner::next_pass`].
 fn scan_for_checks(
     path: &Path,
     label: &str,
@@ -106,18 +106,17 @@ fn scan_for_checks(
     schema: Schema,
 ) -> anyhow::Result<(ScanSummary, Scanner)> {
     let mut scanner = Scanner::new(schema.clone());
-    let summary = data::scan_file(path, options, &mut scanner)?;
-    if !scanner.needs_second_pass() {
-        return Ok((summary, scanner));
+    let first = data::scan_file(path, options, &mut scanner)?;
+    let mut summary = first.clone();
+    while scanner.needs_second_pass() {
+        scanner = scanner.next_pass(schema.clone());
+        summary = data::scan_file(path, options, &mut scanner)?;
+        anyhow::ensure!(
+            summary.fingerprint == first.fingerprint,
+            "`{label}` changed while it was being read: its bytes differ between two passes"
+        );
     }
-    drop(scanner);
-    let mut scanner = Scanner::new(schema).keying_every_row();
-    let again = data::scan_file(path, options, &mut scanner)?;
-    anyhow::ensure!(
-        again.fingerprint == summary.fingerprint,
-        "`{label}` changed while it was being read: its bytes differ between two passes"
-    );
-    Ok((again, scanner))
+    Ok((summary, scanner))
 }
 
 /// The `data` block of the report.

@@ -11,6 +11,8 @@
 //! cannot prove themselves distinct. A block whose ids do not come in runs stops making them
 //! after a few rows and offers hashes.
 
+use std::sync::Arc;
+
 use crate::data::types;
 
 use super::scan::field_hash;
@@ -58,6 +60,13 @@ pub struct IntRuns {
     offered: Option<(i64, i64)>,
     /// Whether this block has stopped making runs.
     given_up: bool,
+    /// Ids that an earlier pass found in several runs, as sorted, disjoint ranges.
+    watched: Arc<[(i64, i64)]>,
+    /// The least value that may be watched: a value from here on takes the slow path, which
+    /// notes whether it is.
+    watch: f64,
+    /// Whether a value of the current chunk is watched.
+    touched: bool,
 }
 
 impl Default for IntRuns {
@@ -70,6 +79,9 @@ impl Default for IntRuns {
             covered: 0,
             offered: None,
             given_up: false,
+            watched: Arc::from([]),
+            watch: f64::INFINITY,
+            touched: false,
         }
     }
 }
@@ -82,11 +94,38 @@ fn is_canonical(text: &[u8]) -> bool {
 }
 
 impl IntRuns {
+    /// Runs that note which chunks hold one of the `watched` ids (sorted, disjoint ranges).
+    pub fn watching(watched: &[(i64, i64)]) -> IntRuns {
+        IntRuns {
+            watched: Arc::from(watched),
+            watch: watched
+                .first()
+                .map_or(f64::INFINITY, |&(low, _)| low as f64),
+            ..IntRuns::default()
+        }
+    }
+
+    /// Empty runs for another block, watching the same ids.
+    pub fn split(&self) -> IntRuns {
+        IntRuns {
+            watched: Arc::clone(&self.watched),
+            watch: self
+                .watched
+                .first()
+                .map_or(f64::INFINITY, |&(low, _)| low as f64),
+            ..IntRuns::default()
+        }
+    }
+
     /// Counts `value`, written `text`, at `row` of the block, into a run, or else offers its
     /// hash to `tracker`.
     #[inline(always)]
     pub fn offer(&mut self, value: f64, text: &[u8], row: u64, tracker: &mut RepeatTracker) {
-        if value == self.next_value && row == self.next_row && is_canonical(text) {
+        if value == self.next_value
+            && value < self.watch
+            && row == self.next_row
+            && is_canonical(text)
+        {
             self.next_value += 1.0;
             self.next_row += 1;
             self.covered += 1;
@@ -108,6 +147,13 @@ impl IntRuns {
         row: u64,
         tracker: &mut RepeatTracker,
     ) {
+        self.look_out_for(value);
+        if value == self.next_value && row == self.next_row && is_canonical(text) {
+            self.next_value += 1.0;
+            self.next_row += 1;
+            self.covered += 1;
+            return;
+        }
         self.close_open_run();
         if is_canonical(text) && value.abs() <= RUN_LIMIT {
             self.open = Some((value as i64, row));
@@ -150,14 +196,34 @@ impl IntRuns {
         }
     }
 
+    /// Notes whether `value` is watched, and sets the watch for the values after it.
+    fn look_out_for(&mut self, value: f64) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let next = self
+            .watched
+            .partition_point(|&(_, high)| high as f64 <= value);
+        self.watch = match self.watched.get(next) {
+            Some(&(low, _)) if low as f64 <= value => {
+                self.touched = true;
+                value
+            }
+            Some(&(low, _)) => low as f64,
+            None => f64::INFINITY,
+        };
+    }
+
     /// Starts counting a chunk's values.
     pub fn start_chunk(&mut self) {
         self.covered = 0;
+        self.touched = false;
     }
 
-    /// Whether every one of the current chunk's `rows` rows holds a value in a run.
+    /// Whether every one of the current chunk's `rows` rows holds a value in a run, and none
+    /// a watched one.
     pub fn covers(&self, rows: usize) -> bool {
-        self.covered == rows
+        self.covered == rows && !self.touched
     }
 
     /// Closes the open run, if any.
@@ -224,16 +290,12 @@ impl IntRuns {
     /// tracker counts exactly those repeats (and names their rows). When the runs meet the
     /// offered values, every run is offered, and `settle` says so.
     pub fn settle(&mut self, tracker: &mut RepeatTracker) -> Settled {
-        self.overlap();
-        let runs = std::mem::take(&mut self.runs);
-        let clear_of_offers = self.offered.is_none_or(|(low, high)| {
-            (runs.iter()).all(|run| run.end_value() <= low || run.first_value > high)
-        });
-        if !clear_of_offers {
+        let Some(shared) = self.shared_if_clear() else {
+            let runs = std::mem::take(&mut self.runs);
             runs.into_iter().for_each(|run| offer_run(run, tracker));
             return Settled::AllOffered;
-        }
-        let shared = shared_values(&runs);
+        };
+        let runs = std::mem::take(&mut self.runs);
         let mut distinct = 0;
         for run in runs {
             let mut offered = 0;
@@ -251,15 +313,26 @@ impl IntRuns {
             distinct += run.len - offered;
         }
         tracker.add_distinct(distinct);
-        Settled::SharedOffered
+        Settled::SharedOffered(shared)
+    }
+
+    /// The ids that several runs hold (see [`shared_values`]), when no run meets the values
+    /// offered as hashes: then every other id in a run is in no other row.
+    pub fn shared_if_clear(&mut self) -> Option<Vec<(i64, i64)>> {
+        self.overlap();
+        let clear_of_offers = self.offered.is_none_or(|(low, high)| {
+            (self.runs.iter()).all(|run| run.end_value() <= low || run.first_value > high)
+        });
+        clear_of_offers.then(|| shared_values(&self.runs))
     }
 }
 
 /// How [`IntRuns::settle`] handed the runs to the tracker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// Only the values that several runs share, as hashes; the rest as distinct rows.
-    SharedOffered,
+    /// Only the values that several runs share (these ranges), as hashes; the rest as
+    /// distinct rows.
+    SharedOffered(Vec<(i64, i64)>),
     /// Every value, as hashes: the runs met values offered as hashes.
     AllOffered,
 }
@@ -408,7 +481,10 @@ mod tests {
         // a tracker that holds a thousand counts them exactly.
         let values = texts((1..=100_000).chain([5, 77_777]));
         let (through_runs, direct, settled) = both_ways(&refs(&values), 1_000);
-        assert_eq!(settled, Settled::SharedOffered);
+        assert_eq!(
+            settled,
+            Settled::SharedOffered(vec![(5, 6), (77_777, 77_778)])
+        );
         assert!(!direct.summary().exact);
         let summary = through_runs.summary();
         assert!(summary.exact);
@@ -423,7 +499,7 @@ mod tests {
     fn distinct_runs_hold_no_hash() {
         let values = texts((1..=10_000).filter(|v| v % 97 != 0));
         let (through_runs, direct, settled) = both_ways(&refs(&values), 1 << 20);
-        assert_eq!(settled, Settled::SharedOffered);
+        assert_eq!(settled, Settled::SharedOffered(Vec::new()));
         assert_eq!(through_runs.summary(), direct.summary());
         assert_eq!(through_runs.held(), 0);
         assert_eq!(through_runs.summary().repeats, 0);

@@ -18,7 +18,7 @@ use crate::data::{FieldChunk, RowSink, RowText};
 
 use super::labels::LabelCounts;
 use super::row_key::{mark_missing, RowKeys};
-use super::runs::IntRuns;
+use super::runs::{IntRuns, Settled};
 use super::schema::{ColumnSchema, Schema};
 use super::tracker::{RepeatTracker, Violations};
 
@@ -214,8 +214,8 @@ pub struct ColumnState {
 
 impl ColumnState {
     /// State for a column with the given rules (or none); `runs` lets a unique integer column
-    /// hold runs of consecutive ids.
-    fn new(name: &str, schema: Option<&ColumnSchema>, runs: bool) -> ColumnState {
+    /// hold runs of consecutive ids, watching for the ids given.
+    fn new(name: &str, schema: Option<&ColumnSchema>, runs: Option<&[(i64, i64)]>) -> ColumnState {
         let ty = schema.map(|s| s.ty).unwrap_or(ColumnType::String);
         let range = schema
             .map(|s| {
@@ -253,8 +253,9 @@ impl ColumnState {
                 .filter(|s| s.unique)
                 .map(|_| RepeatTracker::new(REPEAT_CAPACITY)),
             runs: schema
-                .filter(|s| runs && s.unique && ty == ColumnType::Int)
-                .map(|_| IntRuns::default()),
+                .filter(|s| s.unique && ty == ColumnType::Int)
+                .and(runs)
+                .map(IntRuns::watching),
             numbers: Vec::new(),
             feed: StrataFeed::default(),
             items_dropped: Arc::default(),
@@ -291,7 +292,7 @@ impl ColumnState {
             pattern: self.pattern.clone(),
             pattern_violations: Violations::default(),
             unique: self.unique.as_ref().map(RepeatTracker::split),
-            runs: self.runs.as_ref().map(|_| IntRuns::default()),
+            runs: self.runs.as_ref().map(IntRuns::split),
             numbers: Vec::new(),
             feed: StrataFeed::for_block(index),
             items_dropped: Arc::clone(&self.items_dropped),
@@ -340,9 +341,10 @@ impl ColumnState {
     }
 
     /// Ends the runs of ids (of the whole file): the unique check then counts their rows.
-    fn settle_runs(&mut self) {
-        if let (Some(runs), Some(tracker)) = (&mut self.runs, &mut self.unique) {
-            runs.settle(tracker);
+    fn settle_runs(&mut self) -> Option<Settled> {
+        match (&mut self.runs, &mut self.unique) {
+            (Some(runs), Some(tracker)) => Some(runs.settle(tracker)),
+            _ => None,
         }
     }
 
@@ -846,6 +848,10 @@ pub struct Scanner {
     runs: bool,
     /// Whether the duplicate-row check keys every row, leaving none to the runs of ids.
     key_every_row: bool,
+    /// Ids an earlier pass found in several runs: rows with them are keyed.
+    watch_shared: Option<Vec<(i64, i64)>>,
+    /// Ids this pass found in several runs, for the next pass to watch.
+    shared_ids: Option<Vec<(i64, i64)>>,
     /// The unique column whose runs of ids spare the duplicate-row check its keys.
     key_column: Option<usize>,
     /// Rows the duplicate-row check left to the key column's runs: they repeat no row as
@@ -874,9 +880,24 @@ impl Scanner {
             missing_rows: Vec::new(),
             runs: true,
             key_every_row: false,
+            watch_shared: None,
+            shared_ids: None,
             key_column: None,
             left_to_runs: 0,
             runs_failed: false,
+        }
+    }
+
+    /// The pass to make after this one when it [needs another](Scanner::needs_second_pass):
+    /// one that keys the rows whose ids this pass found repeated, or failing that every row.
+    pub fn next_pass(&self, schema: Schema) -> Scanner {
+        let next = Scanner::new(schema);
+        match &self.shared_ids {
+            Some(shared) if self.watch_shared.is_none() => Scanner {
+                watch_shared: Some(shared.clone()),
+                ..next
+            },
+            _ => next.keying_every_row(),
         }
     }
 
@@ -895,7 +916,7 @@ impl Scanner {
     }
 
     /// Whether the pass could not count duplicate rows: it left rows to runs of ids, and then
-    /// an id repeated. A new pass made [`Scanner::keying_every_row`] counts them.
+    /// an id repeated. [`Scanner::next_pass`] counts them.
     pub fn needs_second_pass(&self) -> bool {
         self.runs_failed
     }
@@ -908,13 +929,18 @@ impl Scanner {
 
 impl RowSink for Scanner {
     fn begin(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.columns = columns
-            .iter()
-            .map(|name| ColumnState::new(name, self.schema.column(name), self.runs))
+        let key = columns.iter().position(|name| {
+            (self.schema.column(name)).is_some_and(|c| c.unique && c.ty == ColumnType::Int)
+        });
+        let watched = self.watch_shared.as_deref().unwrap_or_default();
+        self.columns = (columns.iter().enumerate())
+            .map(|(index, name)| {
+                let watched = if Some(index) == key { watched } else { &[] };
+                let runs = self.runs.then_some(watched);
+                ColumnState::new(name, self.schema.column(name), runs)
+            })
             .collect();
-        self.key_column = (self.columns.iter())
-            .position(|c| c.runs.is_some())
-            .filter(|_| !self.key_every_row);
+        self.key_column = key.filter(|_| self.runs && !self.key_every_row);
         self.missing = self
             .schema
             .columns
@@ -981,6 +1007,8 @@ impl RowSink for Scanner {
             missing_rows: Vec::new(),
             runs: self.runs,
             key_every_row: self.key_every_row,
+            watch_shared: self.watch_shared.clone(),
+            shared_ids: None,
             key_column: self.key_column,
             left_to_runs: 0,
             runs_failed: false,
@@ -988,16 +1016,23 @@ impl RowSink for Scanner {
     }
 
     fn finish(&mut self) {
-        if self.left_to_runs > 0 && self.key_runs_overlap() {
+        if self.left_to_runs > 0 && self.watch_shared.is_none() && self.key_runs_overlap() {
             // A second pass counts everything again: settling the runs would be wasted.
+            self.shared_ids = (self.key_column)
+                .and_then(|column| self.columns[column].runs.as_mut())
+                .and_then(IntRuns::shared_if_clear);
             self.runs_failed = true;
             return;
         }
-        for column in &mut self.columns {
+        let mut key_settled = None;
+        for (index, column) in self.columns.iter_mut().enumerate() {
             column.flush_held_back();
-            column.settle_runs();
+            let settled = column.settle_runs();
+            if Some(index) == self.key_column {
+                key_settled = settled;
+            }
         }
-        self.settle_rows_left_to_runs();
+        self.settle_rows_left_to_runs(key_settled);
     }
 
     fn absorb(&mut self, later: Self, rows_before: u64) {
@@ -1019,22 +1054,31 @@ impl Scanner {
         runs.is_some_and(IntRuns::overlap)
     }
 
-    /// Counts the rows left to the runs of ids as distinct when no id repeats (exactly
-    /// counted), and otherwise marks the pass as needing another.
-    fn settle_rows_left_to_runs(&mut self) {
-        let (Some(column), Some(duplicates)) = (self.key_column, &mut self.duplicates) else {
+    /// Counts the rows left to the runs of ids as distinct, or marks the pass as needing
+    /// another. They were left while their ids were in runs and (in a pass watching the ids an
+    /// earlier pass found repeated) not among those: distinct when the runs met no id hashed
+    /// instead and share exactly the ids watched (none, in a first pass), or when no id
+    /// repeats at all.
+    fn settle_rows_left_to_runs(&mut self, key_settled: Option<Settled>) {
+        let Some(duplicates) = &mut self.duplicates else {
             return;
         };
         if self.left_to_runs == 0 {
             return;
         }
-        let ids = self.columns[column]
-            .unique
-            .as_ref()
-            .map(RepeatTracker::summary);
-        if ids.is_some_and(|ids| ids.exact && ids.repeats == 0) {
+        let watched = self.watch_shared.as_deref().unwrap_or_default();
+        let distinct = match key_settled {
+            Some(Settled::SharedOffered(shared)) => shared == watched,
+            // Every id was hashed: the rows are distinct when no id repeats at all.
+            _ => (self.key_column)
+                .and_then(|column| self.columns[column].unique.as_ref())
+                .map(RepeatTracker::summary)
+                .is_some_and(|ids| ids.exact && ids.repeats == 0),
+        };
+        if distinct {
             duplicates.add_distinct(std::mem::take(&mut self.left_to_runs));
         } else {
+            self.shared_ids = None;
             self.runs_failed = true;
         }
     }
@@ -1247,7 +1291,7 @@ mod tests {
             by_chunks.needs_second_pass(),
             "ids repeat, so the rows left to their runs must be read again"
         );
-        let mut by_chunks = Scanner::new(parsed).keying_every_row();
+        let mut by_chunks = by_chunks.next_pass(parsed);
         let summary = crate::data::scan_bytes("t.csv", bytes, &options, &mut by_chunks).unwrap();
         assert_eq!(summary.rows, 5_000);
         let profile = |scanner: &Scanner| {
@@ -1336,6 +1380,35 @@ mod tests {
         scanner
     }
 
+    #[test]
+    fn a_second_pass_keys_only_the_rows_with_repeated_ids() {
+        // Ids counting up, then a few of them again on rows that repeat the first ones whole.
+        let lines: Vec<String> = (1..=30_000)
+            .chain(1_000..1_010)
+            .map(|id| format!("{id},{}", id % 7))
+            .collect();
+        let schema = super::super::schema::parse(
+            Path::new("s.yml"),
+            "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: int }\n",
+        )
+        .unwrap();
+        let header = ["id", "x"];
+        let hashed = Scanner::new(schema.clone()).without_runs();
+        let expected =
+            super::super::report::build_checks(&scan_blocks(hashed, &header, &lines, 4_000));
+        let first = scan_blocks(Scanner::new(schema.clone()), &header, &lines, 4_000);
+        assert!(first.needs_second_pass());
+        assert_eq!(first.shared_ids, Some(vec![(1_000, 1_010)]));
+        let second = scan_blocks(first.next_pass(schema), &header, &lines, 4_000);
+        assert!(!second.needs_second_pass());
+        let keyed = second.duplicates.as_ref().unwrap().held();
+        assert!(keyed < 3_000, "{keyed} rows keyed");
+        assert_eq!(super::super::report::build_checks(&second), expected);
+        let duplicates =
+            (expected.iter()).find(|c| c.check == super::super::schema::CheckKind::Duplicates);
+        assert_eq!(duplicates.map(|c| c.failing_rows), Some(10));
+    }
+
     proptest::proptest! {
         #[test]
         fn runs_of_ids_change_no_check(
@@ -1371,12 +1444,12 @@ mod tests {
                 super::super::report::build_checks(&hashed),
             );
             if with_runs.needs_second_pass() {
-                // Only a repeated id sends the pass round again, and the second pass keys
-                // every row.
+                // Only a repeated id sends the pass round again, and the second pass settles
+                // it, keying the rows with repeated ids (or every row).
                 let unique = (expected.iter())
                     .find(|c| c.check == super::super::schema::CheckKind::Unique);
                 proptest::prop_assert!(unique.is_some_and(|c| c.failing_rows > 0));
-                let again = Scanner::new(schema).keying_every_row();
+                let again = with_runs.next_pass(schema);
                 let again = scan_blocks(again, &header, &lines, block_rows);
                 proptest::prop_assert!(!again.needs_second_pass());
                 proptest::prop_assert_eq!(super::super::report::build_checks(&again), expected);
@@ -1444,7 +1517,7 @@ mod tests {
 
     #[test]
     fn blocks_split_after_a_dropped_table_keep_none() {
-        let mut root = ColumnState::new("note", None, true);
+        let mut root = ColumnState::new("note", None, Some(&[]));
         let before = root.split(1);
         let mut block = root.split(2);
         for row in 0..3_000 {
