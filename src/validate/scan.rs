@@ -1380,6 +1380,15 @@ mod tests {
         scanner
     }
 
+    /// Unique (and possibly missing) int ids and an int column, with no duplicate rows allowed.
+    fn ids_and_x() -> Schema {
+        super::super::schema::parse(
+            Path::new("s.yml"),
+            "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, nullable: true, unique: true }\n  - { name: x, type: int }\n",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_second_pass_keys_only_the_rows_with_repeated_ids() {
         // Ids counting up, then a few of them again on rows that repeat the first ones whole.
@@ -1387,11 +1396,7 @@ mod tests {
             .chain(1_000..1_010)
             .map(|id| format!("{id},{}", id % 7))
             .collect();
-        let schema = super::super::schema::parse(
-            Path::new("s.yml"),
-            "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, unique: true }\n  - { name: x, type: int }\n",
-        )
-        .unwrap();
+        let schema = ids_and_x();
         let header = ["id", "x"];
         let hashed = Scanner::new(schema.clone()).without_runs();
         let expected =
@@ -1430,11 +1435,7 @@ mod tests {
                     lines.push(format!("{id},{}", value % 3));
                 }
             }
-            let schema = super::super::schema::parse(
-                Path::new("s.yml"),
-                "version: 1\nduplicates: { max_fraction: 0 }\ncolumns:\n  - { name: id, type: int, nullable: true, unique: true }\n  - { name: x, type: int }\n",
-            )
-            .unwrap();
+            let schema = ids_and_x();
             let header = ["id", "x"];
             let hashed = Scanner::new(schema.clone()).without_runs();
             let hashed = scan_blocks(hashed, &header, &lines, block_rows);
