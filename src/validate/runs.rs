@@ -7,9 +7,11 @@
 //! Only values written canonically (no `+`, no leading zero) join a run, because the unique
 //! check compares values as written: `7` and `07` are different texts, and a canonical text
 //! never equals a non-canonical one. A run can therefore be turned back into exactly the
-//! hashes its rows would have offered, which is what [`IntRuns::settle`] does when the runs
-//! cannot prove themselves distinct. A block whose ids do not come in runs stops making them
-//! after a few rows and offers hashes.
+//! hashes its rows would have offered, which is what [`IntRuns::settle`] does for the values
+//! that several runs share (or for every run, when the runs meet values offered as hashes).
+//! A block whose ids do not come in runs stops making them after a few rows and offers
+//! hashes. A later pass over the same file can watch for the shared ids, so that only the
+//! rows holding them need keys for the duplicate-row check.
 
 use std::sync::Arc;
 
@@ -96,23 +98,21 @@ fn is_canonical(text: &[u8]) -> bool {
 impl IntRuns {
     /// Runs that note which chunks hold one of the `watched` ids (sorted, disjoint ranges).
     pub fn watching(watched: &[(i64, i64)]) -> IntRuns {
-        IntRuns {
-            watched: Arc::from(watched),
-            watch: watched
-                .first()
-                .map_or(f64::INFINITY, |&(low, _)| low as f64),
-            ..IntRuns::default()
-        }
+        IntRuns::watching_shared(Arc::from(watched))
     }
 
     /// Empty runs for another block, watching the same ids.
     pub fn split(&self) -> IntRuns {
+        IntRuns::watching_shared(Arc::clone(&self.watched))
+    }
+
+    /// [`IntRuns::watching`] with the ranges already shared.
+    fn watching_shared(watched: Arc<[(i64, i64)]>) -> IntRuns {
         IntRuns {
-            watched: Arc::clone(&self.watched),
-            watch: self
-                .watched
+            watch: watched
                 .first()
                 .map_or(f64::INFINITY, |&(low, _)| low as f64),
+            watched,
             ..IntRuns::default()
         }
     }
