@@ -858,7 +858,7 @@ pub struct Scanner {
     /// long as no id repeats.
     left_to_runs: u64,
     /// Whether an id repeated after rows were left to the runs: the pass must be made again
-    /// without them to count duplicate rows.
+    /// ([`Scanner::next_pass`]), keying those rows, to count duplicate rows.
     runs_failed: bool,
 }
 
