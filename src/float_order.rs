@@ -57,6 +57,14 @@ pub fn keep_max(current: f64, value: f64) -> f64 {
 /// equal finite values are the same value unless they are zeros of both signs: an extreme
 /// that is zero is folded again in order.
 pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
+    finite_extremes_with(values, |_| {})
+}
+
+/// [`finite_extremes`], handing every value to `each` in order in the same loop: a caller
+/// with its own pass over the values (the moments' sums) saves loading them again and the
+/// loop around it. `each` sees every value, finite or not, before the answer says which.
+#[inline(always)]
+pub fn finite_extremes_with(values: &[f64], mut each: impl FnMut(f64)) -> Option<(f64, f64)> {
     const LANES: usize = 4;
     let first = *values.first()?;
     let (mut min, mut max) = ([first; LANES], [first; LANES]);
@@ -73,6 +81,7 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
             min[lane] = keep_min(min[lane], value);
             max[lane] = keep_max(max[lane], value);
             spoilt[lane] += spoil(value);
+            each(value);
         }
     }
     let mut lo = min.into_iter().fold(first, keep_min);
@@ -82,6 +91,7 @@ pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
         lo = keep_min(lo, value);
         hi = keep_max(hi, value);
         spoilt += spoil(value);
+        each(value);
     }
     if spoilt != 0.0 {
         return None;

@@ -72,12 +72,22 @@ impl Moments {
     }
 
     /// Adds values in order, as [`Moments::add`] would one by one (the same sums in the same
-    /// order), without its per-value branches when `extremes` has them all finite (from
-    /// [`float_order::finite_extremes`]; `None` otherwise).
-    fn extend(&mut self, values: &[f64], extremes: Option<(f64, f64)>) {
-        let (Some((lo, hi)), Some((&first, _))) = (extremes, values.split_first()) else {
+    /// order), and returns their extremes when all are finite (for the sketch feed), `None`
+    /// otherwise. The sums are taken in the extremes' pass
+    /// ([`float_order::finite_extremes_with`]) and kept only when it finds every value
+    /// finite; otherwise the values go through `add`, branches and all.
+    fn extend(&mut self, values: &[f64]) -> Option<(f64, f64)> {
+        let &first = values.first()?;
+        let shift = if self.finite == 0 { first } else { self.shift };
+        let (mut sum, mut sum_sq) = (self.sum, self.sum_sq);
+        let extremes = float_order::finite_extremes_with(values, |x| {
+            let d = x - shift;
+            sum += d;
+            sum_sq += d * d;
+        });
+        let Some((lo, hi)) = extremes else {
             values.iter().for_each(|&x| self.add(x));
-            return;
+            return None;
         };
         // The extremes as `add` folds them: a NaN minimum gives way to the first value.
         if self.n == 0 || self.min.is_nan() {
@@ -85,18 +95,10 @@ impl Moments {
         } else {
             (self.min, self.max) = (keep_min(self.min, lo), keep_max(self.max, hi));
         }
-        if self.finite == 0 {
-            self.shift = first;
-        }
-        let (mut sum, mut sum_sq) = (self.sum, self.sum_sq);
-        for &x in values {
-            let d = x - self.shift;
-            sum += d;
-            sum_sq += d * d;
-        }
-        (self.sum, self.sum_sq) = (sum, sum_sq);
+        (self.shift, self.sum, self.sum_sq) = (shift, sum, sum_sq);
         self.n += values.len() as u64;
         self.finite += values.len() as u64;
+        extremes
     }
 
     /// Mean of the finite values (0 when there are none).
@@ -371,24 +373,21 @@ impl ColumnState {
         column: usize,
         missing: Option<&mut [bool]>,
     ) {
-        // One loop per parser, so each is inlined into its own loop; text becomes a number as
-        // [`types::convert`] reads it.
+        // One loop per parser, so each is inlined into its own loop.
         match self.ty {
-            ColumnType::Int => {
-                let parse = |bytes: &[u8]| types::parse_int_bytes(bytes).map(|v| v as f64);
-                self.observe_numbers(first_row, chunk, column, missing, parse)
-            }
-            ColumnType::Float => {
-                self.observe_numbers(first_row, chunk, column, missing, types::parse_float_bytes)
-            }
-            ColumnType::Date => {
-                let parse = |bytes: &[u8]| types::parse_date_field(bytes).map(f64::from);
-                self.observe_numbers(first_row, chunk, column, missing, parse)
-            }
+            ColumnType::Int => self.observe_numbers(first_row, chunk, column, missing, |bytes| {
+                read_number(ColumnType::Int, bytes)
+            }),
+            ColumnType::Float => self.observe_numbers(first_row, chunk, column, missing, |bytes| {
+                read_number(ColumnType::Float, bytes)
+            }),
+            ColumnType::Date => self.observe_numbers(first_row, chunk, column, missing, |bytes| {
+                read_number(ColumnType::Date, bytes)
+            }),
             ColumnType::Datetime => {
-                let parse =
-                    |bytes: &[u8]| types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6);
-                self.observe_numbers(first_row, chunk, column, missing, parse)
+                self.observe_numbers(first_row, chunk, column, missing, |bytes| {
+                    read_number(ColumnType::Datetime, bytes)
+                })
             }
             ColumnType::Bool => self.observe_each::<true>(first_row, chunk, column, missing),
             ColumnType::String | ColumnType::Categorical => {
@@ -482,10 +481,6 @@ impl ColumnState {
         if let Some(runs) = &mut runs {
             runs.start_chunk();
         }
-        // A missing bound as an infinity: no number is outside it (parsers give no NaN), so
-        // each bound is one compare.
-        let low = self.range.0.unwrap_or(f64::NEG_INFINITY);
-        let high = self.range.1.unwrap_or(f64::INFINITY);
         let mut int_labels = self.wants_int_labels();
         let mut count = 0;
         for (index, field) in chunk.column_bytes(column).enumerate() {
@@ -509,10 +504,6 @@ impl ColumnState {
                 }
             }
             numbers.push(x);
-            if x < low || x > high {
-                self.range_violations
-                    .record(row, || Some(field_text(bytes)));
-            }
             if int_labels {
                 self.observe_int_label(row, x as i64);
                 int_labels = self.wants_int_labels();
@@ -521,15 +512,43 @@ impl ColumnState {
         self.count += count;
         self.unique = unique;
         self.runs = runs;
-        // One pass for the extremes and finiteness that both want.
-        let extremes = float_order::finite_extremes(&numbers);
-        if let Some(moments) = &mut self.moments {
-            moments.extend(&numbers, extremes);
-        }
+        // One pass for the moments and the extremes and finiteness that the sketch wants.
+        let extremes = match &mut self.moments {
+            Some(moments) => moments.extend(&numbers),
+            None => float_order::finite_extremes(&numbers),
+        };
         if let Some(sketch) = &mut self.sketch {
             self.feed.extend(sketch, &numbers, extremes);
         }
+        // The range is checked on the chunk's extremes: only a chunk that strays (or holds an
+        // infinity) is read again for the rows outside it.
+        let (low, high) = self.range;
+        let strays = |(lo, hi): (f64, f64)| {
+            low.is_some_and(|low| lo < low) || high.is_some_and(|high| hi > high)
+        };
+        if (low.is_some() || high.is_some()) && !numbers.is_empty() && extremes.is_none_or(strays) {
+            self.check_range(first_row, chunk, column);
+        }
         self.numbers = numbers;
+    }
+
+    /// Records the cells of column `column` of a chunk whose number is outside the range.
+    #[cold]
+    #[inline(never)]
+    fn check_range(&mut self, first_row: u64, chunk: &FieldChunk<'_>, column: usize) {
+        // A missing bound as an infinity: no number is outside it (parsers give no NaN).
+        let low = self.range.0.unwrap_or(f64::NEG_INFINITY);
+        let high = self.range.1.unwrap_or(f64::INFINITY);
+        for (row, field) in (first_row..).zip(chunk.column_bytes(column)) {
+            let Some(x) = field.and_then(|bytes| read_number(self.ty, bytes)) else {
+                continue;
+            };
+            if x < low || x > high {
+                let bytes = field.unwrap_or_default();
+                self.range_violations
+                    .record(row, || Some(field_text(bytes)));
+            }
+        }
     }
 
     /// Checks and profiles one cell.
@@ -733,6 +752,19 @@ impl ColumnState {
             None => labels.drain().for_each(drop),
         }
         self.drop_free_text_items();
+    }
+}
+
+/// The number a field of a numeric column holds, read as [`types::convert`] reads its text,
+/// or `None` when it holds none. Inlined with a constant type, it is that type's parser alone.
+#[inline(always)]
+fn read_number(ty: ColumnType, bytes: &[u8]) -> Option<f64> {
+    match ty {
+        ColumnType::Int => types::parse_int_bytes(bytes).map(|v| v as f64),
+        ColumnType::Float => types::parse_float_bytes(bytes),
+        ColumnType::Date => types::parse_date_field(bytes).map(f64::from),
+        ColumnType::Datetime => types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6),
+        ColumnType::Bool | ColumnType::String | ColumnType::Categorical => None,
     }
 }
 
@@ -1268,16 +1300,28 @@ mod tests {
 
     #[test]
     fn column_chunks_check_and_profile_exactly_like_rows() {
-        let schema = MESSY_SCHEMA;
-        let header = MESSY_HEADER;
         let rows = messy_rows(5_000);
+        let checks = chunks_check_like_rows(MESSY_SCHEMA, &MESSY_HEADER, &rows, true);
+        let failed = checks.iter().filter(|c| !c.passed).count();
+        assert!(failed >= 8, "the file should trip most checks: {checks:#?}");
+    }
+
+    /// Asserts that a file of `rows` read in column chunks (in as many passes as it takes;
+    /// `repeats` when ids repeat, so it takes two) profiles and checks exactly like the rows
+    /// one at a time; returns the checks.
+    fn chunks_check_like_rows(
+        schema: &str,
+        header: &[&str],
+        rows: &[Vec<String>],
+        repeats: bool,
+    ) -> Vec<super::super::report::CheckResult> {
         let by_rows = {
             let cells: Vec<Vec<&str>> = rows
                 .iter()
                 .map(|r| r.iter().map(String::as_str).collect())
                 .collect();
             let cells: Vec<&[&str]> = cells.iter().map(Vec::as_slice).collect();
-            scan(schema, &header, &cells)
+            scan(schema, header, &cells)
         };
         let mut csv = header.join(",") + "\n";
         rows.iter()
@@ -1286,14 +1330,19 @@ mod tests {
         let parsed = super::super::schema::parse(Path::new("s.yml"), schema).unwrap();
         let mut by_chunks = Scanner::new(parsed.clone());
         let bytes = csv.into_bytes();
-        crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
-        assert!(
+        let mut summary =
+            crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
+        assert_eq!(
             by_chunks.needs_second_pass(),
-            "ids repeat, so the rows left to their runs must be read again"
+            repeats,
+            "rows left to runs of ids are read again exactly when ids repeat"
         );
-        let mut by_chunks = by_chunks.next_pass(parsed);
-        let summary = crate::data::scan_bytes("t.csv", bytes, &options, &mut by_chunks).unwrap();
-        assert_eq!(summary.rows, 5_000);
+        while by_chunks.needs_second_pass() {
+            by_chunks = by_chunks.next_pass(parsed.clone());
+            summary =
+                crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
+        }
+        assert_eq!(summary.rows, rows.len() as u64);
         let profile = |scanner: &Scanner| {
             let profile = super::super::profile::Profile::from_scan("t.csv", &summary, scanner);
             serde_json::to_string(&profile).unwrap()
@@ -1304,11 +1353,51 @@ mod tests {
             super::super::report::build_checks(&by_chunks),
             checks_by_rows
         );
-        let failed = checks_by_rows.iter().filter(|c| !c.passed).count();
-        assert!(
-            failed >= 8,
-            "the file should trip most checks: {checks_by_rows:#?}"
-        );
+        checks_by_rows
+    }
+
+    #[test]
+    fn ranges_checked_on_chunk_extremes_find_every_stray_row() {
+        let schema = "version: 1\ncolumns:\n  - { name: a, type: float, min: 0 }\n  - { name: b, type: int, max: 100 }\n  - { name: d, type: date, min: 2020-01-01, max: 2020-12-31 }\n  - { name: e, type: float, min: -1, max: 1 }\n";
+        let header = ["a", "b", "d", "e"];
+        // Most chunks stay within every range; a few stray below, above, or to an infinity.
+        let rows: Vec<Vec<String>> = (0..3_000)
+            .map(|i| {
+                let a = match i {
+                    7 | 1_501 => "-0.5".to_string(),
+                    2_222 => "-inf".to_string(),
+                    _ => format!("{}.25", i % 50),
+                };
+                let b = match i {
+                    900 => "101".to_string(),
+                    2_999 => "-7".to_string(),
+                    _ => format!("{}", i % 100),
+                };
+                let d = if i == 1_800 {
+                    "2021-01-01"
+                } else {
+                    "2020-06-30"
+                }
+                .to_string();
+                let e = if i == 2_500 { "1e999" } else { "0.5" }.to_string();
+                vec![a, b, d, e]
+            })
+            .collect();
+        let checks = chunks_check_like_rows(schema, &header, &rows, false);
+        let range = |column: &str| {
+            let check = checks
+                .iter()
+                .find(|c| {
+                    c.check == super::super::schema::CheckKind::Range
+                        && c.column.as_deref() == Some(column)
+                })
+                .unwrap_or_else(|| panic!("no range check for {column}: {checks:#?}"));
+            (check.passed, check.failing_rows)
+        };
+        assert_eq!(range("a"), (false, 3));
+        assert_eq!(range("b"), (false, 1));
+        assert_eq!(range("d"), (false, 1));
+        assert_eq!(range("e"), (false, 1));
     }
 
     #[test]
@@ -1506,13 +1595,15 @@ mod tests {
             let mut one_by_one = Moments::default();
             let mut extended = Moments::default();
             values[start..].iter().for_each(|&v| one_by_one.add(v));
-            (values[start..].chunks(256))
-                .for_each(|c| extended.extend(c, float_order::finite_extremes(c)));
+            for chunk in values[start..].chunks(256) {
+                let extremes = extended.extend(chunk);
+                assert_eq!(extremes, float_order::finite_extremes(chunk));
+            }
             let state = |m: &Moments| format!("{m:?}");
             assert_eq!(state(&extended), state(&one_by_one));
         }
         let mut empty = Moments::default();
-        empty.extend(&[], None);
+        assert_eq!(empty.extend(&[]), None);
         assert_eq!(empty.n, 0);
     }
 
