@@ -422,7 +422,8 @@ fn parse_plain_block<S: RowSink>(
     let mut first_row = 1u64;
     let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
         if width > 0 && !spans.is_empty() {
-            let chunk = FieldChunk::new(text, width, spans, &plan.nulls, every_column);
+            let chunk =
+                FieldChunk::new(text, width, spans, &plan.nulls, every_column).known(block.known);
             sink.chunk(*first_row, &chunk);
             *first_row += chunk.rows() as u64;
         }

@@ -44,7 +44,6 @@ impl Known {
     }
 
     /// Every byte is ASCII.
-    #[cfg(test)]
     pub(super) fn ascii(&self) -> bool {
         self.ascii
     }

@@ -99,7 +99,14 @@ impl StrataFeed {
         let size = self.stratum_len();
         let filling = (size - self.pending.len()) % size;
         let (head, rest) = values.split_at(filling.min(values.len()));
-        head.iter().for_each(|&value| self.push(sketch, value));
+        // `push` on each of the head's (finite) values, in one go: one call per value was
+        // about a tenth of the feed.
+        self.pending.extend_from_slice(head);
+        if !head.is_empty() && self.pending.len() == size {
+            let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
+            sketch.add_strata(&self.pending, level, || next_pick(level, seed, strata));
+            self.pending.clear();
+        }
         let (whole, remainder) = rest.split_at(rest.len() - rest.len() % size);
         let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
         sketch.add_noted_strata(whole, level, || next_pick(level, seed, strata));
