@@ -416,37 +416,26 @@ fn parse_plain_block<S: RowSink>(
     let bytes = &block.bytes[block.data_start..];
     let width = plan.keep.len();
     let every_column = width == plan.header.len();
-    let rows_per_chunk = chunk_rows(width);
-    let mut spans: Vec<Span> = Vec::with_capacity(rows_per_chunk * plan.header.len());
-    let mut chunk_text = "";
-    let mut first_row = 1u64;
-    let hand_over = |sink: &mut S, text: &str, spans: &mut Vec<Span>, first_row: &mut u64| {
-        if width > 0 && !spans.is_empty() {
-            let chunk =
-                FieldChunk::new(text, width, spans, &plan.nulls, every_column).known(block.known);
-            sink.chunk(*first_row, &chunk);
-            *first_row += chunk.rows() as u64;
-        }
-        spans.clear();
+    let cut = plain_csv::Cut {
+        delimiter: plan.delimiter,
+        width: plan.header.len(),
+        max_record_bytes: plan.max_record_bytes,
+        batch: chunk_rows(width),
     };
-    let (rows, lines) = plain_csv::split_records(
-        bytes,
-        block.known,
-        plan.delimiter,
-        plan.header.len(),
-        plan.max_record_bytes,
-        &mut spans,
-        |text, spans| {
-            chunk_text = text;
+    let mut spans: Vec<Span> = Vec::with_capacity(cut.batch * cut.width + plain_csv::CHUNK);
+    let mut first_row = 1u64;
+    let (rows, lines) =
+        plain_csv::split_records(bytes, block.known, &cut, &mut spans, |text, spans| {
             if !every_column {
                 keep_columns(spans, plan.header.len(), &plan.keep);
             }
-            if spans.len() >= rows_per_chunk * width {
-                hand_over(&mut sink, text, spans, &mut first_row);
+            if width > 0 {
+                let chunk = FieldChunk::new(text, width, spans, &plan.nulls, every_column)
+                    .known(block.known);
+                sink.chunk(first_row, &chunk);
             }
-        },
-    )?;
-    hand_over(&mut sink, chunk_text, &mut spans, &mut first_row);
+            first_row += (spans.len() / width.max(1)) as u64;
+        })?;
     if width == 0 {
         // A sink with every column excluded still counts its rows.
         let cells: [Cell<'_>; 0] = [];
@@ -455,15 +444,17 @@ fn parse_plain_block<S: RowSink>(
     Ok(Parsed { sink, rows, lines })
 }
 
-/// Narrows the record at the end of `spans` (the last `width` ranges) to the columns at
-/// `keep`, in order.
+/// Narrows records of `width` ranges each to the columns at `keep`, in order.
 fn keep_columns(spans: &mut Vec<Span>, width: usize, keep: &[usize]) {
-    let record = spans.len() - width;
-    for (to, &from) in keep.iter().enumerate() {
-        // `keep` rises, so each range moves down onto one already read.
-        spans[record + to] = spans[record + from];
+    let records = spans.len() / width;
+    for record in 0..records {
+        let (from, to) = (record * width, record * keep.len());
+        for (at, &column) in keep.iter().enumerate() {
+            // `keep` rises and `to` <= `from`, so each range moves down onto one already read.
+            spans[to + at] = spans[from + column];
+        }
     }
-    spans.truncate(record + keep.len());
+    spans.truncate(records * keep.len());
 }
 
 /// [`parse_block`] through the `csv` crate, which handles quotes and reports every error.

@@ -10,7 +10,7 @@
 //! give the block back to the `csv` crate, whose errors name the row and line.
 
 /// Bytes marked at once: one bit each in a `u64`.
-const CHUNK: usize = 64;
+pub(super) const CHUNK: usize = 64;
 
 use super::chunk::Span;
 
@@ -53,28 +53,45 @@ impl Known {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NotPlain;
 
-/// Splits `bytes` (whole records) into records of exactly `width` fields, appends each
-/// record's fields to `fields` as byte ranges, and calls `record` with the text after each
-/// (which may take the record's ranges off the end, or clear them); returns the number of
-/// records and of `\n` bytes (lines, for locating errors).
+/// How [`split_records`] cuts a block and hands its records out.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cut {
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// Fields every record must have.
+    pub width: usize,
+    /// Refuse a record longer than this.
+    pub max_record_bytes: usize,
+    /// Records handed out at a time (the last batch may hold fewer); at least 1.
+    pub batch: usize,
+}
+
+/// Splits `bytes` (whole records) into records of exactly `cut.width` fields, appends each
+/// record's fields to `fields` as byte ranges, and calls `batch` with the text and the ranges
+/// of every `cut.batch` records (and of those left at the end), clearing `fields` after each;
+/// returns the number of records and of `\n` bytes (lines, for locating errors).
 ///
 /// The ranges go straight where the caller reads them: a vector of ranges per record, copied
-/// on, was a tenth of the splitting.
+/// on, was a tenth of the splitting; a call per record, a twentieth.
 ///
 /// Refuses, before handing out any record, a block that holds a quote, is not UTF-8 or is too
 /// long for `u32` ranges, and a delimiter that is not a plain ASCII byte; refuses, at the first
-/// such record, one whose width is not `width` or that is longer than `max_record_bytes`, so
-/// the caller must discard what it was handed and read the block again with the general
-/// reader. What `known` vouches for is not scanned again.
+/// such record, one whose width is not `cut.width` or that is longer than
+/// `cut.max_record_bytes`, so the caller must discard what it was handed and read the block
+/// again with the general reader. What `known` vouches for is not scanned again.
 pub(super) fn split_records<'a>(
     bytes: &'a [u8],
     known: Known,
-    delimiter: u8,
-    width: usize,
-    max_record_bytes: usize,
+    cut: &Cut,
     fields: &mut Vec<Span>,
-    mut record: impl FnMut(&'a str, &mut Vec<Span>),
+    mut batch: impl FnMut(&'a str, &mut Vec<Span>),
 ) -> Result<(u64, u64), NotPlain> {
+    let Cut {
+        delimiter,
+        width,
+        max_record_bytes,
+        batch: per_batch,
+    } = *cut;
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
     if !plain_delimiter
         || u32::try_from(bytes.len()).is_err()
@@ -94,18 +111,27 @@ pub(super) fn split_records<'a>(
     let mut newlines = 0u64;
     let mut record_start = 0;
     let mut field_start = 0;
-    let mut first_field = fields.len();
-    // Positions fit `u32`: the block's length was checked above.
-    let mut end_record = |end: usize, start: usize, fields: &mut Vec<Span>, first: &mut usize| {
+    fields.clear();
+    let mut first_field = 0;
+    let mut in_batch = 0;
+    // Positions fit `u32`: the block's length was checked above. A record's first range
+    // starts where the record does.
+    let mut end_record = |start: usize, end: usize, fields: &mut Vec<Span>, first: &mut usize| {
         fields.push((start as u32, end as u32));
-        let ok =
-            fields.len() - *first == width && end - fields[*first].0 as usize <= max_record_bytes;
-        if ok {
-            record(text, fields);
-            records += 1;
+        if fields.len() - *first != width
+            || end - record_start_of(fields, *first) > max_record_bytes
+        {
+            return false;
+        }
+        records += 1;
+        in_batch += 1;
+        if in_batch == per_batch {
+            batch(text, fields);
+            fields.clear();
+            in_batch = 0;
         }
         *first = fields.len();
-        ok
+        true
     };
     for (base, mut delimiters, mut line_ends) in marks(bytes, delimiter) {
         // Room for a field per byte up front: the pushes below then never grow the vector.
@@ -132,7 +158,7 @@ pub(super) fn split_records<'a>(
             line_ends &= line_ends - 1;
             newlines += u64::from(bytes[at] == b'\n');
             if (at > record_start || fields.len() > first_field)
-                && !end_record(at, field_start, fields, &mut first_field)
+                && !end_record(field_start, at, fields, &mut first_field)
             {
                 return Err(NotPlain);
             }
@@ -141,11 +167,21 @@ pub(super) fn split_records<'a>(
         }
     }
     if (record_start < bytes.len() || fields.len() > first_field)
-        && !end_record(bytes.len(), field_start, fields, &mut first_field)
+        && !end_record(field_start, bytes.len(), fields, &mut first_field)
     {
         return Err(NotPlain);
     }
+    if !fields.is_empty() {
+        batch(text, fields);
+        fields.clear();
+    }
     Ok((records, newlines))
+}
+
+/// Where the record whose first range is `fields[first]` starts.
+#[inline(always)]
+fn record_start_of(fields: &[Span], first: usize) -> usize {
+    fields.get(first).map_or(0, |&(start, _)| start as usize)
 }
 
 /// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each
@@ -236,25 +272,49 @@ mod tests {
 
     /// The records [`split_records`] hands out, or its refusal.
     fn plain_records(bytes: &[u8], width: usize) -> Result<Vec<Vec<String>>, NotPlain> {
+        let whole = batched_records(bytes, width, usize::MAX)?;
+        for batch in [1, 2, 7] {
+            assert_eq!(
+                batched_records(bytes, width, batch)?,
+                whole,
+                "batches of {batch}"
+            );
+        }
+        Ok(whole)
+    }
+
+    /// [`plain_records`], handed out `batch` records at a time.
+    fn batched_records(
+        bytes: &[u8],
+        width: usize,
+        batch: usize,
+    ) -> Result<Vec<Vec<String>>, NotPlain> {
         let mut out = Vec::new();
         let mut fields = Vec::new();
+        let cut = Cut {
+            delimiter: b',',
+            width,
+            max_record_bytes: usize::MAX,
+            batch,
+        };
         let (count, newlines) = split_records(
             bytes,
             Known::default(),
-            b',',
-            width,
-            usize::MAX,
+            &cut,
             &mut fields,
             |text, fields| {
-                // Every record is handed over with its own fields last; taking them off checks
-                // that the next record starts afresh.
-                let record = fields.split_off(fields.len() - width);
-                out.push(
-                    record
-                        .iter()
-                        .map(|&(a, b)| text[a as usize..b as usize].to_string())
-                        .collect(),
+                assert!(
+                    fields.len() <= batch.saturating_mul(width),
+                    "a batch holds at most `batch` records"
                 );
+                for record in fields.chunks(width) {
+                    out.push(
+                        record
+                            .iter()
+                            .map(|&(a, b)| text[a as usize..b as usize].to_string())
+                            .collect(),
+                    );
+                }
             },
         )?;
         assert_eq!(count as usize, out.len());
@@ -286,28 +346,18 @@ mod tests {
         assert_eq!(plain_records(b"1,\xe9\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3,4,5\n", 2), Err(NotPlain));
-        let long = split_records(
-            b"1,2\n333,4\n",
-            Known::default(),
-            b',',
-            2,
-            3,
-            &mut Vec::new(),
-            |_, _| {},
-        );
-        assert_eq!(long, Err(NotPlain));
-        assert_eq!(
-            split_records(
-                b"1\"2\n",
-                Known::default(),
-                b'"',
-                2,
-                9,
-                &mut Vec::new(),
-                |_, _| {}
-            ),
-            Err(NotPlain)
-        );
+        let cut = |delimiter, max_record_bytes| Cut {
+            delimiter,
+            width: 2,
+            max_record_bytes,
+            batch: 1,
+        };
+        let split = |bytes: &[u8], cut: Cut| {
+            split_records(bytes, Known::default(), &cut, &mut Vec::new(), |_, _| {})
+        };
+        assert_eq!(split(b"1,2\n333,4\n", cut(b',', 5)), Ok((2, 2)));
+        assert_eq!(split(b"1,2\n333,4\n", cut(b',', 4)), Err(NotPlain));
+        assert_eq!(split(b"1\"2\n", cut(b'"', 9)), Err(NotPlain));
     }
 
     #[test]
