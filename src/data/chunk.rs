@@ -71,12 +71,20 @@ impl NullTokens {
 }
 
 /// Up to [`chunk_rows`] consecutive rows of text fields, readable by column or by row.
+///
+/// The ranges are held column after column, each column in `stride` slots of which the first
+/// `rows` are used: the splitting writes each field straight to its column, and a column is
+/// then read as one contiguous run instead of every `width`-th range.
 pub struct FieldChunk<'a> {
     /// The text the ranges point into.
     text: &'a str,
     /// Fields per row.
     width: usize,
-    /// The fields, row after row.
+    /// Rows in the chunk.
+    rows: usize,
+    /// Slots per column.
+    stride: usize,
+    /// The fields, column after column.
     spans: &'a [Span],
     /// Which text is missing.
     nulls: &'a NullTokens,
@@ -89,19 +97,24 @@ pub struct FieldChunk<'a> {
 }
 
 impl<'a> FieldChunk<'a> {
-    /// A chunk of `spans.len() / width` rows; `whole_rows` when they hold every field of
-    /// their records.
+    /// A chunk of `rows` rows of `width` fields, whose ranges are `spans`: `width` columns of
+    /// `spans.len() / width` slots each; `whole_rows` when they hold every field of their
+    /// records.
     pub(crate) fn new(
         text: &'a str,
         width: usize,
+        rows: usize,
         spans: &'a [Span],
         nulls: &'a NullTokens,
         whole_rows: bool,
     ) -> FieldChunk<'a> {
-        debug_assert!(width > 0 && spans.len() % width == 0);
+        let stride = spans.len() / width.max(1);
+        debug_assert!(width > 0 && spans.len() % width == 0 && rows <= stride);
         FieldChunk {
             text,
             width,
+            rows: rows.min(stride),
+            stride,
             spans,
             nulls,
             whole_rows,
@@ -119,7 +132,7 @@ impl<'a> FieldChunk<'a> {
 
     /// Rows in the chunk.
     pub fn rows(&self) -> usize {
-        self.spans.len() / self.width
+        self.rows
     }
 
     /// Fields per row.
@@ -141,13 +154,20 @@ impl<'a> FieldChunk<'a> {
 
     /// One column's ranges, top to bottom.
     fn column_spans(&self, column: usize) -> impl Iterator<Item = &'a Span> {
-        // Slicing, not `skip`: a skipped iterator is re-checked on every step.
         let spans: &'a [Span] = self.spans;
+        let start = column * self.stride;
         spans
-            .get(column..)
+            .get(start..start + self.rows)
             .unwrap_or_default()
             .iter()
-            .step_by(self.width)
+    }
+
+    /// The range of the field at `row` and `column`.
+    #[inline]
+    fn span(&self, row: usize, column: usize) -> Option<Span> {
+        (row < self.rows && column < self.width)
+            .then(|| self.spans.get(column * self.stride + row).copied())
+            .flatten()
     }
 
     /// One row's text, delimiters included, when the chunk holds whole rows (text without
@@ -157,8 +177,8 @@ impl<'a> FieldChunk<'a> {
         if !self.whole_rows {
             return None;
         }
-        let first = self.spans.get(row * self.width)?.0;
-        let last = self.spans.get((row + 1) * self.width - 1)?.1;
+        let first = self.span(row, 0)?.0;
+        let last = self.span(row, self.width - 1)?.1;
         let text: &'a str = self.text;
         text.get(first as usize..last as usize)
     }
@@ -166,15 +186,13 @@ impl<'a> FieldChunk<'a> {
     /// Whether the field at `row` and `column` is empty text.
     #[inline]
     pub fn field_is_empty(&self, row: usize, column: usize) -> bool {
-        let (start, end) = self.spans[row * self.width + column];
-        start == end
+        self.span(row, column)
+            .is_some_and(|(start, end)| start == end)
     }
 
     /// One row's cells, left to right.
     pub fn row(&self, row: usize) -> impl Iterator<Item = Cell<'a>> + '_ {
-        self.spans[row * self.width..(row + 1) * self.width]
-            .iter()
-            .map(|&span| self.cell(span))
+        (0..self.width).map(move |column| self.cell(self.span(row, column).unwrap_or((0, 0))))
     }
 
     /// The field at a range as bytes, `None` when it reads as missing.
@@ -209,19 +227,25 @@ impl<'a> FieldChunk<'a> {
     }
 }
 
-/// The ranges of the comma-separated fields of `text`, line by line (for tests that build
-/// chunks by hand).
+/// The ranges of the comma-separated fields of `text`, `width` to a line, column after
+/// column as [`FieldChunk`] holds them (for tests that build chunks by hand), with the rows.
 #[cfg(test)]
-pub(crate) fn comma_spans(text: &str) -> Vec<Span> {
-    let mut spans = Vec::new();
+pub(crate) fn comma_spans(text: &str, width: usize) -> (Vec<Span>, usize) {
+    let mut by_rows = Vec::new();
     let mut start = 0;
     for line in text.split_inclusive('\n') {
         for field in line.trim_end_matches('\n').split(',') {
-            spans.push((start as u32, (start + field.len()) as u32));
+            by_rows.push((start as u32, (start + field.len()) as u32));
             start += field.len() + 1;
         }
     }
-    spans
+    assert_eq!(by_rows.len() % width, 0, "every line has {width} fields");
+    let rows = by_rows.len() / width;
+    let by_columns = (0..width)
+        .flat_map(|column| (0..rows).map(move |row| (row, column)))
+        .map(|(row, column)| by_rows[row * width + column])
+        .collect();
+    (by_columns, rows)
 }
 
 #[cfg(test)]
@@ -244,9 +268,10 @@ mod tests {
     #[test]
     fn columns_and_rows_read_the_same_cells() {
         let text = "1,a,\n2,,NA\n";
-        let spans = [(0, 1), (2, 3), (4, 4), (5, 6), (7, 7), (8, 10)];
+        let (spans, rows) = comma_spans(text, 3);
+        assert_eq!(spans, [(0, 1), (5, 6), (2, 3), (7, 7), (4, 4), (8, 10)]);
         let nulls = NullTokens::new(&["".to_string(), "NA".to_string()]);
-        let chunk = FieldChunk::new(text, 3, &spans, &nulls, true);
+        let chunk = FieldChunk::new(text, 3, rows, &spans, &nulls, true);
         assert_eq!((chunk.rows(), chunk.width()), (2, 3));
         let column: Vec<Cell<'_>> = chunk.column(1).collect();
         assert_eq!(column, [Cell::Text("a"), Cell::Null]);
@@ -259,7 +284,26 @@ mod tests {
         assert_eq!(chunk.row_text(1), Some("2,,NA"));
         assert_eq!(chunk.row_text(2), None);
         assert!(chunk.field_is_empty(0, 2) && !chunk.field_is_empty(1, 2));
-        let narrowed = FieldChunk::new(text, 3, &spans, &nulls, false);
+        let narrowed = FieldChunk::new(text, 3, rows, &spans, &nulls, false);
         assert_eq!(narrowed.row_text(0), None);
+        // Fewer rows than slots: the slots past them are not read.
+        let spare = [
+            (0, 1),
+            (5, 6),
+            (9, 9),
+            (2, 3),
+            (7, 7),
+            (9, 9),
+            (4, 4),
+            (8, 10),
+            (9, 9),
+        ];
+        let partial = FieldChunk::new(text, 3, 2, &spare, &nulls, true);
+        assert_eq!(
+            partial.column_bytes(0).collect::<Vec<_>>(),
+            [Some(&b"1"[..]), Some(&b"2"[..])]
+        );
+        assert_eq!(partial.row_text(1), Some("2,,NA"));
+        assert_eq!(partial.row_text(2), None);
     }
 }

@@ -422,19 +422,21 @@ fn parse_plain_block<S: RowSink>(
         max_record_bytes: plan.max_record_bytes,
         batch: chunk_rows(width),
     };
-    let mut spans: Vec<Span> = Vec::with_capacity(cut.batch * cut.width + plain_csv::CHUNK);
+    let mut spans: Vec<Span> = Vec::new();
     let mut first_row = 1u64;
     let (rows, lines) =
-        plain_csv::split_records(bytes, block.known, &cut, &mut spans, |text, spans| {
-            if !every_column {
-                keep_columns(spans, plan.header.len(), &plan.keep);
-            }
+        plain_csv::split_records(bytes, block.known, &cut, &mut spans, |text, spans, rows| {
+            let spans = if every_column {
+                spans
+            } else {
+                keep_columns(spans, cut.batch, rows, &plan.keep)
+            };
             if width > 0 {
-                let chunk = FieldChunk::new(text, width, spans, &plan.nulls, every_column)
+                let chunk = FieldChunk::new(text, width, rows, spans, &plan.nulls, every_column)
                     .known(block.known);
                 sink.chunk(first_row, &chunk);
             }
-            first_row += (spans.len() / width.max(1)) as u64;
+            first_row += rows as u64;
         })?;
     if width == 0 {
         // A sink with every column excluded still counts its rows.
@@ -444,17 +446,19 @@ fn parse_plain_block<S: RowSink>(
     Ok(Parsed { sink, rows, lines })
 }
 
-/// Narrows records of `width` ranges each to the columns at `keep`, in order.
-fn keep_columns(spans: &mut Vec<Span>, width: usize, keep: &[usize]) {
-    let records = spans.len() / width;
-    for record in 0..records {
-        let (from, to) = (record * width, record * keep.len());
-        for (at, &column) in keep.iter().enumerate() {
-            // `keep` rises and `to` <= `from`, so each range moves down onto one already read.
-            spans[to + at] = spans[from + column];
-        }
+/// Narrows ranges held column after column (`stride` slots each, the first `rows` used) to
+/// the columns at `keep`, in order, and returns them.
+fn keep_columns<'s>(
+    spans: &'s mut [Span],
+    stride: usize,
+    rows: usize,
+    keep: &[usize],
+) -> &'s mut [Span] {
+    for (to, &from) in keep.iter().enumerate() {
+        // `keep` rises, so each column moves down onto one already read.
+        spans.copy_within(from * stride..from * stride + rows, to * stride);
     }
-    spans.truncate(records * keep.len());
+    &mut spans[..keep.len() * stride]
 }
 
 /// [`parse_block`] through the `csv` crate, which handles quotes and reports every error.

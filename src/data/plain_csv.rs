@@ -10,7 +10,7 @@
 //! give the block back to the `csv` crate, whose errors name the row and line.
 
 /// Bytes marked at once: one bit each in a `u64`.
-pub(super) const CHUNK: usize = 64;
+const CHUNK: usize = 64;
 
 use super::chunk::Span;
 
@@ -66,13 +66,15 @@ pub(super) struct Cut {
     pub batch: usize,
 }
 
-/// Splits `bytes` (whole records) into records of exactly `cut.width` fields, appends each
-/// record's fields to `fields` as byte ranges, and calls `batch` with the text and the ranges
-/// of every `cut.batch` records (and of those left at the end), clearing `fields` after each;
-/// returns the number of records and of `\n` bytes (lines, for locating errors).
+/// Splits `bytes` (whole records) into records of exactly `cut.width` fields, writes their
+/// fields as byte ranges into `fields`, column after column in `cut.batch` slots each (the
+/// layout of [`FieldChunk`](super::FieldChunk)), and calls `batch` with the text, the slots and
+/// the number of records in them for every `cut.batch` records (and for those left at the
+/// end); returns the number of records and of `\n` bytes (lines, for locating errors).
 ///
 /// The ranges go straight where the caller reads them: a vector of ranges per record, copied
-/// on, was a tenth of the splitting; a call per record, a twentieth.
+/// on, was a tenth of the splitting; a call per record, a twentieth; a push per field, with
+/// its capacity test and its length kept in memory, as much again.
 ///
 /// Refuses, before handing out any record, a block that holds a quote, is not UTF-8 or is too
 /// long for `u32` ranges, and a delimiter that is not a plain ASCII byte; refuses, at the first
@@ -84,7 +86,7 @@ pub(super) fn split_records<'a>(
     known: Known,
     cut: &Cut,
     fields: &mut Vec<Span>,
-    mut batch: impl FnMut(&'a str, &mut Vec<Span>),
+    mut batch: impl FnMut(&'a str, &mut [Span], usize),
 ) -> Result<(u64, u64), NotPlain> {
     let Cut {
         delimiter,
@@ -92,7 +94,9 @@ pub(super) fn split_records<'a>(
         max_record_bytes,
         batch: per_batch,
     } = *cut;
+    let per_batch = per_batch.max(1);
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
+    let slots = width.checked_mul(per_batch).ok_or(NotPlain)?;
     if !plain_delimiter
         || u32::try_from(bytes.len()).is_err()
         || (!known.quote_free && memchr::memchr(b'"', bytes).is_some())
@@ -107,35 +111,18 @@ pub(super) fn split_records<'a>(
     } else {
         std::str::from_utf8(bytes).map_err(|_| NotPlain)?
     };
+    fields.clear();
+    fields.resize(slots, (0, 0));
+    let cells: &mut [Span] = fields;
     let mut records = 0u64;
     let mut newlines = 0u64;
     let mut record_start = 0;
     let mut field_start = 0;
-    fields.clear();
-    let mut first_field = 0;
-    let mut in_batch = 0;
-    // Positions fit `u32`: the block's length was checked above. A record's first range
-    // starts where the record does.
-    let mut end_record = |start: usize, end: usize, fields: &mut Vec<Span>, first: &mut usize| {
-        fields.push((start as u32, end as u32));
-        if fields.len() - *first != width
-            || end - record_start_of(fields, *first) > max_record_bytes
-        {
-            return false;
-        }
-        records += 1;
-        in_batch += 1;
-        if in_batch == per_batch {
-            batch(text, fields);
-            fields.clear();
-            in_batch = 0;
-        }
-        *first = fields.len();
-        true
-    };
+    // Records in the batch so far, fields in the open record, and the slot of its next field
+    // (`column * per_batch + in_batch`). A slot past the end is a record too wide.
+    let (mut in_batch, mut column, mut slot) = (0usize, 0usize, 0usize);
+    // Positions fit `u32`: the block's length was checked above.
     for (base, mut delimiters, mut line_ends) in marks(bytes, delimiter) {
-        // Room for a field per byte up front: the pushes below then never grow the vector.
-        fields.reserve(CHUNK);
         loop {
             // The delimiters before the next line end (all that are left after the last), in
             // a loop that tests nothing else.
@@ -148,7 +135,9 @@ pub(super) fn split_records<'a>(
             while marked != 0 {
                 let at = base + marked.trailing_zeros() as usize;
                 marked &= marked - 1;
-                fields.push((field_start as u32, at as u32));
+                *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, at as u32);
+                slot += per_batch;
+                column += 1;
                 field_start = at + 1;
             }
             if line_ends == 0 {
@@ -157,31 +146,35 @@ pub(super) fn split_records<'a>(
             let at = base + line_ends.trailing_zeros() as usize;
             line_ends &= line_ends - 1;
             newlines += u64::from(bytes[at] == b'\n');
-            if (at > record_start || fields.len() > first_field)
-                && !end_record(field_start, at, fields, &mut first_field)
-            {
-                return Err(NotPlain);
+            if at > record_start || column > 0 {
+                *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, at as u32);
+                if column + 1 != width || at - record_start > max_record_bytes {
+                    return Err(NotPlain);
+                }
+                records += 1;
+                in_batch += 1;
+                if in_batch == per_batch {
+                    batch(text, cells, in_batch);
+                    in_batch = 0;
+                }
+                (column, slot) = (0, in_batch);
             }
             record_start = at + 1;
             field_start = at + 1;
         }
     }
-    if (record_start < bytes.len() || fields.len() > first_field)
-        && !end_record(field_start, bytes.len(), fields, &mut first_field)
-    {
-        return Err(NotPlain);
+    if record_start < bytes.len() || column > 0 {
+        *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, bytes.len() as u32);
+        if column + 1 != width || bytes.len() - record_start > max_record_bytes {
+            return Err(NotPlain);
+        }
+        records += 1;
+        in_batch += 1;
     }
-    if !fields.is_empty() {
-        batch(text, fields);
-        fields.clear();
+    if in_batch > 0 {
+        batch(text, cells, in_batch);
     }
     Ok((records, newlines))
-}
-
-/// Where the record whose first range is `fields[first]` starts.
-#[inline(always)]
-fn record_start_of(fields: &[Span], first: usize) -> usize {
-    fields.get(first).map_or(0, |&(start, _)| start as usize)
 }
 
 /// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each
@@ -272,7 +265,7 @@ mod tests {
 
     /// The records [`split_records`] hands out, or its refusal.
     fn plain_records(bytes: &[u8], width: usize) -> Result<Vec<Vec<String>>, NotPlain> {
-        let whole = batched_records(bytes, width, usize::MAX)?;
+        let whole = batched_records(bytes, width, bytes.len() + 1)?;
         for batch in [1, 2, 7] {
             assert_eq!(
                 batched_records(bytes, width, batch)?,
@@ -302,16 +295,20 @@ mod tests {
             Known::default(),
             &cut,
             &mut fields,
-            |text, fields| {
-                assert!(
-                    fields.len() <= batch.saturating_mul(width),
-                    "a batch holds at most `batch` records"
+            |text, cells, rows| {
+                assert_eq!(
+                    cells.len(),
+                    width * batch,
+                    "a slot per field of `batch` records"
                 );
-                for record in fields.chunks(width) {
+                assert!((1..=batch).contains(&rows));
+                for row in 0..rows {
                     out.push(
-                        record
-                            .iter()
-                            .map(|&(a, b)| text[a as usize..b as usize].to_string())
+                        (0..width)
+                            .map(|column| {
+                                let (a, b) = cells[column * batch + row];
+                                text[a as usize..b as usize].to_string()
+                            })
                             .collect(),
                     );
                 }
@@ -353,7 +350,7 @@ mod tests {
             batch: 1,
         };
         let split = |bytes: &[u8], cut: Cut| {
-            split_records(bytes, Known::default(), &cut, &mut Vec::new(), |_, _| {})
+            split_records(bytes, Known::default(), &cut, &mut Vec::new(), |_, _, _| {})
         };
         assert_eq!(split(b"1,2\n333,4\n", cut(b',', 5)), Ok((2, 2)));
         assert_eq!(split(b"1,2\n333,4\n", cut(b',', 4)), Err(NotPlain));

@@ -139,8 +139,8 @@ mod tests {
     /// Keys of each row of `text` (three fields a row) read as a chunk with `layout`.
     fn chunk_keys(text: &str, nulls: &[&str], layout: Option<RowText>, whole: bool) -> Vec<u64> {
         let nulls = NullTokens::new(&nulls.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let spans = comma_spans(text);
-        let chunk = FieldChunk::new(text, 3, &spans, &nulls, whole);
+        let (spans, rows) = comma_spans(text, 3);
+        let chunk = FieldChunk::new(text, 3, rows, &spans, &nulls, whole);
         // Marked as the validation pass marks them.
         let mut missing = vec![false; chunk.rows()];
         for row in 0..chunk.rows() {

@@ -1232,8 +1232,9 @@ mod tests {
         for (index, lines) in rows.chunks(chunk_rows).enumerate() {
             let first_row = (index * chunk_rows) as u64 + 1;
             let text = lines.iter().map(|r| r.join(",") + "\n").collect::<String>();
-            let spans = crate::data::chunk::comma_spans(&text);
-            let chunk = FieldChunk::new(&text, MESSY_HEADER.len(), &spans, &nulls, true);
+            let width = MESSY_HEADER.len();
+            let (spans, rows) = crate::data::chunk::comma_spans(&text, width);
+            let chunk = FieldChunk::new(&text, width, rows, &spans, &nulls, true);
             if in_chunks {
                 scanner.chunk(first_row, &chunk);
             } else {
@@ -1458,8 +1459,8 @@ mod tests {
             let mut sink = scanner.split_for_block(index);
             for (at, lines) in block.chunks(chunk_rows).enumerate() {
                 let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
-                let spans = crate::data::chunk::comma_spans(&text);
-                let chunk = FieldChunk::new(&text, header.len(), &spans, &nulls, true);
+                let (spans, rows) = crate::data::chunk::comma_spans(&text, header.len());
+                let chunk = FieldChunk::new(&text, header.len(), rows, &spans, &nulls, true);
                 sink.chunk((at * chunk_rows) as u64 + 1, &chunk);
             }
             scanner.absorb(sink, rows_before);
