@@ -49,6 +49,10 @@ pub fn keep_max(current: f64, value: f64) -> f64 {
     }
 }
 
+/// Lanes of [`finite_extremes_with`]: values at positions that differ by a multiple of this
+/// share one.
+pub const LANES: usize = 4;
+
 /// The extremes of `values` as [`keep_min`] and [`keep_max`] fold them from the first, or
 /// `None` when `values` is empty or holds a value that is not finite.
 ///
@@ -57,15 +61,18 @@ pub fn keep_max(current: f64, value: f64) -> f64 {
 /// equal finite values are the same value unless they are zeros of both signs: an extreme
 /// that is zero is folded again in order.
 pub fn finite_extremes(values: &[f64]) -> Option<(f64, f64)> {
-    finite_extremes_with(values, |_| {})
+    finite_extremes_with(values, |_, _| {})
 }
 
-/// [`finite_extremes`], handing every value to `each` in order in the same loop: a caller
-/// with its own pass over the values (the moments' sums) saves loading them again and the
-/// loop around it. `each` sees every value, finite or not, before the answer says which.
+/// [`finite_extremes`], handing every value to `each` in order in the same loop, with its
+/// lane (its position modulo [`LANES`]): a caller with its own pass over the values (the
+/// moments' sums) saves loading them again and the loop around it. `each` sees every value,
+/// finite or not, before the answer says which.
 #[inline(always)]
-pub fn finite_extremes_with(values: &[f64], mut each: impl FnMut(f64)) -> Option<(f64, f64)> {
-    const LANES: usize = 4;
+pub fn finite_extremes_with(
+    values: &[f64],
+    mut each: impl FnMut(usize, f64),
+) -> Option<(f64, f64)> {
     let first = *values.first()?;
     let (mut min, mut max) = ([first; LANES], [first; LANES]);
     // `value - value` is zero for a finite value and NaN for an infinity or NaN, and a sum
@@ -81,17 +88,17 @@ pub fn finite_extremes_with(values: &[f64], mut each: impl FnMut(f64)) -> Option
             min[lane] = keep_min(min[lane], value);
             max[lane] = keep_max(max[lane], value);
             spoilt[lane] += spoil(value);
-            each(value);
+            each(lane, value);
         }
     }
     let mut lo = min.into_iter().fold(first, keep_min);
     let mut hi = max.into_iter().fold(first, keep_max);
     let mut spoilt = spoilt.into_iter().sum::<f64>();
-    for &value in tail {
+    for (lane, &value) in tail.iter().enumerate() {
         lo = keep_min(lo, value);
         hi = keep_max(hi, value);
         spoilt += spoil(value);
-        each(value);
+        each(lane, value);
     }
     if spoilt != 0.0 {
         return None;

@@ -30,6 +30,11 @@ pub const REPEAT_CAPACITY: usize = 2_000_000;
 /// Within a block, sums of deviations from the block's first value (no division per value,
 /// and no cancellation as long as the data sits near that value); blocks combine with Chan et
 /// al.'s parallel update, which re-centres on the combined mean.
+///
+/// The sums are kept in [`float_order::LANES`] lanes, the `i`-th finite value of a block in
+/// lane `i % LANES`, so a chunk's values add up in independent chains (one chain waited four
+/// cycles per value for the addition before it) and every way of feeding the same values, one
+/// at a time or a chunk at a time, gives the same bits.
 #[derive(Debug, Clone, Default)]
 pub struct Moments {
     /// Values seen (infinities included).
@@ -42,10 +47,10 @@ pub struct Moments {
     finite: u64,
     /// The centre the sums are taken around.
     shift: f64,
-    /// Sum of `x - shift`.
-    sum: f64,
-    /// Sum of `(x - shift)^2`.
-    sum_sq: f64,
+    /// Sums of `x - shift`, by lane.
+    sums: [f64; float_order::LANES],
+    /// Sums of `(x - shift)^2`, by lane.
+    squares: [f64; float_order::LANES],
 }
 
 impl Moments {
@@ -65,25 +70,40 @@ impl Moments {
                 self.shift = x;
             }
             let d = x - self.shift;
-            self.sum += d;
-            self.sum_sq += d * d;
+            let lane = self.next_lane();
+            self.sums[lane] += d;
+            self.squares[lane] += d * d;
             self.finite += 1;
         }
     }
 
+    /// The lane of the next finite value.
+    fn next_lane(&self) -> usize {
+        (self.finite % float_order::LANES as u64) as usize
+    }
+
     /// Adds values in order, as [`Moments::add`] would one by one (the same sums in the same
-    /// order), and returns their extremes when all are finite (for the sketch feed), `None`
+    /// lanes), and returns their extremes when all are finite (for the sketch feed), `None`
     /// otherwise. The sums are taken in the extremes' pass
-    /// ([`float_order::finite_extremes_with`]) and kept only when it finds every value
-    /// finite; otherwise the values go through `add`, branches and all.
+    /// ([`float_order::finite_extremes_with`], whose lane `j` is this lane `(start + j) %
+    /// LANES`) and kept only when it finds every value finite; otherwise the values go through
+    /// `add`, branches and all.
     fn extend(&mut self, values: &[f64]) -> Option<(f64, f64)> {
+        const LANES: usize = float_order::LANES;
         let &first = values.first()?;
         let shift = if self.finite == 0 { first } else { self.shift };
-        let (mut sum, mut sum_sq) = (self.sum, self.sum_sq);
-        let extremes = float_order::finite_extremes_with(values, |x| {
+        let start = self.next_lane();
+        let (mut sums, mut squares) = ([0.0; LANES], [0.0; LANES]);
+        for j in 0..LANES {
+            (sums[j], squares[j]) = (
+                self.sums[(start + j) % LANES],
+                self.squares[(start + j) % LANES],
+            );
+        }
+        let extremes = float_order::finite_extremes_with(values, |lane, x| {
             let d = x - shift;
-            sum += d;
-            sum_sq += d * d;
+            sums[lane] += d;
+            squares[lane] += d * d;
         });
         let Some((lo, hi)) = extremes else {
             values.iter().for_each(|&x| self.add(x));
@@ -95,10 +115,28 @@ impl Moments {
         } else {
             (self.min, self.max) = (keep_min(self.min, lo), keep_max(self.max, hi));
         }
-        (self.shift, self.sum, self.sum_sq) = (shift, sum, sum_sq);
+        self.shift = shift;
+        for j in 0..LANES {
+            (
+                self.sums[(start + j) % LANES],
+                self.squares[(start + j) % LANES],
+            ) = (sums[j], squares[j]);
+        }
         self.n += values.len() as u64;
         self.finite += values.len() as u64;
         extremes
+    }
+
+    /// Sum of `x - shift` over the finite values.
+    fn sum(&self) -> f64 {
+        let [a, b, c, d] = self.sums;
+        (a + b) + (c + d)
+    }
+
+    /// Sum of `(x - shift)^2` over the finite values.
+    fn sum_sq(&self) -> f64 {
+        let [a, b, c, d] = self.squares;
+        (a + b) + (c + d)
     }
 
     /// Mean of the finite values (0 when there are none).
@@ -106,7 +144,7 @@ impl Moments {
         if self.finite == 0 {
             0.0
         } else {
-            self.shift + self.sum / self.finite as f64
+            self.shift + self.sum() / self.finite as f64
         }
     }
 
@@ -115,7 +153,8 @@ impl Moments {
         if self.finite == 0 {
             0.0
         } else {
-            (self.sum_sq - self.sum * self.sum / self.finite as f64).max(0.0)
+            let sum = self.sum();
+            (self.sum_sq() - sum * sum / self.finite as f64).max(0.0)
         }
     }
 
@@ -135,8 +174,8 @@ impl Moments {
             return;
         }
         if self.finite == 0 {
-            (self.finite, self.shift, self.sum, self.sum_sq) =
-                (other.finite, other.shift, other.sum, other.sum_sq);
+            (self.finite, self.shift, self.sums, self.squares) =
+                (other.finite, other.shift, other.sums, other.squares);
             return;
         }
         let (na, nb) = (self.finite as f64, other.finite as f64);
@@ -146,8 +185,10 @@ impl Moments {
         let m2 = self.m2() + other.m2() + delta * delta * na * nb / n;
         self.finite += other.finite;
         self.shift = mean_a + delta * nb / n;
-        self.sum = 0.0;
-        self.sum_sq = m2;
+        // Centred on the mean, the deviations sum to nothing; the next value's lane follows
+        // from the count, as in a block.
+        self.sums = [0.0; float_order::LANES];
+        self.squares = [m2, 0.0, 0.0, 0.0];
     }
 
     /// Sample standard deviation (n - 1) of the finite values, 0 for fewer than two.
