@@ -1633,11 +1633,11 @@ mod tests {
         let mut values: Vec<f64> = (0..3000).map(|i| 1e3 + (i as f64 * 0.37).sin()).collect();
         values[1500] = f64::INFINITY;
         values[10] = -0.0;
-        for start in [0, 1, 2000] {
+        for (start, size) in [(0, 256), (1, 256), (2000, 256), (0, 7), (3, 1)] {
             let mut one_by_one = Moments::default();
             let mut extended = Moments::default();
             values[start..].iter().for_each(|&v| one_by_one.add(v));
-            for chunk in values[start..].chunks(256) {
+            for chunk in values[start..].chunks(size) {
                 let extremes = extended.extend(chunk);
                 assert_eq!(extremes, float_order::finite_extremes(chunk));
             }
