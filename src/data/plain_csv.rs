@@ -114,13 +114,17 @@ pub(super) fn split_records<'a>(
     fields.clear();
     fields.resize(slots, (0, 0));
     let cells: &mut [Span] = fields;
-    let mut records = 0u64;
+    let mut batch_of = Batch {
+        width,
+        per_batch,
+        max_record_bytes,
+        records: 0,
+        column: 0,
+        slot: 0,
+    };
     let mut newlines = 0u64;
     let mut record_start = 0;
     let mut field_start = 0;
-    // Records in the batch so far, fields in the open record, and the slot of its next field
-    // (`column * per_batch + in_batch`). A slot past the end is a record too wide.
-    let (mut in_batch, mut column, mut slot) = (0usize, 0usize, 0usize);
     // Positions fit `u32`: the block's length was checked above.
     for (base, mut delimiters, mut line_ends) in marks(bytes, delimiter) {
         loop {
@@ -135,9 +139,7 @@ pub(super) fn split_records<'a>(
             while marked != 0 {
                 let at = base + marked.trailing_zeros() as usize;
                 marked &= marked - 1;
-                *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, at as u32);
-                slot += per_batch;
-                column += 1;
+                batch_of.field(cells, field_start, at)?;
                 field_start = at + 1;
             }
             if line_ends == 0 {
@@ -146,35 +148,80 @@ pub(super) fn split_records<'a>(
             let at = base + line_ends.trailing_zeros() as usize;
             line_ends &= line_ends - 1;
             newlines += u64::from(bytes[at] == b'\n');
-            if at > record_start || column > 0 {
-                *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, at as u32);
-                if column + 1 != width || at - record_start > max_record_bytes {
-                    return Err(NotPlain);
-                }
-                records += 1;
-                in_batch += 1;
-                if in_batch == per_batch {
-                    batch(text, cells, in_batch);
-                    in_batch = 0;
-                }
-                (column, slot) = (0, in_batch);
+            if (at > record_start || batch_of.column > 0)
+                && batch_of.end_record(cells, record_start, field_start, at)?
+            {
+                batch(text, cells, per_batch);
+                batch_of.start_batch();
             }
             record_start = at + 1;
             field_start = at + 1;
         }
     }
-    if record_start < bytes.len() || column > 0 {
-        *cells.get_mut(slot).ok_or(NotPlain)? = (field_start as u32, bytes.len() as u32);
-        if column + 1 != width || bytes.len() - record_start > max_record_bytes {
+    if record_start < bytes.len() || batch_of.column > 0 {
+        batch_of.end_record(cells, record_start, field_start, bytes.len())?;
+    }
+    // No record is open: the slot counts the records not yet handed out.
+    if batch_of.slot > 0 {
+        batch(text, cells, batch_of.slot);
+    }
+    Ok((batch_of.records, newlines))
+}
+
+/// Where [`split_records`] writes the next field of a batch of records.
+struct Batch {
+    /// Fields a record must have.
+    width: usize,
+    /// Records a batch holds.
+    per_batch: usize,
+    /// Refuse a record longer than this.
+    max_record_bytes: usize,
+    /// Records ended so far, in every batch.
+    records: u64,
+    /// Fields of the open record so far.
+    column: usize,
+    /// The slot of the open record's next field: `column * per_batch` + the records before it
+    /// in the batch (between records, just those). A slot past the end is a record too wide.
+    slot: usize,
+}
+
+impl Batch {
+    /// Writes the open record's next field, `start..end`.
+    #[inline(always)]
+    fn field(&mut self, cells: &mut [Span], start: usize, end: usize) -> Result<(), NotPlain> {
+        *cells.get_mut(self.slot).ok_or(NotPlain)? = (start as u32, end as u32);
+        self.slot += self.per_batch;
+        self.column += 1;
+        Ok(())
+    }
+
+    /// Ends the open record, which started at `record_start`, with its last field,
+    /// `start..end`; returns whether the batch is then full. Refuses a record of the wrong
+    /// width or over the size limit.
+    #[inline(always)]
+    fn end_record(
+        &mut self,
+        cells: &mut [Span],
+        record_start: usize,
+        start: usize,
+        end: usize,
+    ) -> Result<bool, NotPlain> {
+        self.field(cells, start, end)?;
+        if self.column != self.width || end - record_start > self.max_record_bytes {
             return Err(NotPlain);
         }
-        records += 1;
-        in_batch += 1;
+        self.records += 1;
+        // The next record's first slot: one past this record's.
+        self.slot -= self.width * self.per_batch - 1;
+        self.column = 0;
+        Ok(self.slot == self.per_batch)
     }
-    if in_batch > 0 {
-        batch(text, cells, in_batch);
+
+    /// Starts the next batch, the one before handed out.
+    #[inline(always)]
+    fn start_batch(&mut self) {
+        self.slot = 0;
     }
-    Ok((records, newlines))
 }
 
 /// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each

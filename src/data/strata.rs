@@ -69,6 +69,11 @@ impl StrataFeed {
             return;
         }
         self.pending.push(value);
+        self.close_full_stratum(sketch);
+    }
+
+    /// Hands the pending stratum to the sketch once it is whole.
+    fn close_full_stratum(&mut self, sketch: &mut QuantileSketch) {
         if self.pending.len() == self.stratum_len() {
             let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
             sketch.add_strata(&self.pending, level, || next_pick(level, seed, strata));
@@ -102,11 +107,7 @@ impl StrataFeed {
         // `push` on each of the head's (finite) values, in one go: one call per value was
         // about a tenth of the feed.
         self.pending.extend_from_slice(head);
-        if !head.is_empty() && self.pending.len() == size {
-            let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
-            sketch.add_strata(&self.pending, level, || next_pick(level, seed, strata));
-            self.pending.clear();
-        }
+        self.close_full_stratum(sketch);
         let (whole, remainder) = rest.split_at(rest.len() - rest.len() % size);
         let (level, seed, strata) = (self.level, self.seed, &mut self.strata);
         sketch.add_noted_strata(whole, level, || next_pick(level, seed, strata));

@@ -188,7 +188,8 @@ impl Moments {
         // Centred on the mean, the deviations sum to nothing; the next value's lane follows
         // from the count, as in a block.
         self.sums = [0.0; float_order::LANES];
-        self.squares = [m2, 0.0, 0.0, 0.0];
+        self.squares = [0.0; float_order::LANES];
+        self.squares[0] = m2;
     }
 
     /// Sample standard deviation (n - 1) of the finite values, 0 for fewer than two.
