@@ -6,12 +6,12 @@
 //! end outside quotes (in RFC 4180 CSV a position is inside a quoted field exactly when an odd
 //! number of `"` precede it, doubled quotes included). Worker threads take turns at the reader:
 //! each reads its next block itself and parses it into its own sink, while the block is still
-//! in its core's cache; the sinks are folded back in file order. A block counts its own rows and lines as it parses,
-//! and its errors name them from its start; folding makes them the file's (counting lines in
-//! the reading thread was a pass of its own). Cutting by bytes, never by thread count, keeps
-//! results identical on any machine; bounding the blocks in flight keeps memory flat however
-//! large the file. Counting quotes also tells an unterminated quote (an odd total) from a long
-//! last field, which the `csv` crate alone silently accepts at end of file.
+//! in its core's cache; the sinks are folded back in file order. A block counts its own rows
+//! and lines as it parses, and its errors name them from its start; folding makes them the
+//! file's (counting lines in the reader was a pass of its own). Cutting by bytes, never by
+//! thread count, keeps results identical on any machine; bounding the blocks in flight keeps
+//! memory flat however large the file. Counting quotes also tells an unterminated quote (an odd
+//! total) from a long last field, which the `csv` crate alone silently accepts at end of file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -44,7 +44,7 @@ struct Block {
     bytes: Vec<u8>,
     /// Where the records start in `bytes` (after the header, in the first block).
     data_start: usize,
-    /// What the reading thread found of the bytes.
+    /// What the reader found of the bytes.
     known: plain_csv::Known,
 }
 

@@ -14,7 +14,7 @@ const CHUNK: usize = 64;
 
 use super::chunk::Span;
 
-/// What the reading thread found of a block's bytes while they were in its cache, so the
+/// What the reader found of a block's bytes while they were in its cache, so the
 /// splitting need not scan them again: a quote search and a UTF-8 check, each a pass over a
 /// block read from further out, were 5% of a pass over a large file. The default vouches
 /// for nothing.
@@ -248,9 +248,11 @@ fn marks(bytes: &[u8], delimiter: u8) -> impl Iterator<Item = (usize, u64, u64)>
         .map(|(index, (delimiters, line_ends))| (index * CHUNK, delimiters, line_ends))
 }
 
-/// How far ahead of the chunk being marked its bytes are asked for. A block was written by
-/// the reading thread, often on the other core, and the splitting stops every batch of
-/// records while the columns are read: the loads of the next chunk waited on memory.
+/// How far ahead of the chunk being marked its bytes are asked for. A block is larger than a
+/// core's L2 cache, so its start has left it by the time it is split, and the splitting stops
+/// every batch of records while the columns are read: the loads of the next chunk waited on
+/// memory. (Measured again once the worker read its own block: without the prefetch, 0.455 s
+/// against 0.448 s at 5M rows.)
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_AHEAD: usize = 2048;
 
