@@ -368,8 +368,8 @@ fn run_blocks<R: Read + Send, S: RowSink>(
     }
 }
 
-/// The reader, shared by the workers: each reads its next block itself, so the block is in
-/// its own core's cache when it parses it.
+/// The reader as the workers share it (see [`run_blocks`]), with the first block and how
+/// the reading ended.
 struct Feed<'r, R> {
     /// The file's reader.
     reader: &'r mut BlockReader<R>,
