@@ -1,31 +1,49 @@
-//! Same data, config and seed give byte-identical outputs: across runs, and whatever the
-//! number of threads that read the blocks.
+//! Same data, config and seed give byte-identical outputs: across runs, whatever the number
+//! of threads that read the blocks, and whether numbers are read eight at a time or one by
+//! one (`data::wide_numbers`).
 
 mod common;
 
 use common::Project;
 
-/// A CSV of several blocks (over 8 MB) with numbers, labels, nulls and a repeated row.
+/// A CSV of several blocks (over 8 MB) with numbers, labels, nulls and a repeated row; `z`
+/// holds decimals of every shape, `n` integers of too many values to count as labels.
 fn several_blocks() -> String {
-    let mut csv = String::from("id,x,y,kind,when\n");
+    let mut csv = String::from("id,x,y,kind,when,z,n\n");
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for i in 0..160_000u64 {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         let x = (state % 100_000) as f64 / 997.0;
-        let y = if state % 29 == 0 {
+        let y = if state.is_multiple_of(29) {
             String::new()
         } else {
             format!("{}", state % 1000)
         };
         let kind = ["a", "b", "c", "d"][(state % 4) as usize];
+        let z = match state % 13 {
+            0 => format!("{}e{}", state % 1000, state % 7),
+            1 => format!("-{}", (state >> 8) % 100_000_000),
+            2 => format!("+{}.{}", state % 10, state % 1000),
+            3 => format!("{}.", state % 100),
+            4 => format!(".{}", state % 10_000_000),
+            5 => format!("{}.{:04}", (state >> 12) % 1_000_000_000, state % 10_000),
+            6 => "-0".to_string(),
+            7 => String::new(),
+            _ => format!("{}.{:02}", (state >> 20) % 100_000, state % 100),
+        };
+        let n = match state % 11 {
+            0 => String::new(),
+            1 => format!("-{}", state % 1_000_000_000),
+            _ => format!("{}", (state >> 9) % 100_000_000),
+        };
         csv.push_str(&format!(
-            "{i},{x:.4},{y},{kind},2024-01-{:02}\n",
+            "{i},{x:.4},{y},{kind},2024-01-{:02},{z},{n}\n",
             state % 28 + 1
         ));
     }
-    csv.push_str("159999,1.0,1,a,2024-01-01\n");
+    csv.push_str("159999,1.0,1,a,2024-01-01,1.5,7\n");
     csv
 }
 
@@ -35,8 +53,10 @@ fn outputs_are_byte_identical_across_runs_and_thread_counts() {
     project.write("d.csv", several_blocks());
     project.write("mlgate.yml", "data:\n  path: d.csv\n  id: id\n");
     assert_eq!(project.mlgate(&["validate", "--infer"]).code, 0);
-    let run = |threads: &str, out: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"))
+    let run_with = |threads: &str, out: &str, env: Option<(&str, &str)>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mlgate"));
+        command.envs(env);
+        let output = command
             .args(["validate", "--out", out, "--reference", "d.csv"])
             .current_dir(project.path())
             .env("MLGATE_THREADS", threads)
@@ -56,11 +76,14 @@ fn outputs_are_byte_identical_across_runs_and_thread_counts() {
             project.read(&format!("{out}/profile.json")),
         )
     };
+    let run = |threads: &str, out: &str| run_with(threads, out, None);
     let one = run("1", "one");
     let again = run("1", "again");
     let four = run("4", "four");
+    let one_by_one = run_with("2", "one_by_one", Some(("MLGATE_NO_AVX512", "1")));
     assert_eq!(one, again);
     assert_eq!(one, four);
+    assert_eq!(one, one_by_one);
     let report: serde_json::Value = serde_json::from_str(&one.0).unwrap();
     let unique = report["checks"]
         .as_array()

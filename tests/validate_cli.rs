@@ -263,7 +263,7 @@ fn duplicate_rows_are_found_however_they_are_written_across_blocks() {
     // duplicate; two rows whose cells hold the delimiter in different places are not, though
     // their cells joined read the same.
     let row = |i: usize| {
-        let x = if i % 3 == 0 {
+        let x = if i.is_multiple_of(3) {
             String::new()
         } else {
             format!("{}.5", i % 1000)

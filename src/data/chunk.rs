@@ -31,6 +31,9 @@ pub(crate) struct NullTokens {
     first_bytes: [bool; 256],
     /// Whether the empty field is a null.
     empty_is_null: bool,
+    /// Whether a token reads as a number, so that a field that reads as one may still be
+    /// missing: the wide number path then stays off (see `data::wide_numbers`).
+    any_number: bool,
 }
 
 impl NullTokens {
@@ -48,10 +51,14 @@ impl NullTokens {
                 }
             }
         }
+        let any_number = kept
+            .iter()
+            .any(|token| super::types::parse_float_bytes(token).is_some());
         NullTokens {
             tokens: kept,
             first_bytes,
             empty_is_null,
+            any_number,
         }
     }
 
@@ -109,7 +116,7 @@ impl<'a> FieldChunk<'a> {
         whole_rows: bool,
     ) -> FieldChunk<'a> {
         let stride = spans.len() / width.max(1);
-        debug_assert!(width > 0 && spans.len() % width == 0 && rows <= stride);
+        debug_assert!(width > 0 && spans.len().is_multiple_of(width) && rows <= stride);
         FieldChunk {
             text,
             width,
@@ -154,12 +161,24 @@ impl<'a> FieldChunk<'a> {
 
     /// One column's ranges, top to bottom.
     fn column_spans(&self, column: usize) -> impl Iterator<Item = &'a Span> {
+        self.column_span_slice(column).iter()
+    }
+
+    /// One column's ranges, top to bottom, as a slice.
+    pub(crate) fn column_span_slice(&self, column: usize) -> &'a [Span] {
         let spans: &'a [Span] = self.spans;
         let start = column * self.stride;
-        spans
-            .get(start..start + self.rows)
-            .unwrap_or_default()
-            .iter()
+        spans.get(start..start + self.rows).unwrap_or_default()
+    }
+
+    /// The text the ranges point into.
+    pub(crate) fn text_bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Whether a field that reads as a number may still be one of the null tokens.
+    pub(crate) fn nulls_may_be_numbers(&self) -> bool {
+        self.nulls.any_number
     }
 
     /// The range of the field at `row` and `column`.
@@ -197,13 +216,18 @@ impl<'a> FieldChunk<'a> {
 
     /// The field at a range as bytes, `None` when it reads as missing.
     #[inline]
-    fn field_bytes(&self, (start, end): Span) -> Option<&'a [u8]> {
-        let text: &'a str = self.text;
-        let field = text
-            .as_bytes()
-            .get(start as usize..end as usize)
-            .unwrap_or(b"");
+    pub(crate) fn field_bytes(&self, span: Span) -> Option<&'a [u8]> {
+        let field = self.span_bytes(span);
         (!self.nulls.is_null(field)).then_some(field)
+    }
+
+    /// The bytes at a range, missing or not.
+    #[inline]
+    pub(crate) fn span_bytes(&self, (start, end): Span) -> &'a [u8] {
+        let text: &'a str = self.text;
+        text.as_bytes()
+            .get(start as usize..end as usize)
+            .unwrap_or(b"")
     }
 
     /// The cell at a range.

@@ -17,6 +17,7 @@ mod plain_csv;
 pub mod sketch;
 pub mod strata;
 pub mod types;
+pub mod wide_numbers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -447,7 +447,7 @@ impl QuantileSketch {
     pub fn add_noted_strata(&mut self, values: &[f64], h: u32, mut pick: impl FnMut() -> usize) {
         let run = 1_usize << h;
         assert!(
-            values.len() % run == 0,
+            values.len().is_multiple_of(run),
             "{} values are not runs of {run}",
             values.len()
         );

@@ -574,7 +574,12 @@ mod tests {
     fn split(n: usize, levels: u64, seed: u64) -> (Vec<u32>, Vec<(u64, bool)>) {
         let mut state = seed;
         let rows: Vec<(u64, bool)> = (0..n)
-            .map(|_| (next(&mut state) % levels, next(&mut state) % 3 == 0))
+            .map(|_| {
+                (
+                    next(&mut state) % levels,
+                    next(&mut state).is_multiple_of(3),
+                )
+            })
             .collect();
         let shuffle: Vec<u64> = (0..n).map(|_| next(&mut state)).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();

@@ -1372,7 +1372,9 @@ mod tests {
     /// period gets wrong (every `period`-th row, shifted).
     fn rows(n: usize, wrong_every: usize, shift: usize) -> (Vec<bool>, Vec<bool>) {
         let labels = (0..n).map(|i| (i * 7 + 3) % 5 < 2).collect();
-        let correct = (0..n).map(|i| (i + shift) % wrong_every != 0).collect();
+        let correct = (0..n)
+            .map(|i| !(i + shift).is_multiple_of(wrong_every))
+            .collect();
         (labels, correct)
     }
 

@@ -283,7 +283,7 @@ impl<'a> ScoreMatrix<'a> {
     /// the positive-class column ambiguous) or when the length is not a
     /// multiple of `n_classes`.
     pub fn new(values: &'a [f64], n_classes: usize) -> Option<Self> {
-        if n_classes < 2 || values.len() % n_classes != 0 {
+        if n_classes < 2 || !values.len().is_multiple_of(n_classes) {
             return None;
         }
         Some(ScoreMatrix { values, n_classes })
@@ -1603,7 +1603,7 @@ mod tests {
 
         #[test]
         fn auc_is_rank_based(scores in proptest::collection::vec(-5.0..5.0f64, 2..40), seed in 0u64..1000) {
-            let labels: Vec<bool> = (0..scores.len()).map(|i| (i as u64 * 7 + seed) % 3 == 0).collect();
+            let labels: Vec<bool> = (0..scores.len()).map(|i| (i as u64 * 7 + seed).is_multiple_of(3)).collect();
             let auc = binary_roc_auc(&labels, &scores);
             let shifted: Vec<f64> = scores.iter().map(|s| (s * 3.0 + 1.0).exp()).collect();
             let negated: Vec<f64> = scores.iter().map(|s| -s).collect();

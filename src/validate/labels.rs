@@ -312,7 +312,7 @@ mod tests {
             })
             .collect();
         let texts: Vec<String> = values.iter().map(i64::to_string).collect();
-        let allowed = |t: &str| t.len() % 2 == 0;
+        let allowed = |t: &str| t.len().is_multiple_of(2);
         // Half the cells by value, half by text, as a column that falls back would.
         assert_counts_like_text(&texts, allowed, |labels, i| match i % 2 {
             0 => labels.count_int(values[i], allowed),

@@ -1,0 +1,432 @@
+//! Short numbers of a column read eight fields at a time, with AVX-512 where the CPU has it.
+//!
+//! Parsing was the largest part of a numeric column's cost: a float field took about 87
+//! instructions of SWAR bit tricks one field at a time. The same tricks run here on eight
+//! fields at once, one field in each 64-bit lane. Only the fields the scalar parsers read on
+//! their fast paths are taken: an optional sign and at most eight bytes of digits with at most
+//! one point (none for an integer). Everything else (a null, a long number, an exponent, a
+//! typo) is left untaken for the scalar parser, and a taken field's value has the bits the
+//! scalar parser gives it (tested on every shape of field), so a profile never depends on
+//! which CPU computed it.
+//!
+//! `MLGATE_NO_AVX512` (set to anything) turns the wide path off, to compare the two.
+
+use std::sync::OnceLock;
+
+use super::chunk::Span;
+
+/// Fields read at once.
+pub const LANES: usize = 8;
+
+/// What a column's fields must hold to be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberKind {
+    /// An integer: no point, and `-0` reads as zero.
+    Int,
+    /// A decimal, as `types::parse_float` reads it.
+    Float,
+}
+
+/// Whether this CPU runs the wide path, and it is not turned off.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| std::env::var_os("MLGATE_NO_AVX512").is_none() && cpu_has_avx512())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpu_has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512cd")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_has_avx512() -> bool {
+    false
+}
+
+/// The numbers of a chunk's column read eight fields at a time, kept for the column loop.
+#[derive(Debug, Clone, Default)]
+pub struct WideNumbers {
+    /// A value per field, meaningful where `taken` says so.
+    values: Vec<f64>,
+    /// Per group of eight fields, a bit per field read.
+    taken: Vec<u8>,
+}
+
+impl WideNumbers {
+    /// Reads the fields at `spans` of `text` as numbers of `kind`. Returns `false`, having
+    /// read nothing, when the wide path is not [`available`].
+    pub fn read(&mut self, text: &[u8], spans: &[Span], kind: NumberKind) -> bool {
+        if !available() {
+            return false;
+        }
+        let groups = spans.len().div_ceil(LANES);
+        self.values.resize(groups * LANES, 0.0);
+        self.taken.resize(groups, 0);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `available` checked that the CPU has every feature the function enables.
+        unsafe {
+            avx512::read_groups(
+                text,
+                spans,
+                kind == NumberKind::Int,
+                &mut self.values,
+                &mut self.taken,
+            );
+        }
+        true
+    }
+
+    /// The number of field `index` of the last read, when it was taken.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<f64> {
+        let taken = self.taken.get(index / LANES)? & (1 << (index % LANES)) != 0;
+        taken.then(|| self.values[index])
+    }
+
+    /// The numbers of group `group` (fields `8 * group` on) of the last read, when all eight
+    /// were taken.
+    #[inline]
+    pub fn group(&self, group: usize) -> Option<&[f64]> {
+        (self.taken.get(group) == Some(&u8::MAX))
+            .then(|| &self.values[group * LANES..(group + 1) * LANES])
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{Span, LANES};
+
+    /// A byte repeated in every byte of a lane.
+    const fn every_byte(byte: u8) -> i64 {
+        (0x0101_0101_0101_0101_u64 * byte as u64) as i64
+    }
+
+    /// Powers of ten that are exact in an `f64`, as many as eight digits can place a point.
+    const POWERS_OF_TEN: [f64; LANES] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
+
+    /// [`super::read`] on a CPU with AVX-512 (F, BW, DQ, CD); `values` and `taken` hold every
+    /// group of `spans`, the last one padded.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512cd")]
+    pub(super) fn read_groups(
+        text: &[u8],
+        spans: &[Span],
+        int: bool,
+        values: &mut [f64],
+        taken: &mut [u8],
+    ) {
+        let groups = spans.chunks(LANES);
+        let outputs = values.chunks_exact_mut(LANES).zip(taken.iter_mut());
+        for (group, (values, taken)) in groups.zip(outputs) {
+            let (words, lengths) = load_fields(text, group);
+            let (numbers, read) = read_lanes(words, lengths, int);
+            let values: &mut [f64; LANES] = values.try_into().expect("a group of lanes");
+            // SAFETY: `values` is eight `f64`s, which is what the store writes.
+            unsafe { _mm512_storeu_pd(values.as_mut_ptr(), numbers) };
+            *taken = read;
+        }
+    }
+
+    /// The first eight bytes of each field of a group (up to eight fields: missing ones read as
+    /// empty) and the fields' lengths, a lane each.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load_fields(text: &[u8], group: &[Span]) -> (__m512i, __m512i) {
+        let mut padded = [(0, 0); LANES];
+        let group: &[Span] = if group.len() == LANES {
+            group
+        } else {
+            padded[..group.len()].copy_from_slice(group);
+            &padded
+        };
+        // SAFETY: eight spans are 64 bytes, each a start then an end (asserted below), which
+        // is what the load reads.
+        let spans = unsafe { _mm512_loadu_si512(group.as_ptr().cast()) };
+        let starts = _mm512_and_si512(spans, _mm512_set1_epi64(0xffff_ffff));
+        let lengths = _mm512_sub_epi64(_mm512_srli_epi64(spans, 32), starts);
+        let last_safe = text.len().saturating_sub(8) as i64;
+        let words = if text.len() >= 8
+            && _mm512_cmpgt_epu64_mask(starts, _mm512_set1_epi64(last_safe)) == 0
+        {
+            // SAFETY: every lane reads eight bytes from its start, and no start is less than
+            // eight bytes before the end of `text`.
+            unsafe { _mm512_i64gather_epi64::<1>(starts, text.as_ptr().cast()) }
+        } else {
+            // The end of a block: each lane copies what `text` has of its eight bytes.
+            let mut words = [0u64; LANES];
+            for (word, &(start, _)) in words.iter_mut().zip(group) {
+                let start = (start as usize).min(text.len());
+                let bytes = &text[start..text.len().min(start + 8)];
+                let mut eight = [0u8; 8];
+                eight[..bytes.len()].copy_from_slice(bytes);
+                *word = u64::from_le_bytes(eight);
+            }
+            // SAFETY: eight `u64`s, as the load reads.
+            unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+        };
+        (words, lengths)
+    }
+
+    // Spans are read as 64-bit lanes, the start in the low half: a tuple's layout is not
+    // promised, so it is checked here.
+    const _: () = assert!(
+        std::mem::size_of::<Span>() == 8
+            && std::mem::offset_of!(Span, 0) == 0
+            && std::mem::offset_of!(Span, 1) == 4
+    );
+
+    /// The numbers of up to eight fields, one a lane, each given as its first eight bytes and
+    /// its length, and the mask of lanes whose field is a short number of the kind.
+    ///
+    /// Each step is `types::parse_short_decimal`'s (or `parse_int_bytes`'s) on a lane: the
+    /// sign taken off, bytes past the field cleared, the point found and taken out, every
+    /// digit checked at once, the digits combined, and the integer divided by the power of
+    /// ten that places the point (exact operands, so a correctly rounded quotient).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512cd")]
+    fn read_lanes(words: __m512i, lengths: __m512i, int: bool) -> (__m512d, u8) {
+        let one = _mm512_set1_epi64(1);
+        let first = _mm512_and_si512(words, _mm512_set1_epi64(0xff));
+        let negative = _mm512_cmpeq_epi64_mask(first, _mm512_set1_epi64(i64::from(b'-')));
+        let positive = _mm512_cmpeq_epi64_mask(first, _mm512_set1_epi64(i64::from(b'+')));
+        let signed = negative | positive;
+        let body = _mm512_mask_srli_epi64(words, signed, words, 8);
+        let body_len = _mm512_mask_sub_epi64(lengths, signed, lengths, one);
+        // A field of one to eight bytes, its body of one to eight (an empty body wraps).
+        let fits = _mm512_cmple_epu64_mask(lengths, _mm512_set1_epi64(8))
+            & _mm512_cmple_epu64_mask(_mm512_sub_epi64(body_len, one), _mm512_set1_epi64(7));
+        // Bytes past the body cleared: a shift of 64 (a body of eight) gives zero.
+        let in_body = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_slli_epi64(body_len, 3)), one);
+        let body = _mm512_and_si512(body, in_body);
+        // The points, as 0xff bytes; the lowest one's bit position, or all ones for none
+        // (a count of 64 leading zeros). A second point is left among the digits, where the
+        // digit check refuses it.
+        let points = _mm512_movm_epi8(_mm512_cmpeq_epi8_mask(body, _mm512_set1_epi8(b'.' as i8)));
+        let lowest = _mm512_and_si512(points, _mm512_sub_epi64(_mm512_setzero_si512(), points));
+        let point_bit = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(lowest));
+        let has_point = _mm512_test_epi64_mask(points, points);
+        // The point taken out: the bytes above it move down one.
+        let before = _mm512_sub_epi64(_mm512_sllv_epi64(one, point_bit), one);
+        let joined = _mm512_or_si512(
+            _mm512_and_si512(body, before),
+            _mm512_andnot_si512(before, _mm512_srli_epi64(body, 8)),
+        );
+        let digits = _mm512_mask_sub_epi64(body_len, has_point, body_len, one);
+        let decimals = _mm512_maskz_sub_epi64(
+            has_point,
+            _mm512_sub_epi64(body_len, one),
+            _mm512_srli_epi64(point_bit, 3),
+        );
+        // Every digit checked at once, bytes past the digits reading as '0'.
+        let in_digits = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_slli_epi64(digits, 3)), one);
+        let zeros = _mm512_set1_epi64(every_byte(b'0'));
+        let padded = _mm512_or_si512(joined, _mm512_andnot_si512(in_digits, zeros));
+        let stray = _mm512_or_si512(
+            padded,
+            _mm512_or_si512(
+                _mm512_add_epi64(padded, _mm512_set1_epi64(every_byte(0x46))),
+                _mm512_sub_epi64(padded, zeros),
+            ),
+        );
+        let all_digits = _mm512_testn_epi64_mask(stray, _mm512_set1_epi64(every_byte(0x80)));
+        let some_digit = _mm512_test_epi64_mask(digits, digits);
+        // The digits at the top of the lane, most significant in its lowest byte: pairs, then
+        // fours, then the eight digits.
+        let values = _mm512_sub_epi64(padded, zeros);
+        let shift = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_set1_epi64(8), digits), 3);
+        let values = _mm512_sllv_epi64(values, shift);
+        let pairs = _mm512_maddubs_epi16(values, _mm512_set1_epi16(0x010a));
+        let fours = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x0001_0064));
+        let mantissa = _mm512_add_epi64(
+            _mm512_mul_epu32(fours, _mm512_set1_epi64(10_000)),
+            _mm512_srli_epi64(fours, 32),
+        );
+        let magnitude = _mm512_cvtepi64_pd(mantissa);
+        // An integer has no point to place, and a division is the dearest step.
+        let magnitude = if int {
+            magnitude
+        } else {
+            // SAFETY: eight `f64`s, as the load reads.
+            let powers = unsafe { _mm512_loadu_pd(POWERS_OF_TEN.as_ptr()) };
+            _mm512_div_pd(magnitude, _mm512_permutexvar_pd(decimals, powers))
+        };
+        // An integer's `-0` is zero; a decimal's keeps its sign.
+        let negated = if int {
+            _mm512_mask_test_epi64_mask(negative, mantissa, mantissa)
+        } else {
+            negative
+        };
+        let bits = _mm512_castpd_si512(magnitude);
+        let sign = _mm512_set1_epi64(i64::MIN);
+        let numbers = _mm512_castsi512_pd(_mm512_mask_xor_epi64(bits, negated, bits, sign));
+        let shape = if int { !has_point } else { u8::MAX };
+        (numbers, fits & shape & all_digits & some_digit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::types;
+    use proptest::prelude::*;
+
+    /// The fields of `texts` laid out comma-separated, with their spans.
+    fn laid_out(texts: &[String]) -> (Vec<u8>, Vec<Span>) {
+        let mut text = Vec::new();
+        let mut spans = Vec::new();
+        for field in texts {
+            let start = text.len() as u32;
+            text.extend_from_slice(field.as_bytes());
+            spans.push((start, text.len() as u32));
+            text.push(b',');
+        }
+        (text, spans)
+    }
+
+    /// Checks every taken field against the scalar parser, and returns how many were taken.
+    fn agree_with_scalar(texts: &[String], trailing: bool) -> usize {
+        let (mut text, spans) = laid_out(texts);
+        if !trailing {
+            // The last field ends the text, so its lanes take the careful load.
+            text.pop();
+        }
+        let mut taken_count = 0;
+        for kind in [NumberKind::Int, NumberKind::Float] {
+            let mut wide = WideNumbers::default();
+            if !wide.read(&text, &spans, kind) {
+                return 0;
+            }
+            for (i, field) in texts.iter().enumerate() {
+                let scalar = match kind {
+                    NumberKind::Int => types::parse_int_bytes(field.as_bytes()).map(|v| v as f64),
+                    NumberKind::Float => types::parse_float_bytes(field.as_bytes()),
+                };
+                if let Some(value) = wide.get(i) {
+                    taken_count += 1;
+                    let scalar = scalar.unwrap_or_else(|| panic!("{field:?} taken as {kind:?}"));
+                    assert_eq!(
+                        value.to_bits(),
+                        scalar.to_bits(),
+                        "{field:?} as {kind:?}: {value} against {scalar}"
+                    );
+                }
+            }
+        }
+        taken_count
+    }
+
+    #[test]
+    fn takes_short_numbers_with_the_scalar_parsers_bits() {
+        let fields = [
+            "0",
+            "-0",
+            "+0",
+            "7",
+            "-7",
+            "+7",
+            "12",
+            "123",
+            "1234",
+            "12345678",
+            "-1234567",
+            "+1234567",
+            "1.5",
+            "-2.5008",
+            "0.4884",
+            "26182.76",
+            "-2775.24",
+            ".5",
+            "5.",
+            "-.5",
+            "-5.",
+            "1234567.",
+            ".1234567",
+            "0.000001",
+            "99999999",
+            "9999999.",
+            "-0.0",
+            "0.0",
+            "00000001",
+            "1.2.3",
+            ".",
+            "-",
+            "+",
+            "",
+            "1e5",
+            "1,5",
+            "--5",
+            "+-5",
+            "1 2",
+            "12345678.9",
+            "-12345678",
+            "123456789",
+            "nan",
+            "inf",
+            "-inf",
+            "1_000",
+            "٣",
+            "0x10",
+            " 5",
+            "5 ",
+        ];
+        let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        for trailing in [true, false] {
+            let taken = agree_with_scalar(&fields, trailing);
+            if available() {
+                // Every short number in the list, as an int or a decimal.
+                assert!(taken >= 40, "only {taken} taken");
+            }
+        }
+    }
+
+    #[test]
+    fn fields_left_untaken_are_what_the_scalar_path_must_read() {
+        if !available() {
+            return;
+        }
+        let fields: Vec<String> = ["1e5", "123456789", "", "NA", "1.5", "-12345678", "1.2.3"]
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        let (text, spans) = laid_out(&fields);
+        let mut wide = WideNumbers::default();
+        assert!(wide.read(&text, &spans, NumberKind::Float));
+        let taken: Vec<_> = (0..fields.len()).map(|i| wide.get(i)).collect();
+        let none = None;
+        assert_eq!(taken, [none, none, none, none, Some(1.5), none, none]);
+        assert_eq!(wide.group(0), None);
+        assert!(wide.read(&text, &spans, NumberKind::Int));
+        assert!((0..fields.len()).all(|i| wide.get(i).is_none()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn taken_fields_read_as_the_scalar_parsers_read_them(
+            fields in proptest::collection::vec("[-+.0-9eE ,x]{0,10}", 0..40),
+            trailing in any::<bool>(),
+        ) {
+            // Commas inside a field would split it: they stand for any byte after the field.
+            let fields: Vec<String> = fields.iter().map(|f| f.replace(',', "")).collect();
+            agree_with_scalar(&fields, trailing);
+        }
+
+        #[test]
+        fn decimals_near_digits_read_as_the_scalar_parser_reads_them(
+            sign in "[-+]?",
+            whole in "[0-9]{0,8}",
+            fraction in proptest::option::of("[0-9]{0,8}"),
+        ) {
+            let field = match fraction {
+                Some(fraction) => format!("{sign}{whole}.{fraction}"),
+                None => format!("{sign}{whole}"),
+            };
+            agree_with_scalar(&[field.clone(), field.clone() + "1", field], false);
+        }
+    }
+}
