@@ -7,9 +7,10 @@ mod common;
 use common::Project;
 
 /// A CSV of several blocks (over 8 MB) with numbers, labels, nulls and a repeated row; `z`
-/// holds decimals of every shape, `n` integers of too many values to count as labels.
+/// holds decimals of every shape, `n` integers of too many values to count as labels, `at`
+/// datetimes in several forms.
 fn several_blocks() -> String {
-    let mut csv = String::from("id,x,y,kind,when,z,n\n");
+    let mut csv = String::from("id,x,y,kind,when,z,n,at\n");
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for i in 0..160_000u64 {
         state ^= state << 13;
@@ -38,12 +39,30 @@ fn several_blocks() -> String {
             1 => format!("-{}", state % 1_000_000_000),
             _ => format!("{}", (state >> 9) % 100_000_000),
         };
+        let clock = format!(
+            "{:02}:{:02}:{:02}",
+            state % 24,
+            (state >> 5) % 60,
+            (state >> 11) % 60
+        );
+        let at = match state % 5 {
+            0 => format!("2023-12-{:02} {clock}", state % 31 + 1),
+            1 => format!("1969-07-20T{clock}Z"),
+            2 => format!("2024-02-29T{clock}.{}", state % 1000),
+            3 => format!("2024-03-01T{clock}+01:00"),
+            _ => format!(
+                "20{:02}-0{}-1{}T{clock}",
+                state % 100,
+                state % 9 + 1,
+                state % 10
+            ),
+        };
         csv.push_str(&format!(
-            "{i},{x:.4},{y},{kind},2024-01-{:02},{z},{n}\n",
+            "{i},{x:.4},{y},{kind},2024-01-{:02},{z},{n},{at}\n",
             state % 28 + 1
         ));
     }
-    csv.push_str("159999,1.0,1,a,2024-01-01,1.5,7\n");
+    csv.push_str("159999,1.0,1,a,2024-01-01,1.5,7,2024-01-01T00:00:00\n");
     csv
 }
 

@@ -553,7 +553,7 @@ fn days_outside_table(year: i32, month: u32, day: u32) -> i32 {
 }
 
 /// The first year of [`MONTH_STARTS`].
-const TABLE_FIRST_YEAR: i32 = 1900;
+pub(crate) const TABLE_FIRST_YEAR: i32 = 1900;
 
 /// Years in [`MONTH_STARTS`]: 1900 to 2155.
 const TABLE_YEARS: usize = 256;
@@ -561,7 +561,7 @@ const TABLE_YEARS: usize = 256;
 /// [`days_from_civil`] of the first of every month from 1900 to 2155, so that most dates in
 /// data cost one lookup instead of the arithmetic (a few percent of a pass over two date
 /// columns).
-static MONTH_STARTS: [i32; TABLE_YEARS * 12] = month_starts();
+pub(crate) static MONTH_STARTS: [i32; TABLE_YEARS * 12] = month_starts();
 
 /// Builds [`MONTH_STARTS`] at compile time.
 const fn month_starts() -> [i32; TABLE_YEARS * 12] {

@@ -4,10 +4,10 @@
 //! instructions of SWAR bit tricks one field at a time. The same tricks run here on eight
 //! fields at once, one field in each 64-bit lane. Only the fields the scalar parsers read on
 //! their fast paths are taken: an optional sign and at most eight bytes of digits with at most
-//! one point (none for an integer). Everything else (a null, a long number, an exponent, a
-//! typo) is left untaken for the scalar parser, and a taken field's value has the bits the
-//! scalar parser gives it (tested on every shape of field), so a profile never depends on
-//! which CPU computed it.
+//! one point (none for an integer), and dates and datetimes in their plainest ISO 8601 forms.
+//! Everything else (a null, a long number, an exponent, a time zone, a typo) is left untaken
+//! for the scalar parser, and a taken field's value has the bits the scalar parser gives it
+//! (tested on every shape of field), so a profile never depends on which CPU computed it.
 //!
 //! `MLGATE_NO_AVX512` (set to anything) turns the wide path off, to compare the two.
 
@@ -25,6 +25,11 @@ pub enum NumberKind {
     Int,
     /// A decimal, as `types::parse_float` reads it.
     Float,
+    /// A date `YYYY-MM-DD` from 1900 to 2154, as days since 1970-01-01.
+    Date,
+    /// A datetime `YYYY-MM-DDTHH:MM:SS` (or with a space for the `T`), in UTC or with a `Z`,
+    /// from 1900 to 2154, as seconds since 1970-01-01.
+    Datetime,
 }
 
 /// Whether this CPU runs the wide path, and it is not turned off.
@@ -68,13 +73,7 @@ impl WideNumbers {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `available` checked that the CPU has every feature the function enables.
         unsafe {
-            avx512::read_groups(
-                text,
-                spans,
-                kind == NumberKind::Int,
-                &mut self.values,
-                &mut self.taken,
-            );
+            avx512::read_groups(text, spans, kind, &mut self.values, &mut self.taken);
         }
         true
     }
@@ -99,7 +98,8 @@ impl WideNumbers {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Span, LANES};
+    use super::{NumberKind, Span, LANES};
+    use crate::data::types::{MONTH_STARTS, TABLE_FIRST_YEAR};
 
     /// A byte repeated in every byte of a lane.
     const fn every_byte(byte: u8) -> i64 {
@@ -109,21 +109,26 @@ mod avx512 {
     /// Powers of ten that are exact in an `f64`, as many as eight digits can place a point.
     const POWERS_OF_TEN: [f64; LANES] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
 
-    /// [`super::read`] on a CPU with AVX-512 (F, BW, DQ, CD); `values` and `taken` hold every
-    /// group of `spans`, the last one padded.
+    /// [`WideNumbers::read`](super::WideNumbers::read) on a CPU with AVX-512 (F, BW, DQ, CD);
+    /// `values` and `taken` hold every group of `spans`, the last one padded.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512cd")]
     pub(super) fn read_groups(
         text: &[u8],
         spans: &[Span],
-        int: bool,
+        kind: NumberKind,
         values: &mut [f64],
         taken: &mut [u8],
     ) {
         let groups = spans.chunks(LANES);
         let outputs = values.chunks_exact_mut(LANES).zip(taken.iter_mut());
         for (group, (values, taken)) in groups.zip(outputs) {
-            let (words, lengths) = load_fields(text, group);
-            let (numbers, read) = read_lanes(words, lengths, int);
+            let fields = Fields::load(text, group);
+            let (numbers, read) = match kind {
+                NumberKind::Int => read_decimals(fields.words(0), fields.lengths, true),
+                NumberKind::Float => read_decimals(fields.words(0), fields.lengths, false),
+                NumberKind::Date => read_dates(&fields, false),
+                NumberKind::Datetime => read_dates(&fields, true),
+            };
             let values: &mut [f64; LANES] = values.try_into().expect("a group of lanes");
             // SAFETY: `values` is eight `f64`s, which is what the store writes.
             unsafe { _mm512_storeu_pd(values.as_mut_ptr(), numbers) };
@@ -131,44 +136,66 @@ mod avx512 {
         }
     }
 
-    /// The first eight bytes of each field of a group (up to eight fields: missing ones read as
-    /// empty) and the fields' lengths, a lane each.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn load_fields(text: &[u8], group: &[Span]) -> (__m512i, __m512i) {
-        let mut padded = [(0, 0); LANES];
-        let group: &[Span] = if group.len() == LANES {
-            group
-        } else {
-            padded[..group.len()].copy_from_slice(group);
-            &padded
-        };
-        // SAFETY: eight spans are 64 bytes, each a start then an end (asserted below), which
-        // is what the load reads.
-        let spans = unsafe { _mm512_loadu_si512(group.as_ptr().cast()) };
-        let starts = _mm512_and_si512(spans, _mm512_set1_epi64(0xffff_ffff));
-        let lengths = _mm512_sub_epi64(_mm512_srli_epi64(spans, 32), starts);
-        let last_safe = text.len().saturating_sub(8) as i64;
-        let words = if text.len() >= 8
-            && _mm512_cmpgt_epu64_mask(starts, _mm512_set1_epi64(last_safe)) == 0
-        {
-            // SAFETY: every lane reads eight bytes from its start, and no start is less than
-            // eight bytes before the end of `text`.
-            unsafe { _mm512_i64gather_epi64::<1>(starts, text.as_ptr().cast()) }
-        } else {
-            // The end of a block: each lane copies what `text` has of its eight bytes.
-            let mut words = [0u64; LANES];
-            for (word, &(start, _)) in words.iter_mut().zip(group) {
-                let start = (start as usize).min(text.len());
-                let bytes = &text[start..text.len().min(start + 8)];
-                let mut eight = [0u8; 8];
-                eight[..bytes.len()].copy_from_slice(bytes);
-                *word = u64::from_le_bytes(eight);
+    /// A group of up to eight fields (missing ones read as empty), a lane each.
+    struct Fields<'a> {
+        /// The text the fields are in.
+        text: &'a [u8],
+        /// The group's spans, padded to eight.
+        spans: [Span; LANES],
+        /// Where each field starts.
+        starts: __m512i,
+        /// Each field's length (a wrapped, huge one for a span that ends before it starts).
+        lengths: __m512i,
+    }
+
+    impl<'a> Fields<'a> {
+        /// The fields at `group` (up to eight spans) of `text`.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn load(text: &'a [u8], group: &[Span]) -> Fields<'a> {
+            let mut spans = [(0, 0); LANES];
+            spans[..group.len()].copy_from_slice(group);
+            // SAFETY: eight spans are 64 bytes, each a start then an end (asserted below),
+            // which is what the load reads.
+            let lanes = unsafe { _mm512_loadu_si512(spans.as_ptr().cast()) };
+            let starts = _mm512_and_si512(lanes, _mm512_set1_epi64(0xffff_ffff));
+            let lengths = _mm512_sub_epi64(_mm512_srli_epi64(lanes, 32), starts);
+            Fields {
+                text,
+                spans,
+                starts,
+                lengths,
             }
-            // SAFETY: eight `u64`s, as the load reads.
-            unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
-        };
-        (words, lengths)
+        }
+
+        /// Eight bytes of each field from byte `at` on (the bytes after a field are the
+        /// text's, or zeros past its end).
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn words(&self, at: usize) -> __m512i {
+            let text = self.text;
+            let last_safe = text.len().checked_sub(at + 8).map(|last| last as i64);
+            let gather = last_safe.is_some_and(|last| {
+                _mm512_cmpgt_epu64_mask(self.starts, _mm512_set1_epi64(last)) == 0
+            });
+            if gather {
+                // SAFETY: every lane reads eight bytes from `at` past its start, and no start
+                // is less than `at + 8` bytes before the end of `text`.
+                unsafe { _mm512_i64gather_epi64::<1>(self.starts, text.as_ptr().add(at).cast()) }
+            } else {
+                // The end of a block: each lane copies what `text` has of its eight bytes.
+                let mut words = [0u64; LANES];
+                for (word, &(start, _)) in words.iter_mut().zip(&self.spans) {
+                    let from = (start as usize + at).min(text.len());
+                    let bytes = &text[from..text.len().min(from + 8)];
+                    let mut eight = [0u8; 8];
+                    eight[..bytes.len()].copy_from_slice(bytes);
+                    *word = u64::from_le_bytes(eight);
+                }
+                // SAFETY: eight `u64`s, as the load reads.
+                unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+            }
+        }
     }
 
     // Spans are read as 64-bit lanes, the start in the low half: a tuple's layout is not
@@ -188,7 +215,7 @@ mod avx512 {
     /// ten that places the point (exact operands, so a correctly rounded quotient).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512cd")]
-    fn read_lanes(words: __m512i, lengths: __m512i, int: bool) -> (__m512d, u8) {
+    fn read_decimals(words: __m512i, lengths: __m512i, int: bool) -> (__m512d, u8) {
         let one = _mm512_set1_epi64(1);
         let first = _mm512_and_si512(words, _mm512_set1_epi64(0xff));
         let negative = _mm512_cmpeq_epi64_mask(first, _mm512_set1_epi64(i64::from(b'-')));
@@ -225,14 +252,7 @@ mod avx512 {
         let in_digits = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_slli_epi64(digits, 3)), one);
         let zeros = _mm512_set1_epi64(every_byte(b'0'));
         let padded = _mm512_or_si512(joined, _mm512_andnot_si512(in_digits, zeros));
-        let stray = _mm512_or_si512(
-            padded,
-            _mm512_or_si512(
-                _mm512_add_epi64(padded, _mm512_set1_epi64(every_byte(0x46))),
-                _mm512_sub_epi64(padded, zeros),
-            ),
-        );
-        let all_digits = _mm512_testn_epi64_mask(stray, _mm512_set1_epi64(every_byte(0x80)));
+        let all_digits = all_digits(padded);
         let some_digit = _mm512_test_epi64_mask(digits, digits);
         // The digits at the top of the lane, most significant in its lowest byte: pairs, then
         // fours, then the eight digits.
@@ -266,6 +286,156 @@ mod avx512 {
         let shape = if int { !has_point } else { u8::MAX };
         (numbers, fits & shape & all_digits & some_digit)
     }
+
+    /// Lanes whose every byte is an ASCII digit, all checked at once as `types::digit_values`
+    /// checks a word: none has its top bit, none passes '9' (adding 0x46 sets it), none is
+    /// below '0' (subtracting sets it).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn all_digits(word: __m512i) -> u8 {
+        let stray = _mm512_or_si512(
+            word,
+            _mm512_or_si512(
+                _mm512_add_epi64(word, _mm512_set1_epi64(every_byte(0x46))),
+                _mm512_sub_epi64(word, _mm512_set1_epi64(every_byte(b'0'))),
+            ),
+        );
+        _mm512_testn_epi64_mask(stray, _mm512_set1_epi64(every_byte(0x80)))
+    }
+
+    /// A shuffle that packs, within each lane, the bytes at `positions` (up to eight) into
+    /// its lowest bytes, zeros above.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn packing(positions: &[u8]) -> __m512i {
+        let mut low = [0x80u8; 8];
+        let mut high = [0x80u8; 8];
+        for (at, &position) in positions.iter().enumerate() {
+            low[at] = position;
+            // The odd lanes are the upper halves of the shuffle's 128-bit blocks.
+            high[at] = position + 8;
+        }
+        let (low, high) = (i64::from_le_bytes(low), i64::from_le_bytes(high));
+        _mm512_set_epi64(high, low, high, low, high, low, high, low)
+    }
+
+    /// The digits at `positions` of each lane's word, as two-digit numbers in 16-bit words
+    /// (the first two digits in the lowest), and the lanes where all of them are digits.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn digit_pairs(word: __m512i, positions: &[u8]) -> (__m512i, u8) {
+        let packed = _mm512_shuffle_epi8(word, packing(positions));
+        // The bytes past the digits read as '0'.
+        let past = u64::MAX
+            .checked_shl(8 * positions.len() as u32)
+            .unwrap_or(0);
+        let zeros = _mm512_set1_epi64(every_byte(b'0'));
+        let padded = _mm512_or_si512(
+            packed,
+            _mm512_and_si512(zeros, _mm512_set1_epi64(past as i64)),
+        );
+        let all_digits = all_digits(padded);
+        let values = _mm512_sub_epi64(padded, zeros);
+        let pairs = _mm512_maddubs_epi16(values, _mm512_set1_epi16(0x010a));
+        (pairs, all_digits)
+    }
+
+    /// The 16-bit word `at` (0 to 3) of each lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn word16(lanes: __m512i, at: u32) -> __m512i {
+        let shifted = _mm512_srlv_epi64(lanes, _mm512_set1_epi64(16 * i64::from(at)));
+        _mm512_and_si512(shifted, _mm512_set1_epi64(0xffff))
+    }
+
+    /// Lanes whose byte `at` is `byte`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn byte_is(word: __m512i, at: u32, byte: u8) -> u8 {
+        let shifted = _mm512_srlv_epi64(word, _mm512_set1_epi64(8 * i64::from(at)));
+        let found = _mm512_and_si512(shifted, _mm512_set1_epi64(0xff));
+        _mm512_cmpeq_epi64_mask(found, _mm512_set1_epi64(i64::from(byte)))
+    }
+
+    /// Dates (`datetime` false) or datetimes of a group, as `types::parse_date` and
+    /// `types::parse_datetime` read them (days, or seconds, since 1970-01-01), and the mask
+    /// of lanes in the plain forms this path reads.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512cd")]
+    fn read_dates(fields: &Fields<'_>, datetime: bool) -> (__m512d, u8) {
+        let set = _mm512_set1_epi64;
+        // `YYYY-MM-`: the year and month as two 32-bit numbers.
+        let head = fields.words(0);
+        let mut ok = byte_is(head, 4, b'-') & byte_is(head, 7, b'-');
+        let (pairs, digits) = digit_pairs(head, &[0, 1, 2, 3, 5, 6]);
+        ok &= digits;
+        let year_month = _mm512_madd_epi16(pairs, _mm512_set1_epi64(0x0000_0001_0001_0064));
+        let year = _mm512_and_si512(year_month, set(0xffff_ffff));
+        let month = _mm512_srli_epi64(year_month, 32);
+        // `DD` (then `THH:MM` for a datetime).
+        let middle = fields.words(8);
+        let day_positions: &[u8] = if datetime {
+            &[0, 1, 3, 4, 6, 7]
+        } else {
+            &[0, 1]
+        };
+        let (clock, digits) = digit_pairs(middle, day_positions);
+        ok &= digits;
+        let day = word16(clock, 0);
+        // The month's first day and the next month's, from the table the scalar parser uses.
+        let in_table = _mm512_cmpge_epi64_mask(year, set(i64::from(TABLE_FIRST_YEAR)))
+            & _mm512_cmplt_epi64_mask(year, set(i64::from(TABLE_FIRST_YEAR) + 255))
+            & _mm512_cmpge_epi64_mask(month, set(1))
+            & _mm512_cmple_epi64_mask(month, set(12));
+        ok &= in_table;
+        let years = _mm512_sub_epi64(year, set(i64::from(TABLE_FIRST_YEAR)));
+        let index = _mm512_add_epi64(
+            _mm512_mullo_epi64(years, set(12)),
+            _mm512_sub_epi64(month, set(1)),
+        );
+        // SAFETY: only lanes in the table read, each its month's start and the next one's,
+        // and the last year is left out so the next month is in the table too.
+        let starts = unsafe {
+            _mm512_mask_i64gather_epi64::<4>(
+                _mm512_setzero_si512(),
+                ok,
+                index,
+                MONTH_STARTS.as_ptr().cast(),
+            )
+        };
+        let first = _mm512_srai_epi64(_mm512_slli_epi64(starts, 32), 32);
+        let month_days = _mm512_sub_epi64(_mm512_srai_epi64(starts, 32), first);
+        ok &= _mm512_cmpge_epi64_mask(day, set(1)) & _mm512_cmple_epi64_mask(day, month_days);
+        let days = _mm512_add_epi64(first, _mm512_sub_epi64(day, set(1)));
+        if !datetime {
+            ok &= _mm512_cmpeq_epi64_mask(fields.lengths, set(10));
+            return (_mm512_cvtepi64_pd(days), ok);
+        }
+        // `THH:MM` then `:SS`, and a `Z` or nothing.
+        let tail = fields.words(16);
+        let separator = byte_is(middle, 2, b'T') | byte_is(middle, 2, b' ');
+        ok &= separator & byte_is(middle, 5, b':') & byte_is(tail, 0, b':');
+        let (seconds_pair, digits) = digit_pairs(tail, &[1, 2]);
+        ok &= digits;
+        let (hour, minute, second) = (word16(clock, 1), word16(clock, 2), word16(seconds_pair, 0));
+        ok &= _mm512_cmple_epi64_mask(hour, set(23))
+            & _mm512_cmple_epi64_mask(minute, set(59))
+            & _mm512_cmple_epi64_mask(second, set(60));
+        let plain = _mm512_cmpeq_epi64_mask(fields.lengths, set(19));
+        let zulu = _mm512_cmpeq_epi64_mask(fields.lengths, set(20)) & byte_is(tail, 3, b'Z');
+        ok &= plain | zulu;
+        let of_day = _mm512_add_epi64(
+            _mm512_add_epi64(
+                _mm512_mul_epu32(hour, set(3600)),
+                _mm512_mul_epu32(minute, set(60)),
+            ),
+            second,
+        );
+        let seconds = _mm512_add_epi64(_mm512_mul_epi32(days, set(86_400)), of_day);
+        // A whole number of seconds: the scalar parser's microseconds divided by a million
+        // give it back exactly.
+        (_mm512_cvtepi64_pd(seconds), ok)
+    }
 }
 
 #[cfg(test)]
@@ -287,27 +457,36 @@ mod tests {
         (text, spans)
     }
 
-    /// Checks every taken field against the scalar parser, and returns how many were taken.
-    fn agree_with_scalar(texts: &[String], trailing: bool) -> usize {
+    /// The scalar parser's number for a field of `kind`.
+    fn scalar(kind: NumberKind, field: &str) -> Option<f64> {
+        let bytes = field.as_bytes();
+        match kind {
+            NumberKind::Int => types::parse_int_bytes(bytes).map(|v| v as f64),
+            NumberKind::Float => types::parse_float_bytes(bytes),
+            NumberKind::Date => types::parse_date_field(bytes).map(f64::from),
+            NumberKind::Datetime => types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6),
+        }
+    }
+
+    /// Checks every taken field against the scalar parser for each of `kinds`, and returns
+    /// how many were taken.
+    fn agree_with_scalar_as(texts: &[String], trailing: bool, kinds: &[NumberKind]) -> usize {
         let (mut text, spans) = laid_out(texts);
         if !trailing {
             // The last field ends the text, so its lanes take the careful load.
             text.pop();
         }
         let mut taken_count = 0;
-        for kind in [NumberKind::Int, NumberKind::Float] {
+        for &kind in kinds {
             let mut wide = WideNumbers::default();
             if !wide.read(&text, &spans, kind) {
                 return 0;
             }
             for (i, field) in texts.iter().enumerate() {
-                let scalar = match kind {
-                    NumberKind::Int => types::parse_int_bytes(field.as_bytes()).map(|v| v as f64),
-                    NumberKind::Float => types::parse_float_bytes(field.as_bytes()),
-                };
                 if let Some(value) = wide.get(i) {
                     taken_count += 1;
-                    let scalar = scalar.unwrap_or_else(|| panic!("{field:?} taken as {kind:?}"));
+                    let scalar = scalar(kind, field)
+                        .unwrap_or_else(|| panic!("{field:?} taken as {kind:?}"));
                     assert_eq!(
                         value.to_bits(),
                         scalar.to_bits(),
@@ -317,6 +496,16 @@ mod tests {
             }
         }
         taken_count
+    }
+
+    /// [`agree_with_scalar_as`] ints and decimals.
+    fn agree_with_scalar(texts: &[String], trailing: bool) -> usize {
+        agree_with_scalar_as(texts, trailing, &[NumberKind::Int, NumberKind::Float])
+    }
+
+    /// [`agree_with_scalar_as`] dates and datetimes.
+    fn dates_agree_with_scalar(texts: &[String], trailing: bool) -> usize {
+        agree_with_scalar_as(texts, trailing, &[NumberKind::Date, NumberKind::Datetime])
     }
 
     #[test]
@@ -377,8 +566,8 @@ mod tests {
         for trailing in [true, false] {
             let taken = agree_with_scalar(&fields, trailing);
             if available() {
-                // Every short number in the list, as an int or a decimal.
-                assert!(taken >= 40, "only {taken} taken");
+                // Fourteen integers, taken as integers and as decimals, and fifteen decimals.
+                assert_eq!(taken, 43, "{taken} taken");
             }
         }
     }
@@ -401,6 +590,52 @@ mod tests {
         assert_eq!(wide.group(0), None);
         assert!(wide.read(&text, &spans, NumberKind::Int));
         assert!((0..fields.len()).all(|i| wide.get(i).is_none()));
+    }
+
+    #[test]
+    fn takes_plain_dates_and_datetimes_with_the_scalar_parsers_values() {
+        let fields = [
+            "2024-02-29",
+            "2023-02-29",
+            "2023-02-28",
+            "1970-01-01",
+            "1900-01-01",
+            "2154-12-31",
+            "2155-01-01",
+            "1899-12-31",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-00",
+            "2024-04-31",
+            "2024-4-30",
+            "2024/04/30",
+            "2024-04-30x",
+            "24-04-30",
+            "2024-02-29T23:59:60",
+            "2021-08-03T12:29:09",
+            "2021-08-03 12:29:09",
+            "2021-08-03T12:29:09Z",
+            "2021-08-03T24:00:00",
+            "2021-08-03T12:60:00",
+            "2021-08-03T12:29:61",
+            "2021-08-03T12:29",
+            "2021-08-03T12:29:09.5",
+            "2021-08-03T12:29:09+02:00",
+            "2021-08-03t12:29:09",
+            "2021-08-03T12-29-09",
+            "1969-12-31T23:59:59",
+            "1900-01-01T00:00:00Z",
+            "2154-12-31T23:59:59",
+            "",
+        ];
+        let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        for trailing in [true, false] {
+            let taken = dates_agree_with_scalar(&fields, trailing);
+            if available() {
+                // Five dates (to 2154) and seven datetimes.
+                assert_eq!(taken, 12, "{taken} taken");
+            }
+        }
     }
 
     proptest! {
@@ -427,6 +662,31 @@ mod tests {
                 None => format!("{sign}{whole}"),
             };
             agree_with_scalar(&[field.clone(), field.clone() + "1", field], false);
+        }
+
+        #[test]
+        fn dates_near_valid_ones_read_as_the_scalar_parsers_read_them(
+            date in "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+            clock in "[T t:]?[0-9]{2}[:-]?[0-9]{2}:[0-9]{2}[Z.+]?",
+            mangled in "[0-9T: Z-]{8,21}",
+        ) {
+            let datetime = format!("{date}{clock}");
+            let fields = [date, datetime, mangled];
+            dates_agree_with_scalar(&fields, false);
+        }
+
+        #[test]
+        fn valid_dates_read_as_the_scalar_parsers_read_them(
+            year in 1890i32..2170,
+            month in 1u32..=12,
+            day in 1u32..=31,
+            clock in (0u32..25, 0u32..61, 0u32..62),
+        ) {
+            let date = format!("{year:04}-{month:02}-{day:02}");
+            let (hour, minute, second) = clock;
+            let datetime = format!("{date}T{hour:02}:{minute:02}:{second:02}");
+            let fields = [date, datetime.clone(), datetime + "Z"];
+            dates_agree_with_scalar(&fields, true);
         }
     }
 }

@@ -538,7 +538,9 @@ impl ColumnState {
             _ if unique.is_some() || int_labels || chunk.nulls_may_be_numbers() => None,
             ColumnType::Int => Some(NumberKind::Int),
             ColumnType::Float => Some(NumberKind::Float),
-            _ => None,
+            ColumnType::Date => Some(NumberKind::Date),
+            ColumnType::Datetime => Some(NumberKind::Datetime),
+            ColumnType::Bool | ColumnType::String | ColumnType::Categorical => None,
         };
         let wide_read = kind.is_some_and(|kind| wide.read(chunk.text_bytes(), spans, kind));
         let mut count = 0;
