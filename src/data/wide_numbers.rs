@@ -88,9 +88,12 @@ impl WideNumbers {
     /// The numbers of group `group` (fields `8 * group` on) of the last read, when all eight
     /// were taken.
     #[inline]
-    pub fn group(&self, group: usize) -> Option<&[f64]> {
-        (self.taken.get(group) == Some(&u8::MAX))
-            .then(|| &self.values[group * LANES..(group + 1) * LANES])
+    pub fn group(&self, group: usize) -> Option<&[f64; LANES]> {
+        // An array, not a slice: copying it is then eight moves, not a call to `memcpy`.
+        (self.taken.get(group) == Some(&u8::MAX)).then(|| {
+            let values = &self.values[group * LANES..(group + 1) * LANES];
+            values.try_into().expect("a group of lanes")
+        })
     }
 }
 
@@ -153,8 +156,16 @@ mod avx512 {
         #[inline]
         #[target_feature(enable = "avx512f")]
         fn load(text: &'a [u8], group: &[Span]) -> Fields<'a> {
-            let mut spans = [(0, 0); LANES];
-            spans[..group.len()].copy_from_slice(group);
+            let spans: [Span; LANES] = match group.try_into() {
+                Ok(whole) => whole,
+                // The last group of a chunk; a copy of unknown length costs a call to `memcpy`,
+                // so the whole groups take the branch above.
+                Err(_) => {
+                    let mut padded = [(0, 0); LANES];
+                    padded[..group.len()].copy_from_slice(group);
+                    padded
+                }
+            };
             // SAFETY: eight spans are 64 bytes, each a start then an end (asserted below),
             // which is what the load reads.
             let lanes = unsafe { _mm512_loadu_si512(spans.as_ptr().cast()) };
