@@ -512,8 +512,9 @@ impl ColumnState {
     /// [`ColumnState::observe_column`] for a numeric column: the same checks as
     /// [`ColumnState::observe`], on the fields' bytes, with the parser chosen once, the
     /// column's counters and bounds in locals, and the moments and sketch fed the chunk's
-    /// values in one go. Ints and floats are read eight at a time where the CPU can (see
-    /// `data::wide_numbers`), `parse` reading the fields that path leaves.
+    /// values in one go. A column with no labels to count and no repeats to check has its
+    /// numbers read eight at a time where the CPU can (see `data::wide_numbers`), the fields
+    /// that path leaves by an out-of-line parser; any other column, by `parse`.
     fn observe_numbers<'a>(
         &mut self,
         first_row: u64,
@@ -575,6 +576,8 @@ impl ColumnState {
                 }
             }
         }
+        // The scalar loop, kept apart from the wide one: sharing a loop cost the scalar parser
+        // its inlining (74M more instructions at 1M rows).
         let fields = if wide_read { &[][..] } else { spans };
         for (index, &span) in fields.iter().enumerate() {
             let row = first_row + index as u64;
