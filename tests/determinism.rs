@@ -114,3 +114,46 @@ fn outputs_are_byte_identical_across_runs_and_thread_counts() {
     assert_eq!(unique["examples"][0]["row"], 160_001);
     assert_eq!(unique["examples"][0]["repeats_row"], 160_000);
 }
+
+#[test]
+fn null_tokens_that_read_as_values_stay_missing_either_way() {
+    // `1900-01-01` and `-999` are common sentinels: as null tokens they must count as missing
+    // in date and number columns, whether the fields are read eight at a time or one by one.
+    let project = Project::new();
+    let mut csv = String::from("id,d,x\n");
+    for i in 0..5000 {
+        let d = if i % 7 == 0 {
+            "1900-01-01".to_string()
+        } else {
+            format!("2024-{:02}-{:02}", i % 12 + 1, i % 28 + 1)
+        };
+        let x = if i % 5 == 0 {
+            "-999".to_string()
+        } else {
+            format!("{}.{:02}", i % 97, i % 100)
+        };
+        csv.push_str(&format!("{i},{d},{x}\n"));
+    }
+    project.write("d.csv", csv);
+    project.write(
+        "mlgate.yml",
+        "data:\n  path: d.csv\n  null_values: [\"\", \"1900-01-01\", \"-999\"]\nschema: s.yml\n",
+    );
+    project.write(
+        "s.yml",
+        "version: 1\ncolumns:\n  - { name: id, type: int }\n  - { name: d, type: date }\n  - { name: x, type: float }\n",
+    );
+    let run = |out: &str, vars: &[(&str, &str)]| {
+        project.mlgate_env(&["validate", "--out", out], vars);
+        project.json(&format!("{out}/profile.json"))
+    };
+    let wide = run("wide", &[]);
+    let one_by_one = run("one_by_one", &[("MLGATE_NO_AVX512", "1")]);
+    assert_eq!(wide, one_by_one);
+    let nulls = |name: &str| {
+        let columns = wide["columns"].as_array().unwrap();
+        let column = columns.iter().find(|c| c["name"] == name).unwrap();
+        column["nulls"].as_u64().unwrap()
+    };
+    assert_eq!((nulls("d"), nulls("x")), (715, 1000));
+}

@@ -7,6 +7,7 @@
 //! first-level cache while every column is read from them in turn.
 
 use super::plain_csv::Known;
+use super::wide_numbers::NumberKind;
 use super::Cell;
 
 /// Ranges per chunk, 24 KiB of them: with the rows' text, about a core's 48 KiB L1 data cache.
@@ -31,9 +32,10 @@ pub(crate) struct NullTokens {
     first_bytes: [bool; 256],
     /// Whether the empty field is a null.
     empty_is_null: bool,
-    /// Whether a token reads as a number, so that a field that reads as one may still be
-    /// missing: the wide number path then stays off (see `data::wide_numbers`).
-    any_number: bool,
+    /// The kinds of value some token reads as (`-999` a number, `1900-01-01` a date), so
+    /// that a field that reads as one may still be missing: the wide number path stays off
+    /// for those kinds (see `data::wide_numbers`).
+    read_as: Vec<NumberKind>,
 }
 
 impl NullTokens {
@@ -51,14 +53,15 @@ impl NullTokens {
                 }
             }
         }
-        let any_number = kept
-            .iter()
-            .any(|token| super::types::parse_float_bytes(token).is_some());
+        let read_as = NumberKind::ALL
+            .into_iter()
+            .filter(|kind| kept.iter().any(|token| kind.read_scalar(token).is_some()))
+            .collect();
         NullTokens {
             tokens: kept,
             first_bytes,
             empty_is_null,
-            any_number,
+            read_as,
         }
     }
 
@@ -176,9 +179,9 @@ impl<'a> FieldChunk<'a> {
         self.text.as_bytes()
     }
 
-    /// Whether a field that reads as a number may still be one of the null tokens.
-    pub(crate) fn nulls_may_be_numbers(&self) -> bool {
-        self.nulls.any_number
+    /// Whether a field that reads as a value of `kind` may still be one of the null tokens.
+    pub(crate) fn nulls_may_read_as(&self, kind: NumberKind) -> bool {
+        self.nulls.read_as.contains(&kind)
     }
 
     /// The range of the field at `row` and `column`.

@@ -258,7 +258,7 @@ fn looped_decimal(body: &[u8]) -> Option<(u64, usize)> {
 }
 
 /// A byte repeated in every byte of a word.
-const fn every_byte(byte: u8) -> u64 {
+pub(crate) const fn every_byte(byte: u8) -> u64 {
     0x0101_0101_0101_0101 * byte as u64
 }
 

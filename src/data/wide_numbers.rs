@@ -14,6 +14,7 @@
 use std::sync::OnceLock;
 
 use super::chunk::Span;
+use super::types;
 
 /// Fields read at once.
 pub const LANES: usize = 8;
@@ -30,6 +31,27 @@ pub enum NumberKind {
     /// A datetime `YYYY-MM-DDTHH:MM:SS` (or with a space for the `T`), in UTC or with a `Z`,
     /// from 1900 to 2154, as seconds since 1970-01-01.
     Datetime,
+}
+
+impl NumberKind {
+    /// Every kind.
+    pub const ALL: [NumberKind; 4] = [
+        NumberKind::Int,
+        NumberKind::Float,
+        NumberKind::Date,
+        NumberKind::Datetime,
+    ];
+
+    /// The value the scalar parser reads from `bytes` for a column of this kind: the value
+    /// the wide path must give any field it takes.
+    pub fn read_scalar(self, bytes: &[u8]) -> Option<f64> {
+        match self {
+            NumberKind::Int => types::parse_int_bytes(bytes).map(|v| v as f64),
+            NumberKind::Float => types::parse_float_bytes(bytes),
+            NumberKind::Date => types::parse_date_field(bytes).map(f64::from),
+            NumberKind::Datetime => types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6),
+        }
+    }
 }
 
 /// Whether this CPU runs the wide path, and it is not turned off.
@@ -103,12 +125,12 @@ impl WideNumbers {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{NumberKind, Span, LANES};
+    use super::{types, NumberKind, Span, LANES};
     use crate::data::types::{MONTH_STARTS, TABLE_FIRST_YEAR};
 
     /// A byte repeated in every byte of a lane.
     const fn every_byte(byte: u8) -> i64 {
-        (0x0101_0101_0101_0101_u64 * byte as u64) as i64
+        types::every_byte(byte) as i64
     }
 
     /// Powers of ten that are exact in an `f64`, as many as eight digits can place a point.
@@ -454,7 +476,6 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::types;
     use proptest::prelude::*;
 
     /// The fields of `texts` laid out comma-separated, with their spans.
@@ -468,17 +489,6 @@ mod tests {
             text.push(b',');
         }
         (text, spans)
-    }
-
-    /// The scalar parser's number for a field of `kind`.
-    fn scalar(kind: NumberKind, field: &str) -> Option<f64> {
-        let bytes = field.as_bytes();
-        match kind {
-            NumberKind::Int => types::parse_int_bytes(bytes).map(|v| v as f64),
-            NumberKind::Float => types::parse_float_bytes(bytes),
-            NumberKind::Date => types::parse_date_field(bytes).map(f64::from),
-            NumberKind::Datetime => types::parse_datetime_bytes(bytes).map(|us| us as f64 / 1e6),
-        }
     }
 
     /// Checks every taken field against the scalar parser for each of `kinds`, and returns
@@ -498,7 +508,8 @@ mod tests {
             for (i, field) in texts.iter().enumerate() {
                 if let Some(value) = wide.get(i) {
                     taken_count += 1;
-                    let scalar = scalar(kind, field)
+                    let scalar = kind
+                        .read_scalar(field.as_bytes())
                         .unwrap_or_else(|| panic!("{field:?} taken as {kind:?}"));
                     assert_eq!(
                         value.to_bits(),

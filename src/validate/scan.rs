@@ -536,13 +536,15 @@ impl ColumnState {
         // The wide path serves the columns whose numbers need only keeping: the others spend
         // their time on labels and repeats, not parsing.
         let kind = match self.ty {
-            _ if unique.is_some() || int_labels || chunk.nulls_may_be_numbers() => None,
+            _ if unique.is_some() || int_labels => None,
             ColumnType::Int => Some(NumberKind::Int),
             ColumnType::Float => Some(NumberKind::Float),
             ColumnType::Date => Some(NumberKind::Date),
             ColumnType::Datetime => Some(NumberKind::Datetime),
             ColumnType::Bool | ColumnType::String | ColumnType::Categorical => None,
         };
+        // A field that is a null token must stay missing, not be taken as a value.
+        let kind = kind.filter(|&kind| !chunk.nulls_may_read_as(kind));
         let wide_read = kind.is_some_and(|kind| wide.read(chunk.text_bytes(), spans, kind));
         let mut count = 0;
         if wide_read {
