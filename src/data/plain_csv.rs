@@ -89,32 +89,27 @@ pub(super) fn split_records<'a>(
     mut batch: impl FnMut(&'a str, &mut [Span], usize),
 ) -> Result<(u64, u64), NotPlain> {
     #[cfg(target_arch = "x86_64")]
-    if super::wide_numbers::available() {
-        // SAFETY: `available` checked that this CPU has AVX-512 F and BW.
-        return unsafe { wide::split_records(bytes, known, cut, fields, &mut batch) };
+    if let Some(support) = wide::support() {
+        // SAFETY: `support` found what each way needs on this CPU.
+        return unsafe { wide::split_records(support, bytes, known, cut, fields, &mut batch) };
     }
     split_records_marked_by::<SseMarks>(bytes, known, cut, fields, batch)
 }
 
-/// [`split_records`] with the delimiters and line ends marked by `M`. Inlined into each
-/// caller, so the AVX-512 one compiles the whole loop with its instructions.
+/// What every way of splitting checks and sets up first: refuses a block that
+/// [`split_records`] refuses before handing out any record, sizes `fields` for a batch, and
+/// returns the block's text and the records a batch holds.
 #[inline(always)]
-fn split_records_marked_by<'a, M: Marks>(
+fn open_block<'a>(
     bytes: &'a [u8],
     known: Known,
     cut: &Cut,
     fields: &mut Vec<Span>,
-    mut batch: impl FnMut(&'a str, &mut [Span], usize),
-) -> Result<(u64, u64), NotPlain> {
-    let Cut {
-        delimiter,
-        width,
-        max_record_bytes,
-        batch: per_batch,
-    } = *cut;
-    let per_batch = per_batch.max(1);
+) -> Result<(&'a str, usize), NotPlain> {
+    let per_batch = cut.batch.max(1);
+    let delimiter = cut.delimiter;
     let plain_delimiter = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
-    let slots = width.checked_mul(per_batch).ok_or(NotPlain)?;
+    let slots = cut.width.checked_mul(per_batch).ok_or(NotPlain)?;
     if !plain_delimiter
         || u32::try_from(bytes.len()).is_err()
         || (!known.quote_free && memchr::memchr(b'"', bytes).is_some())
@@ -131,6 +126,27 @@ fn split_records_marked_by<'a, M: Marks>(
     };
     fields.clear();
     fields.resize(slots, (0, 0));
+    Ok((text, per_batch))
+}
+
+/// [`split_records`] with the delimiters and line ends marked by `M`, and the fields taken
+/// from the masks bit by bit. Inlined into each caller, so the AVX-512 one compiles the whole
+/// loop with its instructions.
+#[inline(always)]
+fn split_records_marked_by<'a, M: Marks>(
+    bytes: &'a [u8],
+    known: Known,
+    cut: &Cut,
+    fields: &mut Vec<Span>,
+    mut batch: impl FnMut(&'a str, &mut [Span], usize),
+) -> Result<(u64, u64), NotPlain> {
+    let (text, per_batch) = open_block(bytes, known, cut, fields)?;
+    let Cut {
+        delimiter,
+        width,
+        max_record_bytes,
+        ..
+    } = *cut;
     let cells: &mut [Span] = fields;
     let mut batch_of = Batch {
         width,
@@ -144,7 +160,10 @@ fn split_records_marked_by<'a, M: Marks>(
     let mut record_start = 0;
     let mut field_start = 0;
     // Positions fit `u32`: the block's length was checked above.
-    for (base, mut delimiters, mut line_ends) in marks::<M>(bytes, delimiter) {
+    let mut tail = [0; CHUNK];
+    for (index, chunk) in chunks(bytes, delimiter, &mut tail).enumerate() {
+        let base = index * CHUNK;
+        let (mut delimiters, mut line_ends) = M::mark(chunk, delimiter);
         loop {
             // The delimiters before the next line end (all that are left after the last), in
             // a loop that tests nothing else.
@@ -242,29 +261,27 @@ impl Batch {
     }
 }
 
-/// The delimiters and line ends (`\n`, `\r`) of `bytes`, [`CHUNK`] bytes at a time: each
-/// chunk's position and two masks, bit `i` set when its byte `i` is a delimiter or a line end.
+/// `bytes`, [`CHUNK`] bytes at a time, the last chunk copied into `tail` and padded with a
+/// byte that is neither a delimiter nor a line end, so it takes the same path. The caller
+/// marks each chunk in its own loop: a mark inside a closure here would not be compiled
+/// with the AVX-512 caller's instructions, and left as a call per chunk.
 #[inline(always)]
-fn marks<M: Marks>(bytes: &[u8], delimiter: u8) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
-    let chunks = bytes.chunks_exact(CHUNK);
-    let rest = chunks.remainder();
-    // Padding with a byte that is neither keeps the tail on the same path.
-    let tail = (!rest.is_empty()).then(|| {
-        let filler = (0..=u8::MAX)
-            .find(|b| ![delimiter, b'\n', b'\r'].contains(b))
-            .unwrap_or(0);
-        let mut padded = [filler; CHUNK];
-        padded[..rest.len()].copy_from_slice(rest);
-        padded
-    });
-    chunks
-        .map(move |chunk| {
-            let chunk: &[u8; CHUNK] = chunk.try_into().expect("chunks_exact gives CHUNK bytes");
-            M::mark(chunk, delimiter)
-        })
-        .chain(tail.map(move |padded| M::mark(&padded, delimiter)))
-        .enumerate()
-        .map(|(index, (delimiters, line_ends))| (index * CHUNK, delimiters, line_ends))
+fn chunks<'a>(
+    bytes: &'a [u8],
+    delimiter: u8,
+    tail: &'a mut [u8; CHUNK],
+) -> impl Iterator<Item = &'a [u8; CHUNK]> + 'a {
+    let whole = bytes.chunks_exact(CHUNK);
+    let rest = whole.remainder();
+    let filler = (0..=u8::MAX)
+        .find(|b| ![delimiter, b'\n', b'\r'].contains(b))
+        .unwrap_or(0);
+    tail.fill(filler);
+    tail[..rest.len()].copy_from_slice(rest);
+    let tail = (!rest.is_empty()).then_some(&*tail);
+    whole
+        .map(|chunk| <&[u8; CHUNK]>::try_from(chunk).expect("chunks_exact gives CHUNK bytes"))
+        .chain(tail)
 }
 
 /// How far ahead of the chunk being marked its bytes are asked for. A block is larger than a
@@ -331,65 +348,8 @@ impl Marks for SseMarks {
     }
 }
 
-/// The splitting with AVX-512, which compares all 64 bytes of a chunk at once straight into
-/// a mask: three compares where SSE2 takes twelve, and no shifting of sixteen-bit pieces
-/// together.
 #[cfg(target_arch = "x86_64")]
-mod wide {
-    use super::{Cut, Known, Marks, NotPlain, Span, CHUNK, PREFETCH_AHEAD};
-    use std::arch::x86_64::{
-        _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8, _mm_prefetch, _MM_HINT_T0,
-    };
-
-    /// [`super::split_records`] compiled for AVX-512. The batches go out through a `dyn`
-    /// call (one per batch of records), so the column checks behind it are not compiled
-    /// for AVX-512 too.
-    ///
-    /// # Safety
-    ///
-    /// The CPU must have AVX-512 F and BW.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn split_records<'a>(
-        bytes: &'a [u8],
-        known: Known,
-        cut: &Cut,
-        fields: &mut Vec<Span>,
-        batch: &mut dyn FnMut(&'a str, &mut [Span], usize),
-    ) -> Result<(u64, u64), NotPlain> {
-        super::split_records_marked_by::<WideMarks>(bytes, known, cut, fields, batch)
-    }
-
-    /// [`WideMarks`] alone, for tests.
-    ///
-    /// # Safety
-    ///
-    /// The CPU must have AVX-512 F and BW.
-    #[cfg(test)]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn mark(chunk: &[u8; CHUNK], delimiter: u8) -> (u64, u64) {
-        WideMarks::mark(chunk, delimiter)
-    }
-
-    /// Marks found 64 bytes at a time.
-    struct WideMarks;
-
-    impl Marks for WideMarks {
-        #[inline(always)]
-        fn mark(chunk: &[u8; CHUNK], delimiter: u8) -> (u64, u64) {
-            // SAFETY: only inlined into `split_records` above, whose caller vouched for
-            // AVX-512 F and BW; the load reads the 64 bytes of `chunk`, unaligned. A prefetch
-            // reads nothing and never faults.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(
-                    chunk.as_ptr().wrapping_add(PREFETCH_AHEAD).cast::<i8>(),
-                );
-                let v = _mm512_loadu_si512(chunk.as_ptr().cast());
-                let hits = |byte: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(byte as i8));
-                (hits(delimiter), hits(b'\n') | hits(b'\r'))
-            }
-        }
-    }
-}
+mod wide;
 
 #[cfg(test)]
 mod tests {
@@ -425,6 +385,48 @@ mod tests {
         Ok(whole)
     }
 
+    /// [`split_records`] in every way this CPU has, each required to hand out the same
+    /// batches and return the same as the SSE2 way; returns that.
+    fn split_each_way<'a>(
+        bytes: &'a [u8],
+        known: Known,
+        cut: &Cut,
+        fields: &mut Vec<Span>,
+        batch: &mut dyn FnMut(&'a str, &mut [Span], usize),
+    ) -> Result<(u64, u64), NotPlain> {
+        let mut batches = Vec::new();
+        let mut keep = |text: &str, cells: &mut [Span], rows| {
+            batches.push((text.len(), cells.to_vec(), rows));
+        };
+        let result = split_records_marked_by::<SseMarks>(bytes, known, cut, fields, &mut keep);
+        #[cfg(target_arch = "x86_64")]
+        for support in [wide::Support::Masks, wide::Support::Positions] {
+            if wide::support()
+                .is_none_or(|best| support == wide::Support::Positions && best != support)
+            {
+                continue;
+            }
+            let mut wide_batches = Vec::new();
+            let mut keep = |text: &str, cells: &mut [Span], rows| {
+                wide_batches.push((text.len(), cells.to_vec(), rows));
+            };
+            // SAFETY: `support` found what this way needs on this CPU.
+            let wide_result =
+                unsafe { wide::split_records(support, bytes, known, cut, fields, &mut keep) };
+            assert_eq!(wide_result, result, "{support:?}");
+            if result.is_ok() {
+                assert_eq!(wide_batches, batches, "{support:?}");
+            }
+        }
+        if result.is_ok() {
+            let text = std::str::from_utf8(bytes).expect("handed out, so UTF-8");
+            for (_, mut cells, rows) in batches {
+                batch(text, &mut cells, rows);
+            }
+        }
+        result
+    }
+
     /// [`plain_records`], handed out `batch` records at a time.
     fn batched_records(
         bytes: &[u8],
@@ -439,12 +441,12 @@ mod tests {
             max_record_bytes: usize::MAX,
             batch,
         };
-        let (count, newlines) = split_records(
+        let (count, newlines) = split_each_way(
             bytes,
             Known::default(),
             &cut,
             &mut fields,
-            |text, cells, rows| {
+            &mut |text, cells, rows| {
                 assert_eq!(
                     cells.len(),
                     width * batch,
@@ -492,6 +494,9 @@ mod tests {
         assert_eq!(plain_records(b"1,\xe9\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3\n", 2), Err(NotPlain));
         assert_eq!(plain_records(b"1,2\n3,4,5\n", 2), Err(NotPlain));
+        // A record too wide by far, across many windows of positions.
+        let wide = format!("1,2\n{}\n", ",".repeat(20_000));
+        assert_eq!(plain_records(wide.as_bytes(), 2), Err(NotPlain));
         let cut = |delimiter, max_record_bytes| Cut {
             delimiter,
             width: 2,
@@ -499,7 +504,13 @@ mod tests {
             batch: 1,
         };
         let split = |bytes: &[u8], cut: Cut| {
-            split_records(bytes, Known::default(), &cut, &mut Vec::new(), |_, _, _| {})
+            split_each_way(
+                bytes,
+                Known::default(),
+                &cut,
+                &mut Vec::new(),
+                &mut |_, _, _| {},
+            )
         };
         assert_eq!(split(b"1,2\n333,4\n", cut(b',', 5)), Ok((2, 2)));
         assert_eq!(split(b"1,2\n333,4\n", cut(b',', 4)), Err(NotPlain));
@@ -543,10 +554,22 @@ mod tests {
             let expected = marked_one_by_one(&whole, delimiter);
             proptest::prop_assert_eq!(SseMarks::mark(&whole, delimiter), expected);
             #[cfg(target_arch = "x86_64")]
-            if crate::data::wide_numbers::available() {
-                // SAFETY: `available` checked for AVX-512 F and BW.
+            if wide::support().is_some() {
+                // SAFETY: `support` checked for AVX-512 F and BW.
                 let wide = unsafe { wide::mark(&whole, delimiter) };
                 proptest::prop_assert_eq!(wide, expected);
+            }
+        }
+
+        /// Packing a chunk's marks gives every set bit's position, in order, from the base.
+        #[test]
+        #[cfg(target_arch = "x86_64")]
+        fn packed_positions_are_the_set_bits(bits: u64, base in 0u32..1 << 30) {
+            if wide::support() == Some(wide::Support::Positions) {
+                let expected: Vec<u32> =
+                    (0..64).filter(|i| bits >> i & 1 == 1).map(|i| base + i).collect();
+                // SAFETY: `support` checked for AVX-512 F, BW and VBMI2.
+                proptest::prop_assert_eq!(unsafe { wide::pack(bits, base) }, expected);
             }
         }
 
@@ -558,6 +581,43 @@ mod tests {
                 proptest::sample::select(&b"ab1,\n\r "[..]), 0..200),
             width in 1usize..4,
         ) {
+            let expected = csv_records(&bytes);
+            match plain_records(&bytes, width) {
+                Ok(records) => proptest::prop_assert_eq!(records, expected),
+                Err(NotPlain) => proptest::prop_assert!(
+                    expected.iter().any(|r| r.len() != width)
+                ),
+            }
+        }
+
+        /// Blocks long enough to cross many windows of positions and batches, of records
+        /// `width` fields wide with every kind of line end and empty lines, now and then one
+        /// a field short or long, and maybe no final line end: the same records as the `csv`
+        /// crate, or a refusal exactly when some record is not `width` wide.
+        #[test]
+        fn long_blocks_agree_with_the_csv_crate(
+            width in 1usize..6,
+            rows in proptest::collection::vec(
+                (proptest::collection::vec("[a-z0-9 ]{0,9}", 7), 0u8..60, 0usize..4),
+                1..700,
+            ),
+            final_line_end: bool,
+        ) {
+            let mut bytes = Vec::new();
+            for (texts, wrong, end) in &rows {
+                let fields = match wrong {
+                    0 => width + 1,
+                    1 => width - 1,
+                    _ => width,
+                };
+                bytes.extend(texts[..fields].join(",").as_bytes());
+                bytes.extend(["\n", "\r\n", "\r", "\n\n"][*end].as_bytes());
+            }
+            if !final_line_end {
+                while bytes.last().is_some_and(|b| b"\r\n".contains(b)) {
+                    bytes.pop();
+                }
+            }
             let expected = csv_records(&bytes);
             match plain_records(&bytes, width) {
                 Ok(records) => proptest::prop_assert_eq!(records, expected),
