@@ -257,18 +257,18 @@ impl Found {
 /// Writes the positions of `bits`' set bits, `base` onwards, at `out[*count..]`, and adds
 /// how many to `count`. Line ends are few in a chunk: the first two are written whether or
 /// not they are there (`out` has room), so a chunk with none or one takes no branch that the
-/// data decides.
+/// data decides. A position that is not there may wrap; it is never read.
 #[inline(always)]
 fn flatten_few(mut bits: u64, base: u32, out: &mut [u32], count: &mut usize) {
     let found = bits.count_ones() as usize;
     let mut at = *count;
     for _ in 0..2 {
-        out[at] = base + bits.trailing_zeros();
+        out[at] = base.wrapping_add(bits.trailing_zeros());
         bits &= bits.wrapping_sub(1);
         at += 1;
     }
     while bits != 0 {
-        out[at] = base + bits.trailing_zeros();
+        out[at] = base.wrapping_add(bits.trailing_zeros());
         bits &= bits.wrapping_sub(1);
         at += 1;
     }
