@@ -5,9 +5,10 @@
 //! delimiter and a record at `\n` or `\r`, so one pass that marks those three bytes in 64-byte
 //! chunks (SSE2 compares, or AVX-512 ones where the CPU has them) finds every boundary. The
 //! records are the `csv` crate's, as its reader sees them with the settings `csv_source` uses:
-//! `\r`, `\n` and `\r\n` end a record, and an empty line is no record. Anything this pass does not handle alone (a
-//! quote, bytes that are not UTF-8, a row of the wrong width, an over-long record) makes it
-//! give the block back to the `csv` crate, whose errors name the row and line.
+//! `\r`, `\n` and `\r\n` end a record, and an empty line is no record. Anything this pass
+//! does not handle alone (a quote, bytes that are not UTF-8, a row of the wrong width, an
+//! over-long record) makes it give the block back to the `csv` crate, whose errors name the
+//! row and line.
 
 /// Bytes marked at once: one bit each in a `u64`.
 const CHUNK: usize = 64;
