@@ -140,6 +140,12 @@ impl<'a> FieldChunk<'a> {
         self
     }
 
+    /// Whether the block's reader vouched for every byte of the text being ASCII, so that a
+    /// cell's length in bytes is its length in characters.
+    pub fn ascii(&self) -> bool {
+        self.ascii
+    }
+
     /// Rows in the chunk.
     pub fn rows(&self) -> usize {
         self.rows

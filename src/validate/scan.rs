@@ -455,11 +455,12 @@ impl ColumnState {
         missing: Option<&mut [bool]>,
     ) {
         let cells = chunk.column(column);
+        let ascii = chunk.ascii();
         let observe = |state: &mut Self, row, cell| {
             if BOOL {
                 state.observe_bool(row, cell);
             } else {
-                state.observe_text_cell(row, cell);
+                state.observe_text_cell(row, cell, ascii);
             }
         };
         match missing {
@@ -496,13 +497,13 @@ impl ColumnState {
     }
 
     /// [`ColumnState::observe`] for a cell of a string or categorical column: text needs no
-    /// conversion.
+    /// conversion. `ascii` vouches that the text is ASCII.
     #[inline(always)]
-    fn observe_text_cell(&mut self, row: u64, cell: Cell<'_>) {
+    fn observe_text_cell(&mut self, row: u64, cell: Cell<'_>, ascii: bool) {
         match cell {
             Cell::Text(text) => {
                 self.count_present(row, cell);
-                self.observe_text(row, text);
+                self.observe_text(row, text, ascii);
             }
             Cell::Null => self.nulls.record(row, || None),
             typed => self.observe(row, typed),
@@ -679,7 +680,7 @@ impl ColumnState {
         match value {
             Value::Number(x) => self.observe_number(row, x, cell),
             Value::Bool(b) => self.observe_bool_label(row, b),
-            Value::Text(text) => self.observe_text(row, text),
+            Value::Text(text) => self.observe_text(row, text, false),
         }
     }
 
@@ -695,17 +696,18 @@ impl ColumnState {
         }
     }
 
-    /// Text values: lengths, pattern, and labels.
+    /// Text values: lengths, pattern, and labels. `ascii` vouches that `text` is ASCII, so
+    /// its characters are its bytes.
     #[inline(always)]
-    fn observe_text(&mut self, row: u64, text: &str) {
+    fn observe_text(&mut self, row: u64, text: &str, ascii: bool) {
         // A character is one to four bytes: text whose byte length keeps its character count
         // within the lengths seen so far cannot move them, and is not counted.
         let bytes = text.len();
-        let settled = self
-            .lengths
-            .is_some_and(|(lo, hi)| bytes <= hi && bytes.div_ceil(4) >= lo);
+        let settled = self.lengths.is_some_and(|(lo, hi)| {
+            bytes <= hi && (if ascii { bytes } else { bytes.div_ceil(4) }) >= lo
+        });
         if !settled {
-            let chars = text.chars().count();
+            let chars = if ascii { bytes } else { text.chars().count() };
             self.lengths = Some(match self.lengths {
                 None => (chars, chars),
                 Some((lo, hi)) => (lo.min(chars), hi.max(chars)),
