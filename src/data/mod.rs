@@ -12,6 +12,7 @@ pub mod chunk;
 mod csv_source;
 pub mod fingerprint;
 pub mod hash;
+mod key_sort;
 mod parquet_source;
 mod plain_csv;
 pub mod sketch;
