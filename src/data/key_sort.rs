@@ -23,8 +23,6 @@
 //! order. `MLGATE_NO_AVX512` turns the network and the merges off with the other AVX-512
 //! paths.
 
-use std::cell::RefCell;
-
 use super::wide_numbers;
 
 /// The fewest keys the network sorts.
@@ -43,12 +41,14 @@ pub enum Order {
 }
 
 /// Runs merged by [`merge_runs`] at most: a compaction's level holds three or four.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MAX_RUNS: usize = 8;
 
+#[cfg(target_arch = "x86_64")]
 thread_local! {
     /// The two buffers [`merge_runs`] merges between, kept for the thread's next compaction.
-    static MERGE_BUFFERS: RefCell<(Vec<u64>, Vec<u64>)> = const {
-        RefCell::new((Vec::new(), Vec::new()))
+    static MERGE_BUFFERS: std::cell::RefCell<(Vec<u64>, Vec<u64>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
     };
 }
 
@@ -76,18 +76,16 @@ pub fn sort_keys(keys: &mut [u64], order: Order) {
 /// a third of the stable sort's time on a compaction's level. Returns `false`, with `keys`
 /// untouched, where the CPU lacks AVX-512, the keys are few, or they are more than
 /// [`MAX_RUNS`] runs.
+#[cfg(target_arch = "x86_64")]
 fn merge_runs(keys: &mut [u64]) -> bool {
-    if !cfg!(target_arch = "x86_64") || keys.len() < NETWORK_MIN || !wide_numbers::available() {
+    if keys.len() < NETWORK_MIN || !wide_numbers::available() {
         return false;
     }
     let mut ends = [0; MAX_RUNS];
-    #[cfg(target_arch = "x86_64")]
     // SAFETY: `wide_numbers::available` found AVX-512F.
     let Some(count) = (unsafe { avx512::run_ends(keys, &mut ends) }) else {
         return false;
     };
-    #[cfg(not(target_arch = "x86_64"))]
-    let count = 1;
     if count == 1 {
         return true;
     }
@@ -98,23 +96,29 @@ fn merge_runs(keys: &mut [u64]) -> bool {
         start = end;
     }
     MERGE_BUFFERS.with_borrow_mut(|(merged, spare)| {
-        let mut runs = &mut runs[..count];
-        merge_pairs(keys, &mut runs, merged);
-        while runs.len() > 1 {
+        let mut count = merge_pairs(keys, &mut runs[..count], merged);
+        while count > 1 {
             std::mem::swap(merged, spare);
-            merge_pairs(spare, &mut runs, merged);
+            count = merge_pairs(spare, &mut runs[..count], merged);
         }
         keys.copy_from_slice(merged);
     });
     true
 }
 
-/// Merges the runs of `source` two by two into `out` (cleared first), and leaves in `runs`
-/// where the merged runs lie there.
-fn merge_pairs(source: &[u64], runs: &mut &mut [(usize, usize)], out: &mut Vec<u64>) {
+/// [`merge_runs`] where there is no AVX-512 to merge with.
+#[cfg(not(target_arch = "x86_64"))]
+fn merge_runs(_keys: &mut [u64]) -> bool {
+    false
+}
+
+/// Merges the runs of `source` two by two into `out` (cleared first), and returns how many
+/// merged runs there are, leaving where they lie in `out` at the start of `runs`.
+#[cfg(target_arch = "x86_64")]
+fn merge_pairs(source: &[u64], runs: &mut [(usize, usize)], out: &mut Vec<u64>) -> usize {
     out.clear();
-    let mut merged = 0;
-    for pair in 0..runs.len().div_ceil(2) {
+    let pairs = runs.len().div_ceil(2);
+    for pair in 0..pairs {
         let start = out.len();
         let (first, first_len) = runs[2 * pair];
         let first = &source[first..first + first_len];
@@ -122,18 +126,13 @@ fn merge_pairs(source: &[u64], runs: &mut &mut [(usize, usize)], out: &mut Vec<u
             Some(&(second, second_len)) => &source[second..second + second_len],
             None => &[],
         };
-        #[cfg(target_arch = "x86_64")]
         // SAFETY: only `merge_runs` calls this, where `wide_numbers::available` found AVX-512F.
-        unsafe {
-            avx512::merge_two(first, second, out)
-        };
+        unsafe { avx512::merge_two(first, second, out) };
         // Drop the padding, which the next pair's keys overwrite.
         out.truncate(start + first.len() + second.len());
-        runs[merged] = (start, first.len() + second.len());
-        merged += 1;
+        runs[pair] = (start, first.len() + second.len());
     }
-    let all = std::mem::take(runs);
-    *runs = &mut all[..merged];
+    pairs
 }
 
 /// Whether `len` keys go through the network on this CPU.
@@ -473,13 +472,13 @@ mod avx512 {
     /// The CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn merge_two(a: &[u64], b: &[u64], out: &mut Vec<u64>) {
-        let p = perms();
-        let blocks = a.len().div_ceil(8) + b.len().div_ceil(8);
         if a.is_empty() || b.is_empty() {
             out.extend_from_slice(a);
             out.extend_from_slice(b);
             return;
         }
+        let p = perms();
+        let blocks = a.len().div_ceil(8) + b.len().div_ceil(8);
         out.reserve(8 * blocks);
         let (mut next_a, mut next_b) = (8, 8);
         let (mut kept, mut incoming) = (load_eight(a, 0), load_eight(b, 0));
