@@ -380,9 +380,8 @@ impl QuantileSketch {
 
     /// Adds observations in order: the same sketch as calling [`QuantileSketch::add`] on each,
     /// with less work per value: level 0 is filled a run at a time, up to the size that makes
-    /// it compact or, while exact, up to the value that ends exact mode. Every block of a file
-    /// starts a sketch in exact mode, and adding its first values one by one, the level
-    /// growing a value at a time, was 2% of a validation pass at a million rows.
+    /// it compact or, while exact, up to the value that ends exact mode (every block of a file
+    /// starts its sketches exact).
     pub fn extend(&mut self, values: &[f64]) {
         let mut rest = values;
         while let Some((&first, after_first)) = rest.split_first() {
