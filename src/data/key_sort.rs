@@ -547,6 +547,14 @@ mod tests {
         ]
     }
 
+    /// The next state of a xorshift generator, so the tests' keys are the same every run.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
     /// Keys made of `runs`, each sorted, one after another.
     fn concatenated_runs(mut runs: Vec<Vec<u64>>) -> Vec<u64> {
         runs.iter_mut().for_each(|run| run.sort_unstable());
@@ -581,16 +589,8 @@ mod tests {
     #[test]
     fn a_level_of_promoted_runs_is_merged() {
         let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut run = |len: usize| -> Vec<u64> {
-            (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state >> 1
-                })
-                .collect()
-        };
+        let mut run =
+            |len: usize| -> Vec<u64> { (0..len).map(|_| xorshift(&mut state) >> 1).collect() };
         let level = concatenated_runs(vec![vec![u64::MAX - 1], run(100), run(100), run(101)]);
         let mut merged = level.clone();
         let mut expected = level.clone();
@@ -613,13 +613,11 @@ mod tests {
         for len in 0..=NETWORK_MAX + 8 {
             let keys: Vec<u64> = (0..len)
                 .map(|i| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
+                    let key = xorshift(&mut state);
                     if i % 5 == 0 {
-                        state % 3
+                        key % 3
                     } else {
-                        state
+                        key
                     }
                 })
                 .collect();
