@@ -129,7 +129,8 @@ EOF
 #
 # The wall time is the shell's microsecond clock around GNU time, not GNU time's `%e`: that
 # truncates to 10 ms, so a 0.089 s run read 0.08 s, up to 12% short at a million rows. The
-# clock also counts GNU time's own start (about a millisecond), against either tool alike.
+# clock also counts the fork and GNU time's own start and exit, 1.5-2.5 ms here, against
+# either tool alike: a little against mlgate's short runs, never for them.
 timed() {
     local label="$1" outfile="$2" tfile line start_us end_us
     shift 2
@@ -286,7 +287,7 @@ EOF
     printf '%s\n\n' "$table"
     cat <<'EOF'
 Times are whole-process wall clock, from the shell's microsecond clock around
-`/usr/bin/time` (so they include its start of about a millisecond), and peak RSS
+`/usr/bin/time` (so they include its start and exit, 1.5-2.5 ms), and peak RSS
 from `/usr/bin/time -f '%M'` (MiB = KiB / 1024). pandas+pandera = `pandas.read_csv(path)` then
 `schema.validate(df, lazy=True)` with a schema inferred once by `pandera.infer_schema`
 and loaded from YAML; mlgate = `mlgate validate --config mlgate.yml --out DIR` with a
