@@ -74,6 +74,7 @@ done
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
 [[ -x "$GNU_TIME" ]] || die "GNU time not found at $GNU_TIME"
+[[ -n "${EPOCHREALTIME:-}" ]] || die "bash 5 or later is needed for its clock (EPOCHREALTIME); this is $BASH_VERSION"
 
 # name:generator-args.  1gb is included only with --full (or --only 1gb).
 ALL_SETS=("1m:--rows 1000000" "5m:--rows 5000000" "1gb:--target-bytes 1000000000")
