@@ -18,9 +18,10 @@
 # For each data set: generate the CSV under bench/data/<name>/ (reused if it
 # is already there with the same generator and arguments), write mlgate.yml
 # beside it, infer both schemas once (untimed), then run the two tools
-# alternately on the same file, measuring wall time and peak RSS of each
-# process with GNU time (`/usr/bin/time -f '%e %M'`).  The medians go into a
-# markdown table on stdout and in bench/results.md.
+# alternately on the same file: wall time from the shell's microsecond clock,
+# peak RSS from GNU time (`/usr/bin/time -f '%M'`). pandas + pandera runs twice
+# a round, with numpy's huge pages on and off, and the faster is compared. The
+# medians go into a markdown table on stdout and in bench/results.md.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
