@@ -139,7 +139,7 @@ timed() {
     tfile="$(mktemp)"
     T_RC=0
     start_us="${EPOCHREALTIME//[!0-9]/}"
-    "$GNU_TIME" -f '%e %M' -o "$tfile" "$@" >"$outfile" 2>"$outfile.stderr" || T_RC=$?
+    "$GNU_TIME" -f '%M' -o "$tfile" "$@" >"$outfile" 2>"$outfile.stderr" || T_RC=$?
     end_us="${EPOCHREALTIME//[!0-9]/}"
     if ((T_RC != 0 && T_RC != 1)); then
         printf 'run.sh: %s exited with status %d; stderr:\n' "$label" "$T_RC" >&2
@@ -150,10 +150,8 @@ timed() {
     # GNU time puts "Command exited with non-zero status N" first when rc != 0.
     line="$(tail -n 1 "$tfile")"
     rm -f "$tfile"
-    local coarse_wall
-    read -r coarse_wall T_RSS <<<"$line"
-    [[ "$coarse_wall" =~ ^[0-9.]+$ && "$T_RSS" =~ ^[0-9]+$ ]] \
-        || die "could not parse GNU time output for $label: '$line'"
+    T_RSS="$line"
+    [[ "$T_RSS" =~ ^[0-9]+$ ]] || die "could not parse GNU time output for $label: '$line'"
     T_WALL="$(fmt '%.4f' "$((end_us - start_us)) / 1e6")"
 }
 
