@@ -144,7 +144,14 @@ fn bad_inputs_get_one_located_message_and_exit_2() {
         (
             "ragged",
             b"a,b\n1,2\n3\n",
-            "row 2 (line 3): the row has 1 fields but the header has 2",
+            "row 2 (line 3), column `b`: the row ends before this column: it has 1 fields but \
+             the header has 2",
+        ),
+        (
+            "too wide",
+            b"a,b\n1,2\n3,4,5\n",
+            "row 2 (line 3): the row has 3 fields but the header has 2: 1 past the last \
+             column, `b`",
         ),
         (
             "bad utf-8",
@@ -153,8 +160,13 @@ fn bad_inputs_get_one_located_message_and_exit_2() {
         ),
         (
             "unterminated quote",
-            b"a,b\n1,\"open\n2,3\n",
-            "never closed",
+            b"a,b\n1,2\n3,\"open\n4,5\n",
+            "row 2 (line 3), column `b`: a quoted field opens here and is never closed",
+        ),
+        (
+            "stray quote",
+            b"inches,n\n5\",1\n6,2\n",
+            "row 1 (line 2), column `inches`: a quoted field opens here",
         ),
         ("empty", b"", "the file is empty"),
         (
@@ -350,4 +362,221 @@ fn ids_in_runs_count_duplicate_rows_in_one_pass() {
     );
     let ids = checks.iter().find(|c| c["check"] == "unique").unwrap();
     assert_eq!(ids["failing_rows"], 0, "{ids}");
+}
+
+/// 200 rows of every column type `--infer` tells apart, with every tenth `x` missing.
+fn every_type_csv() -> String {
+    let mut csv = String::from("id,n,x,flag,color,note,day,ts,label\n");
+    for i in 1..=200 {
+        let x = if i % 10 == 0 {
+            String::new()
+        } else {
+            format!("{}", i as f64 * 0.5)
+        };
+        let color = ["red", "green", "blue"][i % 3];
+        csv.push_str(&format!(
+            "{i},{},{x},{},{color},note {i},2024-01-{:02},2024-03-01T{:02}:{:02}:00,{}\n",
+            i as i64 % 17 - 5,
+            i % 2 == 0,
+            i % 28 + 1,
+            i % 24,
+            i % 60,
+            i % 2
+        ));
+    }
+    csv
+}
+
+#[test]
+fn infer_writes_types_bounds_null_shares_and_row_bounds() {
+    use mlgate::config::Severity;
+    use mlgate::data::types::ColumnType;
+    use mlgate::validate::schema::{Bound, CheckKind, Schema};
+
+    let project = Project::new();
+    project.write("d.csv", every_type_csv());
+    project.write(
+        "mlgate.yml",
+        "data:\n  path: d.csv\n  target: label\n  id: id\n",
+    );
+    let run = project.mlgate(&["validate", "--infer"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let schema = Schema::load(&project.path().join("mlgate.schema.yml")).unwrap();
+    let rows = schema.rows.as_ref().unwrap();
+    assert_eq!(
+        (rows.min, rows.max, rows.severity),
+        (Some(100), Some(2000), Severity::Warn)
+    );
+    let duplicates = schema.duplicates.as_ref().unwrap();
+    assert_eq!(
+        (duplicates.max_fraction, duplicates.severity),
+        (0.01, Severity::Warn)
+    );
+    let column = |name: &str| schema.column(name).unwrap().clone();
+    let types: Vec<ColumnType> = schema.columns.iter().map(|c| c.ty).collect();
+    use ColumnType::*;
+    assert_eq!(
+        types,
+        [
+            Int,
+            Int,
+            Float,
+            Bool,
+            Categorical,
+            String,
+            Date,
+            Datetime,
+            Int
+        ]
+    );
+
+    let id = column("id");
+    assert!(id.unique && !id.nullable);
+    assert_eq!((id.min, id.max), (None, None), "an id's range is no rule");
+    let n = column("n");
+    assert_eq!(
+        (&n.min, &n.max),
+        (&Some(Bound::Integer(-5)), &Some(Bound::Integer(11)))
+    );
+    assert_eq!(n.severity_of(CheckKind::Range), Severity::Warn);
+    assert_eq!(n.severity_of(CheckKind::Type), Severity::Error);
+    assert!(!n.nullable && n.max_null_fraction.is_none() && !n.unique);
+    // 20 of 200 missing: half as much again, rounded up.
+    let x = column("x");
+    assert!(x.nullable);
+    assert_eq!(x.max_null_fraction, Some(0.15));
+    assert_eq!(
+        (x.min, x.max),
+        (Some(Bound::Number(0.5)), Some(Bound::Number(99.5)))
+    );
+    assert_eq!(column("flag").allowed.unwrap(), ["false", "true"]);
+    let color = column("color");
+    assert_eq!(color.allowed.unwrap(), ["blue", "green", "red"]);
+    assert!(
+        !color.require_all,
+        "only the target's classes must all occur"
+    );
+    assert_eq!(
+        column("note").allowed,
+        None,
+        "200 distinct values are free text"
+    );
+    let day = column("day");
+    assert_eq!(
+        (day.min, day.max),
+        (
+            Some(Bound::Text("2024-01-01".into())),
+            Some(Bound::Text("2024-01-28".into()))
+        )
+    );
+    let ts = column("ts");
+    // Times without an offset are read as UTC, and written so.
+    assert_eq!(ts.min, Some(Bound::Text("2024-03-01T00:00:00Z".into())));
+    let label = column("label");
+    assert_eq!(label.allowed.unwrap(), ["0", "1"]);
+    assert!(label.require_all);
+
+    let run = project.mlgate(&["validate"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn pattern_null_and_row_count_failures_name_rows_and_values() {
+    let project = Project::new();
+    project.write("d.csv", every_type_csv());
+    project.write("mlgate.yml", "data:\n  path: d.csv\n  id: id\n");
+    assert_eq!(project.mlgate(&["validate", "--infer"]).code, 0);
+    let schema = project
+        .read("mlgate.schema.yml")
+        .replace("  min: 100\n", "  min: 300\n")
+        .replace(
+            "- name: note\n  type: string\n",
+            "- name: note\n  type: string\n  pattern: 'note [0-9]+'\n",
+        );
+    assert!(schema.contains("pattern:"), "{schema}");
+    project.write("mlgate.schema.yml", schema);
+    let csv = every_type_csv()
+        .replace("\n7,2,", "\n7,,")
+        .replace("note 42,", "note forty-two,");
+    project.write("d.csv", csv);
+    let run = project.mlgate(&["validate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = project.json(".mlgate/validation.json");
+    let checks = report["checks"].as_array().unwrap();
+    let find = |check: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == check && c["passed"] == false)
+            .unwrap_or_else(|| panic!("no failed {check}: {report:#}"))
+            .clone()
+    };
+    let pattern = find("pattern");
+    assert_eq!(pattern["column"], "note");
+    assert_eq!(pattern["failing_rows"], 1);
+    assert_eq!(pattern["examples"][0]["row"], 42);
+    assert_eq!(pattern["examples"][0]["value"], "note forty-two");
+    let nulls = find("nulls");
+    assert_eq!(nulls["column"], "n");
+    assert_eq!(nulls["failing_rows"], 1);
+    assert_eq!(nulls["examples"][0]["row"], 7);
+    let rows = find("row_count");
+    assert_eq!(rows["column"], serde_json::Value::Null);
+    assert_eq!(rows["severity"], "warn");
+    assert!(
+        rows["message"]
+            .as_str()
+            .unwrap()
+            .contains("200 rows, outside the expected 300..2000"),
+        "{rows}"
+    );
+    for text in ["note forty-two", "row_count"] {
+        assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn bom_and_crlf_read_as_the_plain_file() {
+    let plain = inferred();
+    assert_eq!(plain.mlgate(&["validate"]).code, 0);
+    let plain_report = plain.json(".mlgate/validation.json");
+    let csv = penguins_csv();
+    let crlf = format!("\u{feff}{}", csv.replace('\n', "\r\n"));
+    let project = Project::new();
+    project.with_penguins();
+    project.write("data/penguins.csv", crlf);
+    project.write("mlgate.yml", CONFIG);
+    project.write("mlgate.schema.yml", plain.read("mlgate.schema.yml"));
+    let run = project.mlgate(&["validate"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = project.json(".mlgate/validation.json");
+    assert_eq!(report["checks"], plain_report["checks"]);
+    let profile = |p: &Project| {
+        let mut profile = p.json(".mlgate/profile.json");
+        // The bytes differ, so the fingerprint and size do; every statistic must not.
+        for key in ["fingerprint", "bytes", "source"] {
+            profile.as_object_mut().unwrap().remove(key);
+        }
+        profile
+    };
+    assert_eq!(profile(&project), profile(&plain));
+}
+
+#[test]
+fn a_huge_field_is_refused_where_it_starts() {
+    let project = Project::new();
+    let mut csv = b"a,b\n1,2\n3,\"".to_vec();
+    csv.extend(std::iter::repeat_n(b'x', 70 << 20));
+    csv.extend_from_slice(b"\"\n");
+    project.write("d.csv", csv);
+    project.write("mlgate.yml", "data:\n  path: d.csv\n");
+    let run = project.mlgate(&["validate", "--infer"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "error: `d.csv`, row 2 (line 3), column `b`: a quoted field opens here and does \
+             not close in the next 67108864 bytes"
+        ),
+        "{}",
+        run.stderr
+    );
 }

@@ -73,6 +73,11 @@ struct BlockReader<R> {
     blocks: usize,
     /// Refuse a record longer than this.
     max_record_bytes: usize,
+    /// The field delimiter, to name the field of a quote that never closes.
+    delimiter: u8,
+    /// Where the quote that never closes opens, when the file has one, and the records from
+    /// its record to the end of the file ([`OpenQuote::records_to_end`]).
+    open_quote: Option<(OpenQuote, u64)>,
     /// Bytes read.
     bytes: u64,
     /// `"` characters read.
@@ -91,13 +96,15 @@ struct BlockReader<R> {
 
 impl<R: Read> BlockReader<R> {
     /// A reader over `input`.
-    fn new(input: R, max_record_bytes: usize) -> BlockReader<R> {
+    fn new(input: R, max_record_bytes: usize, delimiter: u8) -> BlockReader<R> {
         BlockReader {
             input,
             pending: Vec::new(),
             eof: false,
             blocks: 0,
             max_record_bytes,
+            delimiter,
+            open_quote: None,
             bytes: 0,
             quotes: 0,
             pending_quotes: false,
@@ -121,6 +128,13 @@ impl<R: Read> BlockReader<R> {
                     if cut == 0 {
                         return Ok(None);
                     }
+                    if self.eof && self.quotes % 2 == 1 {
+                        // Every block before this one ended outside quotes, so the quote that
+                        // never closes is in this one.
+                        let (bytes, delimiter) = (&self.pending, self.delimiter);
+                        self.open_quote = OpenQuote::find(bytes, delimiter)
+                            .map(|quote| (quote, quote.records_to_end(bytes, delimiter)));
+                    }
                     // SAFETY: `pending_ascii` holds only while every piece read into
                     // `pending` (`fill`) and the record carried over into it were ASCII.
                     let known = unsafe {
@@ -142,21 +156,47 @@ impl<R: Read> BlockReader<R> {
                     }));
                 }
                 if self.pending.len() > self.max_record_bytes {
-                    return Err(DataError {
-                        file: label.into(),
-                        row: None,
-                        line: Some(1),
-                        column: None,
-                        message: format!(
-                            "a record starting at or after this line is over the {} byte limit",
-                            self.max_record_bytes
-                        ),
-                        hint: Some(UNCLOSED_QUOTE_HINT.into()),
-                    });
+                    return Err(self.over_the_limit(label));
                 }
             }
             self.fill(label)?;
         }
+    }
+
+    /// The error for pending bytes with no line end outside quotes within the record limit:
+    /// one record that starts where they start (the first block's starts with the header).
+    /// Its line and row count from there; folding places them in the file, and names the
+    /// column of a quote that opens in it ([`Self::open_quote`]) from the header.
+    fn over_the_limit(&mut self, label: &str) -> DataError {
+        let limit = self.max_record_bytes;
+        let header = self.blocks == 0;
+        let mut err = DataError {
+            file: label.into(),
+            row: (!header).then_some(1),
+            line: Some(1),
+            column: None,
+            message: format!(
+                "{} has no line end in its first {limit} bytes, the record size limit",
+                if header { "the header" } else { "the row" }
+            ),
+            hint: Some(UNCLOSED_QUOTE_HINT.into()),
+        };
+        let quote = OpenQuote::find(&self.pending, self.delimiter);
+        // The record runs to the end of the bytes read: the quote's is the one.
+        self.open_quote = quote.map(|quote| (quote, 1));
+        if let Some(quote) = quote {
+            err.line = Some(1 + quote.lines_before);
+            err.column = header.then(|| format!("column {}", quote.field + 1));
+            err.message = format!(
+                "a quoted field opens here and does not close in the next {limit} bytes, the \
+                 record size limit"
+            );
+            err.hint = Some(format!(
+                "if it closes further on, the record is too long: {limit} bytes at most; \
+                 otherwise {OPEN_QUOTE_HINT}"
+            ));
+        }
+        err
     }
 
     /// Reads about one block more, in pieces that the quote count, the ASCII check and the
@@ -227,6 +267,71 @@ fn ask_for_huge_pages(buffer: &mut Vec<u8>) {
     let _ = buffer;
 }
 
+/// What to do about a quote that opens a field and never closes.
+const OPEN_QUOTE_HINT: &str = "close the field with a `\"`; a `\"` inside an unquoted field \
+     must be doubled and the whole field quoted, as in `\"5\"\" screen\"`";
+
+/// The quote that opens a field and never closes, in bytes that start outside quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenQuote {
+    /// Line ends (`\n`) before it.
+    lines_before: u64,
+    /// Line ends from it to the end of the bytes.
+    lines_after: u64,
+    /// The field it is in, from 0, in its record.
+    field: usize,
+    /// Where its record starts.
+    record_start: usize,
+}
+
+impl OpenQuote {
+    /// The last quote that opens a field in `bytes`, when the bytes end inside it. In RFC
+    /// 4180 a stray `"` in an unquoted field opens one too: what follows reads as quoted.
+    fn find(bytes: &[u8], delimiter: u8) -> Option<OpenQuote> {
+        let mut inside = false;
+        let (mut field, mut record_start, mut opened) = (0, 0, None);
+        for i in memchr::memchr3_iter(b'"', b'\n', delimiter, bytes) {
+            match bytes[i] {
+                b'"' => {
+                    inside = !inside;
+                    if inside {
+                        opened = Some((i, field, record_start));
+                    }
+                }
+                _ if inside => {}
+                b'\n' => (field, record_start) = (0, i + 1),
+                _ => field += 1,
+            }
+        }
+        let (at, field, record_start) = opened.filter(|_| inside)?;
+        let lines_before = memchr::memchr_iter(b'\n', &bytes[..at]).count() as u64;
+        let lines_after = memchr::memchr_iter(b'\n', &bytes[at..]).count() as u64;
+        Some(OpenQuote {
+            lines_before,
+            lines_after,
+            field,
+            record_start,
+        })
+    }
+
+    /// Records from this quote's to the end of `bytes` (those it was found in), as the parser
+    /// reads them. That is one when the quote opens a field, as the parser reads it too; a
+    /// stray quote inside an unquoted field the parser takes literally, and reads on.
+    fn records_to_end(&self, bytes: &[u8], delimiter: u8) -> u64 {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&bytes[self.record_start..]);
+        let mut record = csv::ByteRecord::new();
+        let mut records = 0;
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            records += 1;
+        }
+        records
+    }
+}
+
 /// The index of the last `\n` outside quotes in `bytes`, which starts outside quotes and holds
 /// none when `may_quote` is false.
 fn last_record_end(bytes: &[u8], may_quote: bool) -> Option<usize> {
@@ -268,7 +373,7 @@ pub(super) fn scan<R: Read + Send, S: RowSink>(
     options: &ReadOptions,
     sink: &mut S,
 ) -> anyhow::Result<ScanSummary> {
-    let mut reader = BlockReader::new(input, options.max_record_bytes);
+    let mut reader = BlockReader::new(input, options.max_record_bytes, options.delimiter);
     let Some(mut first) = reader.next_block(label)? else {
         return Err(DataError::file(label, "the file is empty: no header line")
             .with_hint("a CSV file starts with a line of column names")
@@ -295,23 +400,56 @@ pub(super) fn scan<R: Read + Send, S: RowSink>(
             empty_is_null: plan.nulls.empty_is_null(),
         });
     }
-    let rows = run_blocks(&plan, &mut reader, first, header_lines, sink)?;
+    let (rows, lines) = run_blocks(&plan, &mut reader, first, header_lines, sink)?;
     if reader.quotes % 2 == 1 {
-        return Err(DataError {
-            file: label.into(),
-            row: None,
-            line: None,
-            column: None,
-            message: "a quoted field is never closed before the end of the file".into(),
-            hint: Some("look for a `\"` without its closing partner".into()),
-        }
-        .into());
+        return Err(never_closed(&plan, reader.open_quote, rows, lines).into());
     }
     Ok(ScanSummary {
         rows,
         bytes: reader.bytes,
         fingerprint: reader.hasher.hex(),
     })
+}
+
+/// The error for a quote that opens a field and never closes, in a file whose `rows` records
+/// and `lines` line ends have been read; `quote` holds the records from its record to the
+/// end of the file, so its row counts back from the last.
+fn never_closed(plan: &Plan, quote: Option<(OpenQuote, u64)>, rows: u64, lines: u64) -> DataError {
+    let mut err = DataError {
+        file: plan.label.clone(),
+        row: None,
+        line: None,
+        column: None,
+        message: "a quoted field is never closed before the end of the file".into(),
+        hint: Some(OPEN_QUOTE_HINT.into()),
+    };
+    if let Some((quote, records_to_end)) = quote {
+        err.line = Some(1 + lines.saturating_sub(quote.lines_after));
+        err.message =
+            "a quoted field opens here and is never closed before the end of the file".into();
+        match (rows + 1)
+            .checked_sub(records_to_end)
+            .filter(|&row| row > 0)
+        {
+            Some(row) => {
+                err.row = Some(row);
+                err.column = Some(field_name(&plan.header, quote.field));
+            }
+            None => {
+                err.column = Some(format!("column {}", quote.field + 1));
+                err.message = "a quoted header name opens here and is never closed".into();
+            }
+        }
+    }
+    err
+}
+
+/// The column of field `field` (from 0) of a record, or its number past the header's end.
+fn field_name(header: &[String], field: usize) -> String {
+    match header.get(field) {
+        Some(name) => name.clone(),
+        None => format!("field {}", field + 1),
+    }
 }
 
 /// Worker threads: the thread budget, at most eight (beyond that the reading, one block at a
@@ -321,7 +459,8 @@ fn worker_count() -> usize {
 }
 
 /// Has worker threads read and parse the blocks, and folds their sinks into `sink` in file
-/// order; the first block's records start after `header_lines` lines.
+/// order; the first block's records start after `header_lines` lines. Returns the rows
+/// and the line ends (`\n`) of the file, the header's included.
 ///
 /// A worker reads its block itself, under the reader's lock, rather than being sent one read
 /// by this thread: the block is then in the cache of the core that parses it. Read on another
@@ -336,7 +475,7 @@ fn run_blocks<R: Read + Send, S: RowSink>(
     first: Block,
     header_lines: u64,
     sink: &mut S,
-) -> Result<u64, DataError> {
+) -> Result<(u64, u64), DataError> {
     let workers = worker_count();
     let template = sink.split();
     let shared = Mutex::new(Feed {
@@ -387,8 +526,14 @@ fn run_blocks<R: Read + Send, S: RowSink>(
     folded?;
     let unread = shared.into_inner().ok().and_then(|feed| feed.error);
     match unread {
-        Some(err) => Err(folder.place(err)),
-        None => Ok(folder.rows),
+        Some(err) => {
+            let mut err = folder.place(err);
+            if let (None, Some((quote, _))) = (&err.column, reader.open_quote) {
+                err.column = Some(field_name(&plan.header, quote.field));
+            }
+            Err(err)
+        }
+        None => Ok((folder.rows, folder.lines)),
     }
 }
 
@@ -516,6 +661,22 @@ fn parse_plain_block<S: RowSink>(
     Ok(Parsed { sink, rows, lines })
 }
 
+/// What is wrong with a record of `fields` fields under `header`: a short one ends before
+/// the column the error names, a long one has fields past the last.
+fn ragged_message(header: &[String], fields: usize) -> String {
+    let width = header.len();
+    match header.last() {
+        Some(last) if fields > width => format!(
+            "the row has {fields} fields but the header has {width}: {} past the last column, \
+             `{last}`",
+            fields - width
+        ),
+        _ => format!(
+            "the row ends before this column: it has {fields} fields but the header has {width}"
+        ),
+    }
+}
+
 /// Narrows ranges held column after column (`stride` slots each, the first `rows` used) to
 /// the columns at `keep`, in order, and returns them.
 fn keep_columns<'s>(
@@ -562,16 +723,18 @@ fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> 
         if size > plan.max_record_bytes {
             let limit = plan.max_record_bytes;
             let message = format!("the record is {size} bytes, over the {limit} byte limit");
-            return Err(error_at(row, local_line, message).with_hint(UNCLOSED_QUOTE_HINT));
+            let mut err = error_at(row, local_line, message).with_hint(UNCLOSED_QUOTE_HINT);
+            let longest = record
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, field)| field.len());
+            err.column = longest.map(|(field, _)| field_name(&plan.header, field));
+            return Err(err);
         }
         if record.len() != plan.header.len() {
             let spanned = reader.position().line().saturating_sub(local_line);
-            let message = format!(
-                "the row has {} fields but the header has {}",
-                record.len(),
-                plan.header.len()
-            );
-            let err = error_at(row, local_line, message);
+            let mut err = error_at(row, local_line, ragged_message(&plan.header, record.len()));
+            err.column = plan.header.get(record.len()).cloned();
             let hint = if spanned > 1 {
                 format!("the row spans {spanned} lines: a quoted field in it may never close")
             } else {
@@ -766,11 +929,26 @@ mod tests {
     }
 
     #[test]
-    fn ragged_row_names_row_and_line() {
-        let err = scan_text(b"a,b\n1,2\n3\n").unwrap_err();
+    fn ragged_row_names_row_line_and_column() {
+        let err = scan_text(b"a,b,c\n1,2,3\n4\n").unwrap_err();
         assert_eq!((err.row, err.line), (Some(2), Some(3)));
+        assert_eq!(
+            err.column.as_deref(),
+            Some("b"),
+            "the first column without a field"
+        );
         assert!(
-            err.message.contains("1 fields but the header has 2"),
+            err.message.contains("it has 1 fields but the header has 3"),
+            "{err}"
+        );
+        let err = scan_text(b"a,b\n1,2\n3,4\n5,6,7,8\n").unwrap_err();
+        assert_eq!(
+            (err.row, err.line, err.column.as_deref()),
+            (Some(3), Some(4), None)
+        );
+        assert!(
+            err.message
+                .ends_with("4 fields but the header has 2: 2 past the last column, `b`"),
             "{err}"
         );
     }
@@ -783,9 +961,47 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_caught() {
+    fn unterminated_quote_is_caught_where_it_opens() {
         let err = scan_text(b"a,b\n1,\"open\n2,3\n").unwrap_err();
-        assert!(err.to_string().contains("never close"), "{err}");
+        assert!(err.to_string().contains("never closed"), "{err}");
+        assert_eq!((err.row, err.line), (Some(1), Some(2)), "{err}");
+        assert_eq!(err.column.as_deref(), Some("b"));
+        // After quoted fields that close, one spanning lines among them, and a doubled quote.
+        let text = b"a,b,c\n\"x\ny\",2,3\n4,\"5 \"\"q\"\"\",6\n7,8,\"9\n10,11\n";
+        let err = scan_text(text).unwrap_err();
+        assert_eq!((err.row, err.line), (Some(3), Some(5)), "{err}");
+        assert_eq!(err.column.as_deref(), Some("c"));
+        // A stray quote in an unquoted field opens one too, in RFC 4180.
+        let err = scan_text(b"size,n\n5\" screen,1\n7,2\n").unwrap_err();
+        assert_eq!(
+            (err.row, err.line, err.column.as_deref()),
+            (Some(1), Some(2), Some("size")),
+            "{err}"
+        );
+        assert!(err.hint.unwrap().contains("doubled"));
+        // In the header, before any row.
+        let err = scan_text(b"a,\"b\n1,2\n").unwrap_err();
+        assert_eq!((err.row, err.line), (None, Some(1)), "{err}");
+        assert_eq!(err.column.as_deref(), Some("column 2"));
+    }
+
+    #[test]
+    fn open_quote_is_found_by_field_and_line() {
+        let find = |bytes: &[u8]| OpenQuote::find(bytes, b',');
+        assert_eq!(find(b"a,\"b\"\nc,d\n"), None, "every quote closes");
+        assert_eq!(find(b""), None);
+        let quote = find(b"a,\"b\"\nc,d,\"e\nf\ng").unwrap();
+        assert_eq!(
+            quote,
+            OpenQuote {
+                lines_before: 1,
+                lines_after: 2,
+                field: 2,
+                record_start: 6
+            }
+        );
+        let quote = OpenQuote::find(b"x;y\n1;2;\"\"\"", b';').unwrap();
+        assert_eq!((quote.lines_before, quote.field), (1, 2));
     }
 
     #[test]
@@ -807,6 +1023,38 @@ mod tests {
         data.extend(b"\"\n");
         let err = scan_text(&data).unwrap_err();
         assert!(err.message.contains("byte limit"), "{err}");
+        assert_eq!((err.row, err.line), (Some(1), Some(2)), "{err}");
+        assert_eq!(err.column.as_deref(), Some("a"), "the longest field's");
+    }
+
+    #[test]
+    fn a_header_or_field_with_no_line_end_is_refused_by_the_reader() {
+        let mut opts = options();
+        opts.max_record_bytes = BLOCK_BYTES + 10;
+        let refuse = |data: &[u8]| {
+            let mut sink = Collect::default();
+            let err = scan("t.csv", data, &opts, &mut sink).unwrap_err();
+            err.downcast::<DataError>().expect("a DataError")
+        };
+        let mut header = b"a,b".to_vec();
+        header.extend(std::iter::repeat_n(b'x', 2 * BLOCK_BYTES));
+        let err = refuse(&header);
+        assert_eq!(
+            (err.row, err.line, err.column.as_deref()),
+            (None, Some(1), None)
+        );
+        assert!(
+            err.message.starts_with("the header has no line end"),
+            "{err}"
+        );
+        let mut field = b"a,b\n1,2\n3,".to_vec();
+        field.extend(std::iter::repeat_n(b'x', 2 * BLOCK_BYTES));
+        let err = refuse(&field);
+        assert_eq!(
+            (err.row, err.line, err.column.as_deref()),
+            (Some(2), Some(3), None)
+        );
+        assert!(err.message.starts_with("the row has no line end"), "{err}");
     }
 
     #[test]
@@ -891,7 +1139,7 @@ mod tests {
         let data: String = (0..600_000)
             .map(|i| format!("{i},{}\n", "x".repeat(i % 97)))
             .collect();
-        let mut reader = BlockReader::new(data.as_bytes(), 1 << 20);
+        let mut reader = BlockReader::new(data.as_bytes(), 1 << 20, b',');
         let mut capacities = Vec::new();
         while let Some(block) = reader.next_block("t.csv").unwrap() {
             capacities.push(block.bytes.capacity());
@@ -917,7 +1165,7 @@ mod tests {
         let at = text[..middle_of_third].rfind('\n').unwrap() + 2;
         text.insert_str(at, "\"é\"");
         text.extend((0..40_000).map(record));
-        let mut reader = BlockReader::new(text.as_bytes(), 1 << 20);
+        let mut reader = BlockReader::new(text.as_bytes(), 1 << 20, b',');
         let mut known = Vec::new();
         while let Some(block) = reader.next_block("t.csv").unwrap() {
             let (quote_free, ascii) = (block.known.quote_free(), block.known.ascii());
@@ -960,13 +1208,12 @@ mod tests {
         let data = csv_with_unclosed_quote_after(rows, None);
         assert!(data.len() > 3 * BLOCK_BYTES);
         let err = scan_text(&data).unwrap_err();
-        assert!(
-            err.message.contains("starting at or after this line"),
-            "{err}"
-        );
+        assert!(err.message.contains("does not close in the next"), "{err}");
         // The header, the rows, and the second line of every 997th row come before it.
         let line = 1 + rows as u64 + rows as u64 / 997 + 1;
-        assert_eq!((err.row, err.line), (None, Some(line)), "{err}");
+        let row = rows as u64 + 1;
+        assert_eq!((err.row, err.line), (Some(row), Some(line)), "{err}");
+        assert_eq!(err.column.as_deref(), Some("text"));
     }
 
     #[test]

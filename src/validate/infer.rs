@@ -274,10 +274,18 @@ fn bound(ty: ColumnType, value: f64) -> Bound {
     }
 }
 
-/// Rounds up to `digits` decimals, so a bound derived from a share is never below it.
+/// Rounds up to `digits` decimals, so a bound derived from a share is never below it. A value
+/// that is already a round figure but for the last bits of its product (`0.1 * 1.5` is
+/// `0.15000000000000002`) keeps it, rather than gaining a digit's step.
 fn round_up(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
-    (value * scale).ceil() / scale
+    let scaled = value * scale;
+    let nearest = scaled.round();
+    if (scaled - nearest).abs() <= 1e-9 * nearest.abs().max(1.0) {
+        nearest / scale
+    } else {
+        scaled.ceil() / scale
+    }
 }
 
 #[cfg(test)]
@@ -318,5 +326,11 @@ mod tests {
     fn rounding_never_goes_below() {
         assert_eq!(round_up(0.0321, 3), 0.033);
         assert_eq!(round_up(0.5, 3), 0.5);
+        assert_eq!(round_up(0.1 * 1.5, 3), 0.15);
+        assert_eq!(round_up(0.0150001, 3), 0.016);
+        for i in 0..=1000 {
+            let value = i as f64 / 997.0;
+            assert!(round_up(value, 3) >= value - 1e-12, "{value}");
+        }
     }
 }
