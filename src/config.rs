@@ -138,8 +138,9 @@ pub struct DriftConfig {
     pub numeric_method: NumericMethod,
     /// Test for categorical columns.
     pub categorical_method: CategoricalMethod,
-    /// Reference sizes up to this use the statistical tests (KS, chi-square); larger ones use
-    /// distances, because p-values of large samples flag differences too small to matter.
+    /// Reference columns with up to this many values use the statistical tests (KS,
+    /// chi-square); larger ones use distances, because p-values of large samples flag
+    /// differences too small to matter.
     pub small_sample: u64,
     /// Per-method thresholds.
     pub thresholds: DriftThresholds,

@@ -1,9 +1,9 @@
 //! Drift: how far the current data's distributions moved from a reference, column by column.
 //!
 //! Both sides are [`Profile`]s, so a reference can be a stored `profile.json` as well as raw
-//! data. Defaults follow Evidently's, which most of our users already know: for references up to
-//! `small_sample` rows a statistical test (two-sample KS for numbers, chi-square for labels, drift
-//! when p < 0.05); above that a distance (Wasserstein normed by the reference's standard
+//! data. Defaults follow Evidently's, which most of our users already know: for a reference
+//! column of up to `small_sample` values a statistical test (two-sample KS for numbers,
+//! chi-square for labels, drift when p < 0.05); above that a distance (Wasserstein normed by the reference's standard
 //! deviation, Jensen-Shannon for labels, drift at >= 0.1), because on large samples every
 //! difference is "significant" and the question becomes whether it is big. Integer columns with
 //! at most five distinct values are treated as labels, as Evidently does. The dataset drifts
@@ -231,24 +231,21 @@ fn numeric_drift(
     ty: ColumnType,
     r: &NumericProfile,
     c: &NumericProfile,
-    reference_rows: u64,
+    reference_values: u64,
     config: &DriftConfig,
 ) -> ColumnDrift {
     let exact = r.sketch.exact_values().zip(c.sketch.exact_values());
     let t = &config.thresholds;
+    let not_exact =
+        || Some("KS needs exact samples; the data is larger than the profile keeps exactly".into());
+    let small = reference_values <= config.small_sample;
     let (method, note) = match config.numeric_method {
-        NumericMethod::Auto if reference_rows <= config.small_sample && exact.is_some() => {
-            (DriftMethod::Ks, None)
-        }
+        NumericMethod::Auto if small && exact.is_some() => (DriftMethod::Ks, None),
+        // A `small_sample` above what the sketch keeps exactly.
+        NumericMethod::Auto if small => (DriftMethod::Wasserstein, not_exact()),
         NumericMethod::Auto | NumericMethod::Wasserstein => (DriftMethod::Wasserstein, None),
         NumericMethod::Ks if exact.is_some() => (DriftMethod::Ks, None),
-        NumericMethod::Ks => (
-            DriftMethod::Wasserstein,
-            Some(
-                "KS needs exact samples; the data is larger than the profile keeps exactly"
-                    .to_string(),
-            ),
-        ),
+        NumericMethod::Ks => (DriftMethod::Wasserstein, not_exact()),
         NumericMethod::Psi => (DriftMethod::Psi, None),
     };
     let mut result = ColumnDrift {
@@ -325,13 +322,15 @@ fn categorical_drift(
     ty: ColumnType,
     r: &FrequentItems,
     c: &FrequentItems,
-    reference_rows: u64,
+    reference_values: u64,
     config: &DriftConfig,
 ) -> Result<ColumnDrift, String> {
     let (ref_counts, cur_counts) = aligned_counts(r, c);
     let t = &config.thresholds;
     let method = match config.categorical_method {
-        CategoricalMethod::Auto if reference_rows <= config.small_sample => DriftMethod::ChiSquare,
+        CategoricalMethod::Auto if reference_values <= config.small_sample => {
+            DriftMethod::ChiSquare
+        }
         CategoricalMethod::Auto | CategoricalMethod::JensenShannon => DriftMethod::JensenShannon,
         CategoricalMethod::ChiSquare => DriftMethod::ChiSquare,
         CategoricalMethod::Linf => DriftMethod::Linf,
@@ -396,4 +395,278 @@ fn aligned_counts(r: &FrequentItems, c: &FrequentItems) -> (Vec<u64>, Vec<u64>) 
         cur_counts.push(cur_other);
     }
     (ref_counts, cur_counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::sketch::QuantileSketch;
+    use crate::validate::profile::SourceInfo;
+
+    /// A float column of `values`.
+    fn numeric(name: &str, values: &[f64]) -> ColumnProfile {
+        typed(ColumnType::Float, name, values)
+    }
+
+    /// A column of type `ty` of `values`, with a frequency table when they are ints.
+    fn typed(ty: ColumnType, name: &str, values: &[f64]) -> ColumnProfile {
+        let mut sketch = QuantileSketch::new();
+        sketch.extend(values);
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let mut frequencies = FrequentItems::new();
+        values.iter().for_each(|v| frequencies.add(&v.to_string()));
+        ColumnProfile {
+            name: name.into(),
+            ty,
+            count: values.len() as u64,
+            nulls: 0,
+            invalid: 0,
+            numeric: Some(NumericProfile {
+                min: values.iter().copied().fold(f64::INFINITY, f64::min),
+                max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                mean,
+                std: var.sqrt(),
+                sketch,
+            }),
+            frequencies: (ty == ColumnType::Int).then_some(frequencies),
+            lengths: None,
+        }
+    }
+
+    /// A categorical column with these counts.
+    fn labels(name: &str, counts: &[(&str, u64)]) -> ColumnProfile {
+        let mut items = FrequentItems::new();
+        counts.iter().for_each(|(v, n)| items.add_n(v, *n));
+        ColumnProfile {
+            name: name.into(),
+            ty: ColumnType::Categorical,
+            count: counts.iter().map(|(_, n)| n).sum(),
+            nulls: 0,
+            invalid: 0,
+            numeric: None,
+            frequencies: Some(items),
+            lengths: Some((1, 1)),
+        }
+    }
+
+    /// A profile of `rows` rows and these columns.
+    fn profile(rows: u64, columns: Vec<ColumnProfile>) -> Profile {
+        Profile {
+            schema_version: 1,
+            tool_version: "test".into(),
+            source: SourceInfo {
+                file: "t.csv".into(),
+                bytes: 0,
+                fingerprint: "f".into(),
+            },
+            rows,
+            columns,
+        }
+    }
+
+    /// `n` values evenly spread over [`from`, `from + 1000`).
+    fn spread(n: usize, from: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| from + 1000.0 * (i as f64 + 0.5) / n as f64)
+            .collect()
+    }
+
+    /// One column compared under `config`, the reference counting `rows` rows.
+    fn judge(
+        reference: ColumnProfile,
+        current: ColumnProfile,
+        rows: u64,
+        config: &DriftConfig,
+    ) -> ColumnDrift {
+        let report = compare(
+            &profile(rows, vec![reference]),
+            &profile(rows, vec![current]),
+            config,
+            None,
+            "ref",
+        );
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        report.columns[0].clone()
+    }
+
+    #[test]
+    fn auto_tests_small_references_and_measures_large_ones() {
+        let config = DriftConfig::default();
+        let (reference, shifted) = (spread(500, 0.0), spread(500, 100.5));
+        let small = judge(
+            numeric("x", &reference),
+            numeric("x", &shifted),
+            500,
+            &config,
+        );
+        assert_eq!(small.method, DriftMethod::Ks);
+        assert!((small.statistic - 0.1).abs() < 0.005, "{small:?}");
+        assert!(small.p_value.unwrap() < 0.05 && small.drifted, "{small:?}");
+        assert_eq!(small.threshold, 0.05);
+        // The same spread, with more values in the reference than `small_sample`.
+        let (reference, shifted) = (spread(1001, 0.0), spread(1001, 100.5));
+        let large = judge(
+            numeric("x", &reference),
+            numeric("x", &shifted),
+            1001,
+            &config,
+        );
+        assert_eq!(large.method, DriftMethod::Wasserstein);
+        assert_eq!(large.p_value, None);
+        assert_eq!(large.note, None);
+        // Shifted by 100.5, normed by the reference's standard deviation (about 289).
+        let std = 1000.0 / 12f64.sqrt();
+        assert!((large.statistic - 100.5 / std).abs() < 0.01, "{large:?}");
+        assert!(large.drifted && large.threshold == 0.1);
+        let near = judge(
+            numeric("x", &reference),
+            numeric("x", &spread(1001, 20.0)),
+            1001,
+            &config,
+        );
+        assert!(near.statistic < 0.1 && !near.drifted, "{near:?}");
+
+        let a = labels("c", &[("a", 300), ("b", 200)]);
+        let b = labels("c", &[("a", 200), ("b", 300)]);
+        let small = judge(a.clone(), b.clone(), 500, &config);
+        assert_eq!(small.method, DriftMethod::ChiSquare);
+        assert!(small.drifted && small.p_value.unwrap() < 1e-6, "{small:?}");
+        let a = labels("c", &[("a", 3000), ("b", 2000)]);
+        let b = labels("c", &[("a", 2000), ("b", 3000)]);
+        let large = judge(a, b, 5000, &config);
+        assert_eq!(large.method, DriftMethod::JensenShannon);
+        assert!(large.drifted && large.statistic >= 0.1, "{large:?}");
+    }
+
+    #[test]
+    fn psi_and_linf_when_configured() {
+        let config = DriftConfig {
+            numeric_method: NumericMethod::Psi,
+            categorical_method: CategoricalMethod::Linf,
+            ..DriftConfig::default()
+        };
+        let reference = numeric("x", &spread(1000, 0.0));
+        let same = judge(
+            reference.clone(),
+            numeric("x", &spread(1000, 0.0)),
+            1000,
+            &config,
+        );
+        assert_eq!(same.method, DriftMethod::Psi);
+        assert!(same.statistic.abs() < 1e-9 && !same.drifted, "{same:?}");
+        // Half the mass moved past the reference's top decile.
+        let moved = judge(reference, numeric("x", &spread(1000, 500.0)), 1000, &config);
+        assert!(moved.statistic >= 0.1 && moved.drifted, "{moved:?}");
+        assert_eq!(moved.threshold, 0.1);
+
+        let reference = labels("c", &[("a", 50), ("b", 50)]);
+        let far = judge(
+            reference.clone(),
+            labels("c", &[("a", 70), ("b", 30)]),
+            100,
+            &config,
+        );
+        assert_eq!(far.method, DriftMethod::Linf);
+        assert!(
+            (far.statistic - 0.2).abs() < 1e-12 && far.drifted,
+            "{far:?}"
+        );
+        let near = judge(
+            reference,
+            labels("c", &[("a", 55), ("b", 45)]),
+            100,
+            &config,
+        );
+        assert!(
+            (near.statistic - 0.05).abs() < 1e-12 && !near.drifted,
+            "{near:?}"
+        );
+    }
+
+    #[test]
+    fn ks_without_exact_samples_falls_back_with_a_note() {
+        let many = spread(5000, 0.0);
+        let ks = DriftConfig {
+            numeric_method: NumericMethod::Ks,
+            ..DriftConfig::default()
+        };
+        let result = judge(numeric("x", &many), numeric("x", &many), 5000, &ks);
+        assert_eq!(result.method, DriftMethod::Wasserstein);
+        assert!(result.note.unwrap().contains("exact"));
+        let auto = DriftConfig {
+            small_sample: 10_000,
+            ..DriftConfig::default()
+        };
+        let result = judge(numeric("x", &many), numeric("x", &many), 5000, &auto);
+        assert_eq!(result.method, DriftMethod::Wasserstein);
+        assert!(
+            result.note.is_some(),
+            "a silent switch hides why KS was not used"
+        );
+    }
+
+    #[test]
+    fn few_valued_ints_are_compared_as_labels() {
+        let ints = |ones: usize| {
+            let mut values = vec![0.0; 500 - ones];
+            values.extend(std::iter::repeat_n(1.0, ones));
+            typed(ColumnType::Int, "flag", &values)
+        };
+        let result = judge(ints(100), ints(250), 500, &DriftConfig::default());
+        assert_eq!(result.method, DriftMethod::ChiSquare);
+        assert_eq!(result.ty, ColumnType::Int);
+        assert!(result.drifted);
+    }
+
+    #[test]
+    fn the_dataset_drifts_at_the_share_and_skips_are_named() {
+        let reference = profile(
+            500,
+            vec![
+                numeric("id", &spread(500, 0.0)),
+                numeric("a", &spread(500, 0.0)),
+                numeric("b", &spread(500, 0.0)),
+                labels("c", &[("x", 250), ("y", 250)]),
+                numeric("typed", &spread(500, 0.0)),
+            ],
+        );
+        let current = profile(
+            500,
+            vec![
+                numeric("id", &spread(500, 5000.0)),
+                numeric("a", &spread(500, 300.0)),
+                numeric("b", &spread(500, 0.0)),
+                labels("c", &[("x", 400), ("y", 100)]),
+                labels("typed", &[("x", 500)]),
+                numeric("new", &spread(500, 0.0)),
+            ],
+        );
+        let mut config = DriftConfig::default();
+        let report = compare(&reference, &current, &config, Some("id"), "ref");
+        let names: Vec<&str> = report.columns.iter().map(|c| c.column.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(report.drifted, 2);
+        assert!((report.drift_share - 2.0 / 3.0).abs() < 1e-12);
+        assert!(report.dataset_drift, "2 of 3 reaches the default 0.5");
+        let skipped: Vec<(&str, &str)> = report
+            .skipped
+            .iter()
+            .map(|s| (s.column.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("id", "id column"),
+                ("typed", "type changed from float to categorical"),
+                ("new", "not in the reference")
+            ]
+        );
+        config.share = 0.7;
+        assert!(!compare(&reference, &current, &config, Some("id"), "ref").dataset_drift);
+        config.exclude = vec!["a".into()];
+        let report = compare(&reference, &current, &config, Some("id"), "ref");
+        assert_eq!((report.columns.len(), report.drifted), (2, 1));
+    }
 }
