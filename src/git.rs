@@ -219,9 +219,10 @@ impl DataRepo {
             .with_context(|| format!("HEAD and `{rev}` have no common ancestor"))
     }
 
-    /// The bytes of `path` (a path on disk inside the work tree) at `commit`, or `None` if the
-    /// file did not exist there.
-    pub fn file_at(&self, commit: Oid, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    /// The blob of `path` (a path on disk inside the work tree) at `commit`, or `None` if the
+    /// file did not exist there. libgit2 holds a blob whole in memory (it inflates packed
+    /// objects whole, and streams none), so its bytes are read in place, never copied.
+    pub fn file_at(&self, commit: Oid, path: &Path) -> anyhow::Result<Option<git2::Blob<'_>>> {
         let workdir = self.repo.workdir().context("the repository is bare")?;
         let workdir = workdir
             .canonicalize()
@@ -246,7 +247,7 @@ impl DataRepo {
             .to_object(&self.repo)?
             .into_blob()
             .map_err(|_| anyhow::anyhow!("`{}` is not a file at {commit}", relative.display()))?;
-        Ok(Some(blob.content().to_vec()))
+        Ok(Some(blob))
     }
 }
 

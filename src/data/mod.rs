@@ -228,20 +228,21 @@ pub fn scan_file<S: RowSink>(
     Ok(summary)
 }
 
-/// Streams an in-memory data file (a git blob) into `sink`; `label` names it in errors.
+/// Streams an in-memory data file (a git blob) into `sink`; `label` names it in errors. CSV is
+/// read in place; Parquet's reader needs bytes of its own, so a Parquet file is copied.
 pub fn scan_bytes<S: RowSink>(
     label: &str,
-    bytes: Vec<u8>,
+    bytes: &[u8],
     options: &ReadOptions,
     sink: &mut S,
 ) -> anyhow::Result<ScanSummary> {
     let summary = match options.format {
         DataFormat::Parquet => {
-            let fingerprint = fingerprint::of_bytes(&bytes);
+            let fingerprint = fingerprint::of_bytes(bytes);
             let size = bytes.len() as u64;
             let rows = parquet_source::scan(
                 label,
-                parquet_source::Input::Bytes(bytes.into()),
+                parquet_source::Input::Bytes(bytes::Bytes::copy_from_slice(bytes)),
                 options,
                 sink,
             )?;
@@ -251,7 +252,7 @@ pub fn scan_bytes<S: RowSink>(
                 fingerprint,
             }
         }
-        _ => csv_source::scan(label, std::io::Cursor::new(bytes), options, sink)?,
+        _ => csv_source::scan(label, bytes, options, sink)?,
     };
     sink.finish();
     Ok(summary)

@@ -199,12 +199,12 @@ fn load_reference(
             let base = repo.merge_base_with(rev)?;
             let short = base.to_string()[..7].to_string();
             let label = format!("git:{rev} (merge-base {short})");
-            let Some(bytes) = repo.file_at(base, &config.data_path())? else {
+            let Some(blob) = repo.file_at(base, &config.data_path())? else {
                 return Ok((None, label));
             };
             let mut scanner = Scanner::new(schema);
             let blob_label = format!("{}@{short}", config.config.data.path.display());
-            let summary = data::scan_bytes(&blob_label, bytes, options, &mut scanner)?;
+            let summary = data::scan_bytes(&blob_label, blob.content(), options, &mut scanner)?;
             Ok((
                 Some(Profile::from_scan(&blob_label, &summary, &scanner)),
                 label,

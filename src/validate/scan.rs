@@ -1451,7 +1451,7 @@ mod tests {
         let mut by_chunks = Scanner::new(parsed.clone());
         let bytes = csv.into_bytes();
         let mut summary =
-            crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
+            crate::data::scan_bytes("t.csv", &bytes, &options, &mut by_chunks).unwrap();
         assert_eq!(
             by_chunks.needs_second_pass(),
             repeats,
@@ -1459,8 +1459,7 @@ mod tests {
         );
         while by_chunks.needs_second_pass() {
             by_chunks = by_chunks.next_pass(parsed.clone());
-            summary =
-                crate::data::scan_bytes("t.csv", bytes.clone(), &options, &mut by_chunks).unwrap();
+            summary = crate::data::scan_bytes("t.csv", &bytes, &options, &mut by_chunks).unwrap();
         }
         assert_eq!(summary.rows, rows.len() as u64);
         let profile = |scanner: &Scanner| {
@@ -1546,7 +1545,7 @@ mod tests {
         let options = comma_separated();
         let mut by_chunks =
             Scanner::new(super::super::schema::parse(Path::new("s.yml"), schema).unwrap());
-        crate::data::scan_bytes("t.csv", csv.into_bytes(), &options, &mut by_chunks).unwrap();
+        crate::data::scan_bytes("t.csv", csv.as_bytes(), &options, &mut by_chunks).unwrap();
         assert!(!by_chunks.needs_second_pass());
         let dups = by_chunks.duplicates.as_ref().unwrap();
         assert!(dups.held() < 10_000, "{} rows keyed", dups.held());
