@@ -17,7 +17,7 @@ fuzz_target!(|bytes: &[u8]| {
         max_record_bytes: 1 << 16,
     };
     let mut sniffer = TypeSniffer::default();
-    if scan_bytes("fuzz.csv", bytes.to_vec(), &options, &mut sniffer).is_err() {
+    if scan_bytes("fuzz.csv", bytes, &options, &mut sniffer).is_err() {
         return;
     }
     let data = DataConfig {
@@ -30,5 +30,5 @@ fuzz_target!(|bytes: &[u8]| {
         exclude: Vec::new(),
     };
     let mut scanner = Scanner::new(sniffer.provisional_schema(&data));
-    let _ = scan_bytes("fuzz.csv", bytes.to_vec(), &options, &mut scanner);
+    let _ = scan_bytes("fuzz.csv", bytes, &options, &mut scanner);
 });
