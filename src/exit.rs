@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-/// How a command ended, as documented in README.md and `docs/exit-codes.md`.
+/// How a command ended, as documented in `docs/outputs.md` ("Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Every gate passed (warnings allowed).

@@ -136,6 +136,21 @@ fn github_outputs_summary_and_annotations() {
     assert!(project
         .read("gh-summary")
         .contains("Data validation failed"));
+
+    // A record over two lines earlier in the file: row 346 is no longer on line 346, so the
+    // annotation names the file alone rather than a wrong line.
+    let mut csv = penguins_csv().replacen(",Torgersen,", ",\"Torger\nsen\",", 1);
+    csv.push_str("Emperor,Torgersen,39.1,18.7,181,3750,male,2007\n");
+    project.write("data/penguins.csv", csv);
+    let run = project.mlgate_env(&["validate"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "::error file=data/penguins.csv,title=mlgate validate%3A allowed `species`::"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

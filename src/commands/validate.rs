@@ -5,13 +5,12 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::ValidateArgs;
-use crate::config::{DataFormat, LoadedConfig, Severity};
-use crate::data;
+use crate::config::{LoadedConfig, Severity};
 use crate::exit::Status;
 use crate::report;
 use crate::validate::report::{Outcome, ValidationReport};
 use crate::validate::schema::Schema;
-use crate::validate::{self, Reference};
+use crate::validate::{self, Reference, Validation};
 use crate::workflow::{Level, Workflow};
 
 /// Runs the command.
@@ -45,7 +44,7 @@ pub fn run_in(args: &ValidateArgs, workflow: &Workflow) -> anyhow::Result<Status
     write_run_files(args, &result)?;
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", report::validation_table(&result.report))?;
-    for line in annotations(workflow, &config, &result.report) {
+    for line in annotations(workflow, &config, &result) {
         writeln!(stdout, "{line}")?;
     }
     publish(workflow, args, &result.report)?;
@@ -100,15 +99,11 @@ fn write_run_files(args: &ValidateArgs, result: &validate::Validation) -> anyhow
     Ok(())
 }
 
-/// One annotation per failed check, pointing at the first example row in a CSV file.
-fn annotations(
-    workflow: &Workflow,
-    config: &LoadedConfig,
-    report: &ValidationReport,
-) -> Vec<String> {
+/// One annotation per failed check, pointing at the line of the first example row where
+/// rows and lines correspond (a CSV file whose records each take one line), else at the file.
+fn annotations(workflow: &Workflow, config: &LoadedConfig, result: &Validation) -> Vec<String> {
     let file = config.data_path().display().to_string();
-    let is_csv =
-        data::resolve_format(config.config.data.format, &config.data_path()) != DataFormat::Parquet;
+    let report = &result.report;
     let mut lines: Vec<String> = report
         .failures()
         .into_iter()
@@ -117,8 +112,11 @@ fn annotations(
                 Severity::Error => Level::Error,
                 Severity::Warn => Level::Warning,
             };
-            // Row n sits on line n + 1 below the header (exact unless quoted fields span lines).
-            let line = check.examples.first().filter(|_| is_csv).map(|e| e.row + 1);
+            let line = check
+                .examples
+                .first()
+                .filter(|_| result.one_line_per_row)
+                .map(|e| e.row + 1);
             let column = check
                 .column
                 .as_deref()

@@ -82,6 +82,8 @@ struct BlockReader<R> {
     bytes: u64,
     /// `"` characters read.
     quotes: u64,
+    /// The last byte read is a `\n` (or nothing has been read).
+    ends_with_newline: bool,
     /// Whether the pending bytes may hold a `"`: when not, the cut needs no scan for quotes.
     pending_quotes: bool,
     /// Whether the pending bytes are all ASCII: when so, a block cut from them needs no UTF-8
@@ -107,6 +109,7 @@ impl<R: Read> BlockReader<R> {
             open_quote: None,
             bytes: 0,
             quotes: 0,
+            ends_with_newline: true,
             pending_quotes: false,
             pending_ascii: true,
             hasher: Fingerprint::new(),
@@ -222,6 +225,9 @@ impl<R: Read> BlockReader<R> {
                 .map_err(|err| DataError::file(label, format!("cannot read: {err}")))?;
             let fresh = &self.pending[start..];
             self.bytes += fresh.len() as u64;
+            if let Some(&last) = fresh.last() {
+                self.ends_with_newline = last == b'\n';
+            }
             let quotes = memchr::memchr_iter(b'"', fresh).count() as u64;
             self.quotes += quotes;
             self.pending_quotes |= quotes > 0;
@@ -404,10 +410,14 @@ pub(super) fn scan<R: Read + Send, S: RowSink>(
     if reader.quotes % 2 == 1 {
         return Err(never_closed(&plan, reader.open_quote, rows, lines).into());
     }
+    // Every record but an unended last one ends one line; anything else took more.
+    let record_lines = rows - u64::from(rows > 0 && !reader.ends_with_newline);
     Ok(ScanSummary {
         rows,
         bytes: reader.bytes,
         fingerprint: reader.hasher.hex(),
+        // `header_lines` may leave out the `\n` of a header ending `\r\n`; `lines` has it.
+        one_line_per_row: lines == 1 + record_lines,
     })
 }
 
@@ -983,6 +993,41 @@ mod tests {
         let err = scan_text(b"a,\"b\n1,2\n").unwrap_err();
         assert_eq!((err.row, err.line), (None, Some(1)), "{err}");
         assert_eq!(err.column.as_deref(), Some("column 2"));
+    }
+
+    #[test]
+    fn rows_are_on_their_own_lines_only_when_no_record_spans_lines() {
+        let one_line_per_row = |bytes: &[u8]| {
+            let mut sink = Collect::default();
+            scan("t.csv", bytes, &options(), &mut sink)
+                .unwrap()
+                .one_line_per_row
+        };
+        assert!(one_line_per_row(b"a,b\n1,2\n3,4\n"));
+        assert!(
+            one_line_per_row(b"a,b\r\n1,2\r\n3,4"),
+            "CRLF, no final line end"
+        );
+        assert!(one_line_per_row(b"a,b\n1,\"x,y\"\n"), "quoted, on one line");
+        assert!(one_line_per_row(b"a,b\n"));
+        assert!(!one_line_per_row(b"a,b\n1,\"x\ny\"\n3,4\n"));
+        // The same count of line ends as two one-line rows and a final line end.
+        assert!(!one_line_per_row(b"a,b\n1,\"x\ny\"\n3,4"));
+        assert!(
+            !one_line_per_row(b"\"a\nb\",c\n1,2\n"),
+            "a header over two lines"
+        );
+        let big = big_csv(170_000, None);
+        assert!(
+            !one_line_per_row(&big),
+            "a record over two lines in every 997"
+        );
+        let big: Vec<u8> = big
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty() && !line.contains(&b'"'))
+            .flat_map(|line| [line, b"\n"].concat())
+            .collect();
+        assert!(one_line_per_row(&big));
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub struct ScanSummary {
     pub bytes: u64,
     /// xxh3-128 of the file's bytes, hex: identifies the exact data a result was computed on.
     pub fingerprint: String,
+    /// Data row `n` is on line `n + 1`: a CSV file with a one-line header and no record that
+    /// spans lines, nor a blank line (never for Parquet).
+    pub one_line_per_row: bool,
 }
 
 /// A problem with the data file itself, located as precisely as the format allows.
@@ -220,6 +223,7 @@ pub fn scan_file<S: RowSink>(
                 rows: summary,
                 bytes,
                 fingerprint,
+                one_line_per_row: false,
             }
         }
         _ => csv_source::scan(&label, file, options, sink)?,
@@ -250,6 +254,7 @@ pub fn scan_bytes<S: RowSink>(
                 rows,
                 bytes: size,
                 fingerprint,
+                one_line_per_row: false,
             }
         }
         _ => csv_source::scan(label, bytes, options, sink)?,

@@ -352,6 +352,7 @@ mod tests {
                 rows: rows as u64,
                 bytes: 0,
                 fingerprint: String::new(),
+                one_line_per_row: false,
             },
         }
     }

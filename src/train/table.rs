@@ -467,6 +467,7 @@ mod tests {
             rows: 5,
             bytes: 0,
             fingerprint: String::new(),
+            one_line_per_row: false,
         };
         let table = whole.finish(summary).expect("table");
         assert_eq!(

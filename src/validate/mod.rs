@@ -55,6 +55,8 @@ pub struct Validation {
     pub report: ValidationReport,
     /// The current data's profile.
     pub profile: Profile,
+    /// Data row `n` is on line `n + 1` of the file ([`ScanSummary::one_line_per_row`]).
+    pub one_line_per_row: bool,
 }
 
 /// Runs the checks and, with a reference, the drift comparison.
@@ -92,6 +94,7 @@ pub fn validate(
     Ok(Validation {
         report: ValidationReport::new(info, schema_file, checks, drift),
         profile,
+        one_line_per_row: summary.one_line_per_row,
     })
 }
 

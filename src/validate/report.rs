@@ -1,7 +1,7 @@
 //! `validation.json`: the outcome of every check and the drift comparison, as a stable file.
 //!
 //! Later stages (the PR report, the gate) read this file, never the validator's memory, so its
-//! shape is versioned by `schema_version` and documented in `docs/validation-json.md`.
+//! shape is versioned by `schema_version` and documented in `docs/outputs.md`.
 
 use serde::{Deserialize, Serialize};
 

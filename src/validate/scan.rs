@@ -1374,6 +1374,7 @@ mod tests {
             rows: 5_000,
             bytes: 0,
             fingerprint: String::new(),
+            one_line_per_row: false,
         };
         let profile = |scanner: &Scanner| {
             let profile = super::super::profile::Profile::from_scan("t.csv", &summary, scanner);
