@@ -930,9 +930,15 @@ fn located_error(
     }
 }
 
-/// Finds the 1-based line and column of a nested key in block-style YAML by following
-/// indentation: each key must appear deeper than its parent and before the parent's block ends.
+/// Finds the 1-based line and column of a nested key: in block-style YAML by indentation,
+/// else (a flow mapping, `drift: { thresholds: { psi: -1 } }`) as `key:` tokens in order.
 pub fn locate_key(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    locate_key_by_indent(source, keys).or_else(|| locate_key_in_order(source, keys))
+}
+
+/// [`locate_key`] in block style: each key must appear deeper than its parent and before the
+/// parent's block ends.
+fn locate_key_by_indent(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
     let mut parent_indent: Option<usize> = None;
     let mut found = None;
     let mut lines = source.lines().enumerate();
@@ -964,6 +970,37 @@ pub fn locate_key(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
         found?;
     }
     found
+}
+
+/// [`locate_key`] for flow style, where indentation says nothing: each key is the first
+/// `key:` token (outside comments) after the one before.
+fn locate_key_in_order(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    let mut at = None;
+    for key in keys {
+        let found = key_tokens(source, key).find(|&i| i >= from)?;
+        from = found + key.len();
+        at = Some(found);
+    }
+    let at = at?;
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = source[..at].matches('\n').count() + 1;
+    Some((line, at - line_start + 1))
+}
+
+/// Byte offsets where `key` stands as a mapping key: after a line start, a space, `{`, `,`,
+/// `- ` or a quote, followed by `:` (quotes and spaces allowed between), not in a comment.
+fn key_tokens<'a>(source: &'a str, key: &'a str) -> impl Iterator<Item = usize> + 'a {
+    source.match_indices(key).map(|(i, _)| i).filter(move |&i| {
+        let line = &source[source[..i].rfind('\n').map_or(0, |n| n + 1)..i];
+        let starts = line
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '"' | '\'' | '-'));
+        let rest = source[i + key.len()..].trim_start_matches(['"', '\'', ' ', '\t']);
+        let commented = line.starts_with('#') || line.contains(" #");
+        starts && rest.starts_with(':') && !commented && !key.is_empty()
+    })
 }
 
 #[cfg(test)]
@@ -1094,6 +1131,32 @@ mod tests {
         assert_eq!(locate_key(source, &["drift", "path"]), Some((5, 3)));
         assert_eq!(locate_key(source, &["data", "path"]), Some((2, 3)));
         assert_eq!(locate_key(source, &["data", "nope"]), None);
+    }
+
+    #[test]
+    fn locate_key_follows_flow_mappings_in_order() {
+        let source = "data: {path: a.csv} # thresholds: no\ndrift: { thresholds: { psi: -1 } }\n";
+        assert_eq!(
+            locate_key(source, &["drift", "thresholds", "psi"]),
+            Some((2, 24))
+        );
+        assert_eq!(locate_key(source, &["data", "path"]), Some((1, 8)));
+        let quoted = "drift: {\"share\" : 2, severity: error}\n";
+        assert_eq!(locate_key(quoted, &["drift", "share"]), Some((1, 10)));
+        assert_eq!(
+            locate_key(source, &["drift", "path"]),
+            None,
+            "only after `drift`"
+        );
+        assert_eq!(locate_key("psi_max: 1\n", &["psi"]), None);
+    }
+
+    #[test]
+    fn bad_values_in_flow_style_are_located() {
+        let source = "data:\n  path: d.csv\ndrift: { thresholds: { psi: -1 } }\n";
+        let err = parse_str(source).unwrap_err();
+        assert_eq!(err.location, Some((3, 24)), "{}", err.message);
+        assert!(err.message.contains("`psi` must be a positive number"));
     }
 
     proptest::proptest! {
