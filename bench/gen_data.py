@@ -2,7 +2,8 @@
 """Generate a deterministic mixed-type CSV with nulls for benchmarking mlgate.
 
 Columns:
-  id           unique int (1..N, in order)
+  id           unique int (1..N, in order; with --shuffle-ids, shuffled within
+               each chunk of 250,000 rows, so no run of ids is in order)
   age          int (no nulls)
   income       float, lognormal, ~3% null
   score        float, normal, ~2% null
@@ -26,7 +27,7 @@ With --target-bytes the row count is chosen from the average row width seen
 so far, so the file lands within a row or so of the target.
 
 Usage:
-  gen_data.py --rows 1000000 --out data.csv [--seed 42]
+  gen_data.py --rows 1000000 --out data.csv [--seed 42] [--shuffle-ids]
   gen_data.py --target-bytes 1000000000 --out data.csv [--seed 42]
 """
 
@@ -95,11 +96,19 @@ def with_nulls(values: np.ndarray, rng: np.random.Generator, rate: float) -> pa.
 
 
 def make_chunk(
-    seed: int, chunk_idx: int, start_id: int, n: int, phrases: np.ndarray
+    seed: int,
+    chunk_idx: int,
+    start_id: int,
+    n: int,
+    phrases: np.ndarray,
+    shuffle_ids: bool = False,
 ) -> pa.Table:
     rng = np.random.default_rng([seed, chunk_idx])
 
     ids = np.arange(start_id, start_id + n, dtype=np.int64)
+    if shuffle_ids:
+        # A generator of its own, so every other column is the same as without shuffling.
+        ids = np.random.default_rng([seed, chunk_idx, 1]).permutation(ids)
     age = rng.integers(18, 91, size=n, dtype=np.int64)
     income = np.round(rng.lognormal(mean=10.5, sigma=0.6, size=n), 2)
     score = np.round(rng.normal(loc=0.0, scale=1.0, size=n), 4)
@@ -147,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output CSV path")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument(
+        "--shuffle-ids",
+        action="store_true",
+        help="shuffle the ids within each chunk (mlgate's unique check then finds no runs)",
+    )
     args = ap.parse_args(argv)
 
     if args.rows is not None and args.rows < 0:
@@ -182,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                     n = min(CHUNK_ROWS, max(1, int(np.ceil(remaining / per_row))))
             if n <= 0:
                 break
-            table = make_chunk(args.seed, chunk_idx, written + 1, CHUNK_ROWS, phrases)
+            table = make_chunk(
+                args.seed, chunk_idx, written + 1, CHUNK_ROWS, phrases, args.shuffle_ids
+            )
             if n < CHUNK_ROWS:
                 table = table.slice(0, n)
             pacsv.write_csv(table, f, write_options=opts)
