@@ -159,3 +159,90 @@ impl Profile {
         self.columns.iter().find(|c| c.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile of one float column holding `values`, as JSON.
+    fn profile_json(values: &[f64]) -> serde_json::Value {
+        let mut sketch = QuantileSketch::new();
+        sketch.extend(values);
+        let profile = Profile {
+            schema_version: PROFILE_SCHEMA_VERSION,
+            tool_version: "test".into(),
+            source: SourceInfo {
+                file: "t.csv".into(),
+                bytes: 10,
+                fingerprint: "f".into(),
+            },
+            rows: values.len() as u64,
+            columns: vec![ColumnProfile {
+                name: "x".into(),
+                ty: ColumnType::Float,
+                count: values.len() as u64,
+                nulls: 0,
+                invalid: 0,
+                numeric: Some(NumericProfile {
+                    min: 1.0,
+                    max: 3.0,
+                    mean: 2.0,
+                    std: 1.0,
+                    sketch,
+                }),
+                frequencies: None,
+                lengths: None,
+            }],
+        };
+        serde_json::to_value(&profile).unwrap()
+    }
+
+    /// [`Profile::load`] of `json` written to a file, as the error's text on failure.
+    fn load(json: &str) -> Result<Profile, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.json");
+        std::fs::write(&path, json).unwrap();
+        Profile::load(&path).map_err(|err| format!("{err:#}"))
+    }
+
+    #[test]
+    fn a_written_profile_loads_back() {
+        let json = profile_json(&[1.0, 2.0, 3.0]);
+        let profile = load(&json.to_string()).unwrap();
+        assert_eq!(serde_json::to_value(&profile).unwrap(), json);
+    }
+
+    #[test]
+    fn other_versions_and_broken_files_are_refused_by_name() {
+        let mut json = profile_json(&[1.0, 2.0, 3.0]);
+        json["schema_version"] = 2.into();
+        let err = load(&json.to_string()).unwrap_err();
+        assert!(
+            err.contains(
+                "profile.json` is a profile of format version 2, this mlgate reads version 1"
+            ),
+            "{err}"
+        );
+        json.as_object_mut().unwrap().remove("schema_version");
+        assert!(load(&json.to_string())
+            .unwrap_err()
+            .contains("format version unknown"));
+        assert!(load("{\"schema_version\": 1,")
+            .unwrap_err()
+            .contains("is not JSON"));
+        let mut json = profile_json(&[1.0, 2.0, 3.0]);
+        json["columns"][0]["extra"] = true.into();
+        let err = load(&json.to_string()).unwrap_err();
+        assert!(
+            err.contains("is not a valid profile") && err.contains("extra"),
+            "{err}"
+        );
+        let mut json = profile_json(&[1.0, 2.0, 3.0]);
+        json["columns"][0]["numeric"]["sketch"]["count"] = 99.into();
+        let err = load(&json.to_string()).unwrap_err();
+        assert!(
+            err.contains("is not a valid profile"),
+            "a sketch that does not add up: {err}"
+        );
+    }
+}
