@@ -825,6 +825,20 @@ fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
             ),
             ));
         }
+        let (lowest, highest) = rule.metric.range();
+        let never_met = match (rule.min, rule.max) {
+            (Some(min), _) if min > highest => {
+                Some(format!("`min` {min}: it is at most {highest}"))
+            }
+            (_, Some(max)) if max < lowest => Some(format!("`max` {max}: it is at least {lowest}")),
+            _ => None,
+        };
+        if let Some(bound) = never_met {
+            return Err((
+                vec!["gate", "rules"],
+                format!("the rule on `{name}` can never be met with {bound}"),
+            ));
+        }
         if let (Some(lo), Some(hi)) = (rule.min, rule.max) {
             if lo > hi {
                 return Err((
@@ -1087,6 +1101,36 @@ mod tests {
         let err =
             parse_str("data:\n  path: d\ngate:\n  bootstrap:\n    confidence: 1.5\n").unwrap_err();
         assert_eq!(err.location, Some((5, 5)));
+    }
+
+    #[test]
+    fn gate_bounds_a_metric_cannot_reach_are_refused() {
+        let rule = |rule: &str| {
+            parse_str(&format!(
+                "data:\n  path: d\ngate:\n  rules:\n    - {rule}\n"
+            ))
+        };
+        let err = rule("{ metric: f1_macro, min: 2 }").unwrap_err();
+        assert!(
+            err.message
+                .contains("the rule on `f1_macro` can never be met with `min` 2: it is at most 1"),
+            "{err}"
+        );
+        let err = rule("{ metric: rmse, max: -0.5 }").unwrap_err();
+        assert!(
+            err.message.contains("`max` -0.5: it is at least 0"),
+            "{err}"
+        );
+        let err = rule("{ metric: r2, min: 1.2 }").unwrap_err();
+        assert!(err.message.contains("it is at most 1"), "{err}");
+        for fine in [
+            "{ metric: brier, max: 1.5 }",
+            "{ metric: r2, min: -3 }",
+            "{ metric: roc_auc, min: 1 }",
+            "{ metric: log_loss, max: 40 }",
+        ] {
+            assert!(rule(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -206,6 +206,17 @@ impl Metric {
         )
     }
 
+    /// The values the metric can take: a gate bound outside them can never be met.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            // The multiclass Brier score sums over classes: two wholly wrong shares.
+            Metric::Brier => (0.0, 2.0),
+            Metric::LogLoss | Metric::Mae | Metric::Rmse | Metric::Mape => (0.0, f64::INFINITY),
+            Metric::R2 => (f64::NEG_INFINITY, 1.0),
+            _ => (0.0, 1.0),
+        }
+    }
+
     /// The averaging of a precision / recall / F1 metric, `None` for others.
     pub fn average(self) -> Option<Average> {
         match self {
