@@ -745,7 +745,14 @@ fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> 
             let spanned = reader.position().line().saturating_sub(local_line);
             let mut err = error_at(row, local_line, ragged_message(&plan.header, record.len()));
             err.column = plan.header.get(record.len()).cloned();
-            let hint = if spanned > 1 {
+            let over_lines = record.iter().position(|field| field.contains(&b'\n'));
+            let hint = if let (true, Some(field)) = (spanned > 1, over_lines) {
+                let name = field_name(&plan.header, field);
+                format!(
+                    "the row spans {spanned} lines, in its field for `{name}`: a quote there may \
+                     never close"
+                )
+            } else if spanned > 1 {
                 format!("the row spans {spanned} lines: a quoted field in it may never close")
             } else {
                 "every row needs as many fields as the header; quote fields that contain the delimiter".into()
@@ -1028,6 +1035,16 @@ mod tests {
             .flat_map(|line| [line, b"\n"].concat())
             .collect();
         assert!(one_line_per_row(&big));
+    }
+
+    #[test]
+    fn a_quote_that_swallows_later_rows_is_named_in_the_hint() {
+        let err = scan_text(b"a,b,c\n1,\"2,3\n4,5,6\n7,8,9\n").unwrap_err();
+        assert_eq!((err.row, err.line), (Some(1), Some(2)), "{err}");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("the row spans 3 lines, in its field for `b`: a quote there may never close")
+        );
     }
 
     #[test]
