@@ -491,28 +491,27 @@ mod tests {
         report.columns[0].clone()
     }
 
+    /// `n` values against the same spread moved up by `by`.
+    fn shifted(n: usize, by: f64, config: &DriftConfig) -> ColumnDrift {
+        let (reference, current) = (spread(n, 0.0), spread(n, by));
+        judge(
+            numeric("x", &reference),
+            numeric("x", &current),
+            n as u64,
+            config,
+        )
+    }
+
     #[test]
     fn auto_tests_small_references_and_measures_large_ones() {
         let config = DriftConfig::default();
-        let (reference, shifted) = (spread(500, 0.0), spread(500, 100.5));
-        let small = judge(
-            numeric("x", &reference),
-            numeric("x", &shifted),
-            500,
-            &config,
-        );
+        let small = shifted(500, 100.5, &config);
         assert_eq!(small.method, DriftMethod::Ks);
         assert!((small.statistic - 0.1).abs() < 0.005, "{small:?}");
         assert!(small.p_value.unwrap() < 0.05 && small.drifted, "{small:?}");
         assert_eq!(small.threshold, 0.05);
         // The same spread, with more values in the reference than `small_sample`.
-        let (reference, shifted) = (spread(1001, 0.0), spread(1001, 100.5));
-        let large = judge(
-            numeric("x", &reference),
-            numeric("x", &shifted),
-            1001,
-            &config,
-        );
+        let large = shifted(1001, 100.5, &config);
         assert_eq!(large.method, DriftMethod::Wasserstein);
         assert_eq!(large.p_value, None);
         assert_eq!(large.note, None);
@@ -520,12 +519,7 @@ mod tests {
         let std = 1000.0 / 12f64.sqrt();
         assert!((large.statistic - 100.5 / std).abs() < 0.01, "{large:?}");
         assert!(large.drifted && large.threshold == 0.1);
-        let near = judge(
-            numeric("x", &reference),
-            numeric("x", &spread(1001, 20.0)),
-            1001,
-            &config,
-        );
+        let near = shifted(1001, 20.0, &config);
         assert!(near.statistic < 0.1 && !near.drifted, "{near:?}");
 
         let a = labels("c", &[("a", 300), ("b", 200)]);
