@@ -987,12 +987,16 @@ fn locate_key_by_indent(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
 }
 
 /// [`locate_key`] for flow style, where indentation says nothing: each key is the first
-/// `key:` token (outside comments) after the one before.
+/// `key:` token (outside comments) after the one before, within the top-level entry of the
+/// first (so a key missing from one section is never found in the next).
 fn locate_key_in_order(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
-    let mut from = 0;
+    let (mut from, mut end) = (0, source.len());
     let mut at = None;
-    for key in keys {
-        let found = key_tokens(source, key).find(|&i| i >= from)?;
+    for (depth, key) in keys.iter().enumerate() {
+        let found = key_tokens(source, key).find(|&i| i >= from && i < end)?;
+        if depth == 0 {
+            end = top_level_entry_end(source, found);
+        }
         from = found + key.len();
         at = Some(found);
     }
@@ -1000,6 +1004,20 @@ fn locate_key_in_order(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
     let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
     let line = source[..at].matches('\n').count() + 1;
     Some((line, at - line_start + 1))
+}
+
+/// Where the top-level entry holding byte `at` ends: at the next line that starts with
+/// neither a space nor a comment nor a closing bracket.
+fn top_level_entry_end(source: &str, at: usize) -> usize {
+    let mut offset = at;
+    for line in source[at..].split_inclusive('\n') {
+        let starts_entry = !line.starts_with([' ', '\t', '#', '}', ']', '\n', '\r']);
+        if offset > at && starts_entry {
+            return offset;
+        }
+        offset += line.len();
+    }
+    source.len()
 }
 
 /// Byte offsets where `key` stands as a mapping key: after a line start, a space, `{`, `,`,
@@ -1193,6 +1211,17 @@ mod tests {
             "only after `drift`"
         );
         assert_eq!(locate_key("psi_max: 1\n", &["psi"]), None);
+        let two = "drift: { share: 0.5 }\nrelease: { name: x, path: y }\n";
+        assert_eq!(
+            locate_key(two, &["drift", "path"]),
+            None,
+            "not in the next section"
+        );
+        let spread = "drift: {\n  thresholds: { psi: -1 }\n}\ndata: {path: d}\n";
+        assert_eq!(
+            locate_key(spread, &["drift", "thresholds", "psi"]),
+            Some((2, 17))
+        );
     }
 
     #[test]
