@@ -612,8 +612,10 @@ impl Config {
             }
         }
         if let Some(gate) = &self.gate {
-            check_gate(gate)
-                .map_err(|(keys, message)| located_error(path, source, &keys, message, None))?;
+            check_gate(gate).map_err(|(keys, message)| {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                located_error(path, source, &keys, message, None)
+            })?;
         }
         if let Some(model) = &self.model {
             check_model(model).map_err(|(keys, message, hint)| {
@@ -771,31 +773,38 @@ fn check_release(release: &ReleaseConfig) -> Result<(), KeyedProblem> {
     Ok(())
 }
 
-/// Checks gate values serde accepted; returns the key path and message of the first problem.
-fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
+/// A key path as [`check_gate`] returns it.
+fn keys(path: &[&str]) -> Vec<String> {
+    path.iter().map(|key| key.to_string()).collect()
+}
+
+/// Checks gate values serde accepted; returns the key path (a rule as `[index]`) and message
+/// of the first problem.
+fn check_gate(gate: &GateConfig) -> Result<(), (Vec<String>, String)> {
     let b = &gate.bootstrap;
     if !(b.confidence > 0.0 && b.confidence < 1.0) {
         return Err((
-            vec!["gate", "bootstrap", "confidence"],
+            keys(&["gate", "bootstrap", "confidence"]),
             format!("`confidence` must be in (0, 1), not {}", b.confidence),
         ));
     }
     if b.resamples < 100 {
         return Err((
-            vec!["gate", "bootstrap", "resamples"],
+            keys(&["gate", "bootstrap", "resamples"]),
             format!("`resamples` must be at least 100, not {}", b.resamples),
         ));
     }
     if let Some(slices) = &gate.slices {
         if slices.columns.is_empty() || slices.min_rows < 2 {
             return Err((
-                vec!["gate", "slices"],
+                keys(&["gate", "slices"]),
                 "`slices` needs at least one column and `min_rows` of 2 or more".into(),
             ));
         }
     }
-    for rule in &gate.rules {
+    for (index, rule) in gate.rules.iter().enumerate() {
         let name = rule.metric.name();
+        let at_rule = || keys(&["gate", "rules", &format!("[{index}]")]);
         let bounds = [
             rule.min,
             rule.max,
@@ -803,12 +812,12 @@ fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
             rule.max_relative_regression,
         ];
         if bounds.iter().all(Option::is_none) {
-            return Err((vec!["gate", "rules"], format!(
+            return Err((at_rule(), format!(
                 "the rule on `{name}` sets none of `min`, `max`, `max_regression`, `max_relative_regression`"
             )));
         }
         if rule.max_regression.is_some() && rule.max_relative_regression.is_some() {
-            return Err((vec!["gate", "rules"], format!(
+            return Err((at_rule(), format!(
                 "the rule on `{name}` sets both `max_regression` and `max_relative_regression`; write two rules"
             )));
         }
@@ -819,7 +828,7 @@ fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
                 .any(|v| *v < 0.0)
         {
             return Err((
-                vec!["gate", "rules"],
+                at_rule(),
                 format!(
                 "the rule on `{name}` has a bound that is not a finite number, or a negative margin"
             ),
@@ -835,14 +844,14 @@ fn check_gate(gate: &GateConfig) -> Result<(), (Vec<&'static str>, String)> {
         };
         if let Some(bound) = never_met {
             return Err((
-                vec!["gate", "rules"],
+                at_rule(),
                 format!("the rule on `{name}` can never be met with {bound}"),
             ));
         }
         if let (Some(lo), Some(hi)) = (rule.min, rule.max) {
             if lo > hi {
                 return Err((
-                    vec!["gate", "rules"],
+                    at_rule(),
                     format!("the rule on `{name}` has `min` {lo} above `max` {hi}"),
                 ));
             }
@@ -932,7 +941,11 @@ fn located_error(
     message: String,
     hint: Option<String>,
 ) -> ConfigError {
-    let location = locate_key(source, keys);
+    // A key that cannot be found (defaulted, or in a flow-style list) is located at the
+    // nearest enclosing key that can.
+    let location = (1..=keys.len())
+        .rev()
+        .find_map(|depth| locate_key(source, &keys[..depth]));
     ConfigError {
         path: path.to_path_buf(),
         location,
@@ -951,21 +964,40 @@ pub fn locate_key(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
 }
 
 /// [`locate_key`] in block style: each key must appear deeper than its parent and before the
-/// parent's block ends.
+/// parent's block ends. A key `[N]` is the parent's list item N (from 0), which YAML allows at
+/// the parent's own indentation.
 fn locate_key_by_indent(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
     let mut parent_indent: Option<usize> = None;
     let mut found = None;
     let mut lines = source.lines().enumerate();
     for key in keys {
         found = None;
+        let item = key
+            .strip_prefix('[')
+            .and_then(|k| k.strip_suffix(']'))
+            .and_then(|k| k.parse::<usize>().ok());
+        let (mut items_seen, mut item_indent) = (0, None);
         for (index, line) in lines.by_ref() {
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
             let indent = line.len() - trimmed.len();
-            if parent_indent.is_some_and(|p| indent <= p) {
+            let is_item = trimmed.starts_with("- ") || trimmed == "-";
+            let same_level_item = is_item && item.is_some() && parent_indent == Some(indent);
+            if parent_indent.is_some_and(|p| indent <= p) && !same_level_item {
                 return None;
+            }
+            if let Some(wanted) = item {
+                if is_item && *item_indent.get_or_insert(indent) == indent {
+                    if items_seen == wanted {
+                        found = Some((index + 1, indent + 1));
+                        parent_indent = Some(indent);
+                        break;
+                    }
+                    items_seen += 1;
+                }
+                continue;
             }
             let bare = trimmed.trim_start_matches("- ");
             let name = bare
@@ -1115,7 +1147,7 @@ mod tests {
         let err =
             parse_str("data:\n  path: d\ngate:\n  rules:\n    - { metric: f1 }\n").unwrap_err();
         assert!(err.message.contains("sets none of"), "{err}");
-        assert_eq!(err.location.map(|l| l.0), Some(4));
+        assert_eq!(err.location, Some((5, 5)), "at the rule");
         let err =
             parse_str("data:\n  path: d\ngate:\n  bootstrap:\n    confidence: 1.5\n").unwrap_err();
         assert_eq!(err.location, Some((5, 5)));
@@ -1193,6 +1225,34 @@ mod tests {
         assert_eq!(locate_key(source, &["drift", "path"]), Some((5, 3)));
         assert_eq!(locate_key(source, &["data", "path"]), Some((2, 3)));
         assert_eq!(locate_key(source, &["data", "nope"]), None);
+    }
+
+    #[test]
+    fn locate_key_finds_list_items_by_index() {
+        let indented = "gate:\n  rules:\n    - metric: f1\n      min: 0.8\n    - metric: r2\n";
+        assert_eq!(
+            locate_key(indented, &["gate", "rules", "[1]"]),
+            Some((5, 5))
+        );
+        assert_eq!(locate_key(indented, &["gate", "rules", "[2]"]), None);
+        let level = "gate:\n  rules:\n  - metric: f1\n  - metric: r2\n  primary: f1\n";
+        assert_eq!(locate_key(level, &["gate", "rules", "[0]"]), Some((3, 3)));
+        assert_eq!(locate_key(level, &["gate", "rules", "[1]"]), Some((4, 3)));
+        assert_eq!(
+            locate_key(level, &["gate", "rules", "[2]"]),
+            None,
+            "the list has ended"
+        );
+    }
+
+    #[test]
+    fn a_bad_gate_rule_is_located_at_the_rule() {
+        let source = "data:\n  path: d\ngate:\n  rules:\n    - { metric: f1, min: 0.8 }\n    - { metric: f1_macro, min: 2 }\n";
+        let err = parse_str(source).unwrap_err();
+        assert_eq!(err.location, Some((6, 5)), "{}", err.message);
+        // In a flow-style list, at the list.
+        let source = "data:\n  path: d\ngate:\n  rules: [{ metric: f1, min: 2 }]\n";
+        assert_eq!(parse_str(source).unwrap_err().location, Some((4, 3)));
     }
 
     #[test]
