@@ -324,11 +324,7 @@ impl OpenQuote {
     /// reads them. That is one when the quote opens a field, as the parser reads it too; a
     /// stray quote inside an unquoted field the parser takes literally, and reads on.
     fn records_to_end(&self, bytes: &[u8], delimiter: u8) -> u64 {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&bytes[self.record_start..]);
+        let mut reader = records_of(&bytes[self.record_start..], delimiter);
         let mut record = csv::ByteRecord::new();
         let mut records = 0;
         while let Ok(true) = reader.read_byte_record(&mut record) {
@@ -336,6 +332,16 @@ impl OpenQuote {
         }
         records
     }
+}
+
+/// The `csv` crate's reader of `bytes` as raw records of any width, the header among them:
+/// widths and headers are checked by our own code, which names rows and columns.
+fn records_of(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes)
 }
 
 /// The index of the last `\n` outside quotes in `bytes`, which starts outside quotes and holds
@@ -704,11 +710,7 @@ fn keep_columns<'s>(
 
 /// [`parse_block`] through the `csv` crate, which handles quotes and reports every error.
 fn parse_block_with_csv<S: RowSink>(plan: &Plan, mut sink: S, block: &Block) -> BlockResult<S> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(plan.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&block.bytes[block.data_start..]);
+    let mut reader = records_of(&block.bytes[block.data_start..], plan.delimiter);
     let mut record = csv::ByteRecord::new();
     let mut spare: Vec<Cell<'static>> = Vec::with_capacity(plan.keep.len());
     let mut row = 0u64;
@@ -812,11 +814,7 @@ fn read_header(
     } else {
         0
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&bytes[bom..]);
+    let mut reader = records_of(&bytes[bom..], delimiter);
     let mut raw = csv::ByteRecord::new();
     let found = reader
         .read_byte_record(&mut raw)
